@@ -1,0 +1,280 @@
+"""config.yaml (behaviour) and the environment (secrets and endpoints), validated into typed models.
+
+A bad file stops start-up with the key path and the problem, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from bot.durations import parse_duration
+from bot.errors import ConfigError
+from flows.intents import DEFAULT_KEYWORDS, Keywords
+
+PRIORITIES = ("P1", "P2", "P3", "P4")
+BUILTIN_WAITING_REASONS = ("third_party", "compliance_check", "investigation", "outage")
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a duration like 30s, 30m, 2h or 3d")
+    return parse_duration(value)
+
+
+def _clock_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int):  # YAML reads 21:00 as sexagesimal 1260 (minutes)
+        return time(value // 60 % 24, value % 60)
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"expected a time of day like 21:00 (got {value!r})") from None
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. America/New_York)") from None
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cadence(Strict):
+    """How often a case's customer hears from us. `first_after` defaults to `every`."""
+
+    every: Duration
+    first_after: Duration | None = None
+
+    @property
+    def first(self) -> timedelta:
+        return self.first_after or self.every
+
+
+class Cadences(Strict):
+    default: Cadence = Cadence(every=timedelta(days=1), first_after=timedelta(hours=4))
+    priority: dict[str, Cadence] = Field(default_factory=dict)
+    category: dict[str, Cadence] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_priorities(self) -> Cadences:
+        for name in self.priority:
+            if name not in PRIORITIES:
+                raise ValueError(f"priority {name!r} is not one of {', '.join(PRIORITIES)}")
+        return self
+
+    def for_case(self, priority: str, category: str | None) -> Cadence:
+        """Category override, else priority, else default (SPEC §3)."""
+        if category and category in self.category:
+            return self.category[category]
+        return self.priority.get(priority, self.default)
+
+
+class QuietHours(Strict):
+    """Local hours (in the contact's time zone) in which no SMS is sent."""
+
+    start: ClockTime = time(21, 0)
+    end: ClockTime = time(8, 0)
+    enabled: bool = True
+
+
+class WaitingReason(Strict):
+    label: str
+    # Optional text of the delay notice; otherwise templates/sms/delay_<reason>.txt.j2 is used.
+    notice: str | None = None
+
+
+def _default_waiting_reasons() -> dict[str, WaitingReason]:
+    return {
+        "third_party": WaitingReason(label="a partner company"),
+        "compliance_check": WaitingReason(label="a compliance check"),
+        "investigation": WaitingReason(label="an investigation"),
+        "outage": WaitingReason(label="a service outage"),
+    }
+
+
+class Csat(Strict):
+    enabled: bool = True
+    window: Duration = timedelta(hours=24)
+    low_score: int = Field(default=2, ge=1, le=5)
+
+
+class Confirmation(Strict):
+    reminder_after: Duration = timedelta(hours=24)
+    auto_close_after: Duration = timedelta(hours=72)
+    reopen_window: Duration = timedelta(days=7)
+    csat: Csat = Csat()
+
+    @model_validator(mode="after")
+    def _reminder_before_close(self) -> Confirmation:
+        if self.reminder_after >= self.auto_close_after:
+            raise ValueError("reminder_after must be shorter than auto_close_after")
+        return self
+
+
+class KeywordLists(Strict):
+    """Each list given here replaces the default list of the same name."""
+
+    confirm: list[str] = list(DEFAULT_KEYWORDS.confirm)
+    reopen: list[str] = list(DEFAULT_KEYWORDS.reopen)
+    status: list[str] = list(DEFAULT_KEYWORDS.status)
+    help: list[str] = list(DEFAULT_KEYWORDS.help)
+    opt_out: list[str] = list(DEFAULT_KEYWORDS.opt_out)
+    opt_in: list[str] = list(DEFAULT_KEYWORDS.opt_in)
+
+    def to_keywords(self) -> Keywords:
+        return Keywords(**{name: tuple(words) for name, words in self.model_dump().items()})
+
+
+class SmsSettings(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_number: str | None = Field(default=None, alias="from")
+    messaging_service_sid: str | None = None
+    max_segments: int = Field(default=3, ge=1, le=10)
+    mps: float = Field(default=1.0, gt=0)
+    # True when Twilio's Advanced Opt-Out already answers STOP/START, so we must not answer twice.
+    advanced_opt_out: bool = False
+
+
+class SlackSettings(Strict):
+    alerts_channel: str | None = None
+    agents: list[str] = Field(default_factory=list)
+    supervisors: list[str] = Field(default_factory=list)
+
+
+class WebchatSettings(Strict):
+    link_ttl: Duration = timedelta(days=30)
+
+
+class Channels(Strict):
+    sms: SmsSettings = SmsSettings()
+    slack: SlackSettings = SlackSettings()
+    webchat: WebchatSettings = WebchatSettings()
+
+
+class WorkerSettings(Strict):
+    poll_every: Duration = timedelta(seconds=5)
+    send_every: Duration = timedelta(seconds=1)
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    lease: Duration = timedelta(minutes=2)
+    max_attempts: int = Field(default=6, ge=1, le=50)
+
+
+class Program(Strict):
+    """Who the customer is talking to; shown in HELP replies and templates."""
+
+    name: str = "keepposted support"
+    contact: str = "reply here or call us"
+
+
+class Config(Strict):
+    public_url: str = "http://localhost:8000"
+    timezone: TimeZoneName = "UTC"
+    default_region: str = Field(default="US", min_length=2, max_length=2)
+    program: Program = Program()
+    quiet_hours: QuietHours = QuietHours()
+    cadences: Cadences = Cadences()
+    waiting_reasons: dict[str, WaitingReason] = Field(default_factory=_default_waiting_reasons)
+    confirmation: Confirmation = Confirmation()
+    keywords: KeywordLists = KeywordLists()
+    channels: Channels = Channels()
+    templates: dict[str, dict[str, str]] = Field(default_factory=dict)
+    worker: WorkerSettings = WorkerSettings()
+
+    @model_validator(mode="after")
+    def _builtin_reasons_present(self) -> Config:
+        missing = [r for r in BUILTIN_WAITING_REASONS if r not in self.waiting_reasons]
+        if missing:
+            defaults = _default_waiting_reasons()
+            merged = {**{r: defaults[r] for r in missing}, **self.waiting_reasons}
+            object.__setattr__(self, "waiting_reasons", merged)
+        return self
+
+    @property
+    def keyword_set(self) -> Keywords:
+        return self.keywords.to_keywords()
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    path = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling against config.yaml's comments)"
+    return f"{path or '(top level)'}: {message}"
+
+
+def parse_config(data: Mapping[str, Any] | None, *, source: str = "config.yaml") -> Config:
+    """Validate a mapping into a Config, or raise ConfigError naming every bad key."""
+    try:
+        return Config.model_validate(data or {})
+    except ValidationError as exc:
+        raise ConfigError([_describe(e) for e in exc.errors()], source=source) from None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load the config file: PATH, else $KEEPPOSTED_CONFIG, else ./config.yaml (missing is fine)."""
+    explicit = path or os.environ.get("KEEPPOSTED_CONFIG")
+    file = Path(explicit or "config.yaml")
+    if not file.exists():
+        if explicit:
+            raise ConfigError([f"file not found: {file}"], source=str(file))
+        return Config()
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"not valid YAML: {exc}"], source=str(file)) from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(["(top level): expected a mapping of keys"], source=str(file))
+    return parse_config(data, source=str(file))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Secrets and endpoints; they come only from the environment, never from config.yaml."""
+
+    database_url: str = "sqlite:///keepposted.db"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_api_base_url: str | None = None
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_api_url: str | None = None
+    secret_key: str | None = None
+    api_token: str | None = None
+    admin_token: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {name: env.get(name.upper()) or None for name in cls.__dataclass_fields__}
+        values["database_url"] = values["database_url"] or cls.database_url
+        return cls(**values)

@@ -1,0 +1,78 @@
+"""One error root for keepposted; each subclass formats its own message for the person who hit it."""
+
+from __future__ import annotations
+
+
+class KeeppostedError(Exception):
+    """Root of every error keepposted raises on purpose."""
+
+    http_status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ConfigError(KeeppostedError):
+    """config.yaml or the environment is wrong; the message names the key and the problem."""
+
+    code = "config_error"
+
+    def __init__(self, problems: list[str], *, source: str = "config.yaml") -> None:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source} is not valid:\n{lines}")
+        self.problems = problems
+
+
+class InvalidInput(KeeppostedError):
+    """A value sent by a user or a client cannot be used."""
+
+    http_status = 422
+    code = "invalid"
+
+
+class NotFound(KeeppostedError):
+    http_status = 404
+    code = "not_found"
+
+
+class Conflict(KeeppostedError):
+    """The request clashes with what is stored, e.g. a duplicate ref or a closed case."""
+
+    http_status = 409
+    code = "conflict"
+
+
+class InvalidTransition(Conflict):
+    """A case cannot go from its current status through the requested action."""
+
+    code = "invalid_transition"
+
+    def __init__(self, case_id: int, status: str, action: str) -> None:
+        super().__init__(f"case #{case_id} is {status}; it cannot be {action}.", field="status")
+
+
+class Unauthorized(KeeppostedError):
+    http_status = 401
+    code = "unauthorized"
+
+
+class WorkerAlreadyRunning(KeeppostedError):
+    """A second worker was started on an SQLite database, which supports only one."""
+
+    code = "worker_already_running"
+
+
+class ChannelError(KeeppostedError):
+    """A channel could not send. `retryable` says whether trying again later may work."""
+
+    code = "channel_error"
+
+    def __init__(
+        self, message: str, *, retryable: bool, error_code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.error_code = error_code
