@@ -1,0 +1,229 @@
+"""The resolution-confirmation log: append-only and tamper-evident (SPEC §2).
+
+Entries form one SHA-256 hash chain per case (per contact for events with no case). A writer
+locks only its chain's head row, in the same transaction as the change it records, so writers on
+different cases never wait on each other. `verify` walks every chain and finds the first entry
+that was edited, deleted or moved; the chain heads table anchors each chain's length and last hash,
+so even the newest entry cannot be dropped unseen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.domain import LogEvent
+from bot.models import Case, LogChain, LogEntry
+
+GENESIS = "0" * 64
+
+
+def chain_for_case(case_id: int) -> str:
+    return f"case:{case_id}"
+
+
+def chain_for_contact(contact_id: int) -> str:
+    return f"contact:{contact_id}"
+
+
+def canonical_json(entry: LogEntry) -> bytes:
+    """The bytes an entry's hash covers: every field but the hash itself, keys sorted."""
+    body = {
+        "seq": entry.seq,
+        "chain": entry.chain,
+        "chain_seq": entry.chain_seq,
+        "case_id": entry.case_id,
+        "at": entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "event": entry.event,
+        "actor": entry.actor,
+        "channel": entry.channel,
+        "message_id": entry.message_id,
+        "detail": entry.detail,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(prev_hash: str, entry: LogEntry) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(entry)).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    event: LogEvent,
+    at: datetime,
+    actor: str,
+    case_id: int | None = None,
+    contact_id: int | None = None,
+    channel: str | None = None,
+    message_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> LogEntry:
+    """Append one entry to its case's chain, inside the caller's transaction."""
+    if case_id is None and contact_id is None:
+        raise ValueError("a log entry belongs to a case or, failing that, a contact")
+    key = chain_for_case(case_id) if case_id is not None else chain_for_contact(contact_id or 0)
+    head = session.execute(
+        select(LogChain).where(LogChain.key == key).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        head = LogChain(key=key, length=0, head_hash=GENESIS)
+        session.add(head)
+    entry = LogEntry(
+        chain=key,
+        chain_seq=head.length + 1,
+        case_id=case_id,
+        at=at,
+        event=str(event),
+        actor=actor,
+        channel=channel,
+        message_id=message_id,
+        detail=detail or {},
+        prev_hash=head.head_hash,
+        hash="",
+    )
+    session.add(entry)
+    session.flush()  # the global seq is part of what the hash covers
+    entry.hash = entry_hash(entry.prev_hash, entry)
+    head.length = entry.chain_seq
+    head.head_hash = entry.hash
+    return entry
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int | None
+    chain: str
+    position: int | None
+    what: str
+
+    def describe(self) -> str:
+        where = f"seq {self.seq}" if self.seq is not None else "end of chain"
+        entry = f", entry {self.position} of {self.chain}" if self.position else f" in {self.chain}"
+        return f"{where}{entry}: {self.what}"
+
+
+@dataclass
+class VerifyResult:
+    entries: int = 0
+    chains: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    digest: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_problem(self) -> Problem | None:
+        """The bad entry that comes first in the log's order."""
+        return min(self.problems, key=lambda p: (p.seq is None, p.seq or 0), default=None)
+
+
+def _check_chain(
+    key: str, entries: list[LogEntry], head: LogChain | None, result: VerifyResult
+) -> None:
+    prev_hash, prev_seq, prev_at = GENESIS, 0, None
+    for position, entry in enumerate(entries, start=1):
+
+        def bad(what: str, e: LogEntry = entry, p: int = position) -> None:
+            result.problems.append(Problem(e.seq, key, p, what))
+
+        if entry.chain_seq != position:
+            bad(f"expected entry {position} of the chain here but found entry {entry.chain_seq}"
+                " (an entry before it was deleted or the order was changed)")
+        elif entry.prev_hash != prev_hash:
+            bad("prev_hash does not match the entry before it (an entry was deleted or moved)")
+        elif entry_hash(entry.prev_hash, entry) != entry.hash:
+            bad("its hash does not match its content (the entry was edited)")
+        elif entry.seq <= prev_seq or (prev_at is not None and entry.at < prev_at):
+            bad("it is out of order with the entry before it (the entries were reordered)")
+        prev_hash, prev_seq, prev_at = entry.hash, entry.seq, entry.at
+    if head is None:
+        result.problems.append(Problem(None, key, None, "the chain has no head record"))
+    elif head.length != len(entries) or head.head_hash != prev_hash:
+        result.problems.append(
+            Problem(None, key, None, f"the chain should hold {head.length} entries ending in "
+                    f"{head.head_hash[:12]}… but holds {len(entries)} (entries were deleted)")
+        )
+
+
+def verify(session: Session, progress: Callable[[int], None] | None = None) -> VerifyResult:
+    """Check every chain of the log; the result names each problem and a digest of all heads."""
+    result = VerifyResult()
+    heads = {h.key: h for h in session.scalars(select(LogChain))}
+    rows = session.scalars(
+        select(LogEntry).order_by(LogEntry.chain, LogEntry.chain_seq, LogEntry.seq)
+        .execution_options(yield_per=2000)
+    )
+    current: str | None = None
+    batch: list[LogEntry] = []
+    for entry in rows:
+        if entry.chain != current:
+            if current is not None:
+                _check_chain(current, batch, heads.pop(current, None), result)
+                result.chains += 1
+            current, batch = entry.chain, []
+        batch.append(entry)
+        result.entries += 1
+        if progress and result.entries % 1000 == 0:
+            progress(1000)
+    if current is not None:
+        _check_chain(current, batch, heads.pop(current, None), result)
+        result.chains += 1
+    for key, head in heads.items():  # head rows whose entries are all gone
+        if head.length:
+            _check_chain(key, [], head, result)
+    case_ids = set(session.scalars(select(Case.id)))
+    logged = {int(k.removeprefix("case:")) for k in session.scalars(select(LogChain.key))
+              if k.startswith("case:")}
+    for case_id in sorted(case_ids - logged):
+        result.problems.append(Problem(None, chain_for_case(case_id), None, "the case has no log"))
+    digest = hashlib.sha256()
+    for head in session.scalars(select(LogChain).order_by(LogChain.key)):
+        digest.update(f"{head.key}:{head.length}:{head.head_hash}\n".encode())
+    result.digest = digest.hexdigest()
+    return result
+
+
+def entry_record(entry: LogEntry) -> dict[str, Any]:
+    """An entry as the API and exports show it."""
+    return {
+        "seq": entry.seq,
+        "case_id": entry.case_id,
+        "at": entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "event": entry.event,
+        "actor": entry.actor,
+        "channel": entry.channel,
+        "message_id": entry.message_id,
+        "detail": entry.detail,
+        "chain": entry.chain,
+        "chain_seq": entry.chain_seq,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+
+
+def iter_entries(
+    session: Session, *, case_id: int | None = None, since: datetime | None = None
+) -> Iterator[LogEntry]:
+    query = select(LogEntry).order_by(LogEntry.seq)
+    if case_id is not None:
+        query = query.where(LogEntry.case_id == case_id)
+    if since is not None:
+        query = query.where(LogEntry.at >= since)
+    yield from session.scalars(query.execution_options(yield_per=2000))
+
+
+def count_entries(session: Session, *, case_id: int | None = None) -> int:
+    query = select(func.count()).select_from(LogEntry)
+    if case_id is not None:
+        query = query.where(LogEntry.case_id == case_id)
+    return int(session.scalar(query) or 0)
