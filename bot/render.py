@@ -1,0 +1,97 @@
+"""The one place customer-facing text is made: Jinja2 templates under templates/<channel>/.
+
+Text templates render as plain text. A channel without its own template of a name falls back to
+the SMS one, so a new channel only adds templates where its wording or format differs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import (
+    ChoiceLoader,
+    DictLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+)
+
+from bot.config import Config
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+FALLBACK_CHANNEL = "sms"
+
+# Every template a customer can receive; `keepposted config check` renders each of them.
+CUSTOMER_TEMPLATES = (
+    "interim",
+    "agent_update",
+    "delay_notice",
+    "eta_missed",
+    "confirm_request",
+    "confirm_reminder",
+    "confirm_thanks",
+    "csat_ask",
+    "csat_thanks",
+    "reopen_ack",
+    "reopen_expired",
+    "clarify",
+    "which_case",
+    "unknown_sender",
+    "help",
+    "status",
+    "opted_out",
+    "opted_in",
+)
+
+
+def customer_templates(config: Config) -> list[str]:
+    """Every template a customer can receive, with one delay notice per waiting reason."""
+    delays = [f"delay_{reason}" for reason in config.waiting_reasons]
+    return list(CUSTOMER_TEMPLATES) + delays
+
+
+def format_when(value: datetime | None, timezone: str = "UTC") -> str:
+    """A time as a customer reads it, in their own zone: `Tue 24 Nov, 15:00 EST`."""
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(timezone))
+    return local.strftime("%a %d %b, %H:%M ") + (local.tzname() or "")
+
+
+class Templates:
+    def __init__(self, config: Config, root: Path = TEMPLATES_DIR) -> None:
+        overrides = {
+            f"{channel}/{name}.txt.j2": text
+            for channel, names in config.templates.items()
+            for name, text in names.items()
+        }
+        # A waiting reason added in config may carry its notice's wording right there.
+        for reason, settings in config.waiting_reasons.items():
+            if settings.notice:
+                overrides.setdefault(f"{FALLBACK_CHANNEL}/delay_{reason}.txt.j2", settings.notice)
+        self.env = Environment(
+            loader=ChoiceLoader([DictLoader(overrides), FileSystemLoader(root)]),
+            undefined=StrictUndefined,
+            autoescape=False,  # plain-text templates; web templates escape themselves
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters["when"] = format_when
+
+    def has(self, channel: str, name: str) -> bool:
+        try:
+            self.env.get_template(f"{channel}/{name}.txt.j2")
+        except TemplateNotFound:
+            return False
+        return True
+
+    def render(self, channel: str, name: str, context: dict[str, Any]) -> str:
+        """Render `name` for `channel` (falling back to SMS wording); whitespace is tidied."""
+        source = channel if self.has(channel, name) else FALLBACK_CHANNEL
+        text = self.env.get_template(f"{source}/{name}.txt.j2").render(context)
+        return "\n".join(line.rstrip() for line in text.strip().splitlines())

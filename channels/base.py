@@ -1,0 +1,57 @@
+"""The Channel protocol: a name, verify, parse_inbound, send. Adding a channel touches channels/
+and one registration line in channels/registry.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A customer's message as every channel hands it to the engine."""
+
+    channel: str
+    sender: str  # E.164 phone, Slack user id, or web chat contact address
+    body: str
+    provider_id: str  # Twilio MessageSid, Slack ts, web chat id: unique per channel
+    received_at: datetime
+    media_count: int = 0
+    case_id: int | None = None  # set when the channel already knows the case (web chat link)
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What the engine hands to a channel's send()."""
+
+    channel: str
+    to: str
+    body: str
+    message_id: int  # our Message row, for status callbacks and logs
+    kind: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_id: str
+    simulated: bool = False
+
+
+class Channel(Protocol):
+    """A way to reach customers. `verify` and `parse_inbound` take the web framework's request."""
+
+    name: str
+
+    def verify(self, request: Any) -> bool:
+        """True when the request really comes from the provider (signature checked)."""
+        ...
+
+    def parse_inbound(self, request: Any) -> InboundMessage:
+        """Turn a verified provider request into an InboundMessage."""
+        ...
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Hand one message to the provider; raise ChannelError when it cannot be sent."""
+        ...

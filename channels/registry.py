@@ -1,0 +1,39 @@
+"""One explicit registry of channels, built by the app factory from config and the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from bot.config import Config, Settings
+from bot.errors import KeeppostedError
+from channels.base import Channel
+from channels.dryrun import DryRunChannel
+
+CHANNEL_NAMES = ("sms", "slack", "webchat")
+
+
+class ChannelRegistry(Mapping[str, Channel]):
+    def __init__(self, channels: dict[str, Channel]) -> None:
+        self._channels = channels
+
+    def __getitem__(self, name: str) -> Channel:
+        try:
+            return self._channels[name]
+        except KeyError:
+            raise KeeppostedError(f"no channel named {name!r} is registered") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._channels)
+
+    def __len__(self) -> int:
+        return len(self._channels)
+
+
+def build_registry(config: Config, settings: Settings) -> ChannelRegistry:
+    """Each channel runs for real when its credentials are set, else in dry-run.
+
+    Only the dry-run channel exists so far; the SMS, Slack and web chat channels register here
+    (one line each) when they land.
+    """
+    channels: dict[str, Channel] = {name: DryRunChannel(name) for name in CHANNEL_NAMES}
+    return ChannelRegistry(channels)
