@@ -1,0 +1,52 @@
+"""Everything a request, a job or a command needs, built once by the app factory or the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.config import Config, Settings
+from bot.db import make_engine, make_sessions
+from bot.render import Templates
+from channels.registry import ChannelRegistry, build_registry
+from flows.intents import Keywords
+
+
+@dataclass
+class Core:
+    config: Config
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    templates: Templates
+    channels: ChannelRegistry
+    keywords: Keywords = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keywords = self.config.keyword_set
+
+
+def create_core(
+    config: Config | None = None,
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    channels: ChannelRegistry | None = None,
+    engine: Engine | None = None,
+) -> Core:
+    config = config or Config()
+    settings = settings or Settings.from_env()
+    engine = engine or make_engine(settings.database_url)
+    return Core(
+        config=config,
+        settings=settings,
+        engine=engine,
+        sessions=make_sessions(engine),
+        clock=clock or SystemClock(),
+        templates=Templates(config),
+        channels=channels or build_registry(config, settings),
+    )

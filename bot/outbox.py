@@ -1,0 +1,315 @@
+"""The outbox: messages are rendered and queued in the transaction that wants them sent, and a
+sender job hands them to the channel registry afterwards.
+
+What a crash mid-send does depends on the kind of message. A row whose lease ran out while it was
+being sent may or may not have reached the provider: an interim update is then marked failed and
+not resent (the next one comes on cadence, and no customer gets the same update twice), while a
+confirmation request, reminder or reply is sent again (a repeat is better than a case that
+auto-closes without the customer ever being asked).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import log
+from bot.contacts import Address, reach
+from bot.core import Core
+from bot.domain import (
+    SYSTEM,
+    AlertKind,
+    CaseStatus,
+    Direction,
+    LogEvent,
+    MessageStatus,
+    OutboxKind,
+    OutboxStatus,
+)
+from bot.errors import ChannelError
+from bot.models import Case, Contact, Message, Outbox
+from bot.render import format_when
+from channels.base import OutboundMessage
+from flows.interim import UPDATING_STATES, contact_zone, earliest_send
+
+AT_MOST_ONCE = frozenset({OutboxKind.INTERIM, OutboxKind.DELAY_NOTICE})
+PROACTIVE = frozenset(
+    {OutboxKind.INTERIM, OutboxKind.DELAY_NOTICE, OutboxKind.CONFIRM_REQUEST, OutboxKind.REMINDER}
+)
+SENT_EVENTS = {
+    OutboxKind.INTERIM: LogEvent.INTERIM_SENT,
+    OutboxKind.DELAY_NOTICE: LogEvent.DELAY_NOTICE_SENT,
+    OutboxKind.CONFIRM_REQUEST: LogEvent.CONFIRMATION_REQUESTED,
+    OutboxKind.REMINDER: LogEvent.REMINDER_SENT,
+}
+
+
+def customer_context(case: Case | None, contact: Contact, core: Core) -> dict[str, Any]:
+    """What customer templates may see: plain values, never an ORM object (so never a note)."""
+    zone = str(contact_zone(contact, core.config))
+    context: dict[str, Any] = {
+        "program": core.config.program.model_dump(),
+        "contact": {"name": contact.name or "", "first_name": (contact.name or "").split(" ")[0]},
+    }
+    if case is not None:
+        reason = core.config.waiting_reasons.get(case.waiting_reason or "")
+        context["case"] = {
+            "id": case.id,
+            "label": case.label,
+            "ref": case.ref or "",
+            "subject": case.subject,
+            "status": str(case.status),
+            "priority": case.priority,
+            "waiting_reason": reason.label if reason else "",
+            "eta": format_when(case.eta, zone),
+            "resolution": case.resolution or "",
+        }
+    return context
+
+
+def queue_to_contact(
+    session: Session,
+    core: Core,
+    *,
+    contact: Contact,
+    case: Case | None,
+    template: str,
+    kind: OutboxKind,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+    address: Address | None = None,
+    to_opted_out: bool = False,
+) -> Message | None:
+    """Render a template for the contact and queue it; None when the contact cannot be reached.
+
+    Replies go back where the customer wrote from (`address`); proactive messages go to the
+    contact's preferred channel, after their quiet hours.
+    """
+    address = address or reach(contact)
+    if address is None or (address.channel in contact.opted_out and not to_opted_out):
+        return None
+    context = customer_context(case, contact, core) | (extra or {})
+    body = core.templates.render(address.channel, template, context)
+    message = Message(
+        case_id=case.id if case else None,
+        contact_id=contact.id,
+        channel=address.channel,
+        direction=Direction.OUT,
+        address=address.to,
+        body=body,
+        status=MessageStatus.QUEUED,
+        template=template,
+        at=now,
+    )
+    session.add(message)
+    session.flush()
+    not_before = earliest_send(now, contact, address.channel, core.config)
+    session.add(
+        Outbox(
+            message_id=message.id,
+            case_id=message.case_id,
+            kind=kind,
+            channel=address.channel,
+            address=address.to,
+            body=body,
+            to_opted_out=to_opted_out,
+            not_before=not_before if kind in PROACTIVE else now,
+            created_at=now,
+        )
+    )
+    return message
+
+
+def queue_alert(
+    session: Session, core: Core, *, case: Case, kind: AlertKind, now: datetime, **extra: Any
+) -> None:
+    """Tell the team something needs a person; goes to the alerts channel, else the assignee."""
+    to = core.config.channels.slack.alerts_channel or case.assignee or "alerts"
+    context = {
+        "case": {"label": case.label, "subject": case.subject, "status": str(case.status),
+                 "priority": case.priority},
+        "assignee": case.assignee or "",
+        **extra,
+    }
+    body = core.templates.render("alerts", str(kind), context)
+    session.add(
+        Outbox(
+            case_id=case.id, kind=OutboxKind.ALERT, channel="slack", address=to,
+            body=body, not_before=now, created_at=now,
+        )
+    )
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    abandoned: int = 0
+
+
+def backoff(attempts: int, rand: Callable[[], float] = random.random) -> timedelta:
+    """Exponential backoff with full jitter: up to 2, 4, 8 ... seconds, capped at 10 minutes."""
+    ceiling = min(2.0**attempts, 600.0)
+    return timedelta(seconds=ceiling / 2 + rand() * ceiling / 2)
+
+
+def _claim(session: Session, core: Core, now: datetime, worker_id: str) -> list[Outbox]:
+    rows = list(
+        session.scalars(
+            select(Outbox)
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.not_before <= now)
+            .order_by(Outbox.not_before, Outbox.id)
+            .limit(core.config.worker.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for row in rows:
+        row.status = OutboxStatus.SENDING
+        row.lease_owner = worker_id
+        row.lease_until = now + core.config.worker.lease
+        row.attempts += 1
+    return rows
+
+
+def recover_expired_leases(core: Core, now: datetime) -> int:
+    """Rows left `sending` by a worker that died: resend, or fail an interim update (see top)."""
+    with core.sessions.begin() as session:
+        rows = list(
+            session.scalars(
+                select(Outbox)
+                .where(Outbox.status == OutboxStatus.SENDING, Outbox.lease_until < now)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for row in rows:
+            if row.kind in AT_MOST_ONCE:
+                _fail(session, core, row, now, "the worker stopped mid-send; not resent so the "
+                      "customer never gets the same update twice", error_code="lease_expired")
+            else:
+                row.status, row.lease_owner, row.lease_until = OutboxStatus.PENDING, None, None
+        return len(rows)
+
+
+def send_due(core: Core, worker_id: str = "worker") -> SendReport:
+    """Claim due outbox rows, send each through its channel, and record what happened."""
+    report = SendReport()
+    report.abandoned = recover_expired_leases(core, core.clock.now())
+    with core.sessions.begin() as session:
+        claimed = []
+        for row in _claim(session, core, core.clock.now(), worker_id):
+            if _left_channel(session, row) or _overtaken(session, row):
+                row.status, row.lease_until = OutboxStatus.SKIPPED, None
+                if row.message is not None:
+                    row.message.status = MessageStatus.SKIPPED
+                report.skipped += 1
+            else:
+                claimed.append((row.id, _outbound(row)))
+    for row_id, outbound in claimed:
+        try:
+            result = core.channels[outbound.channel].send(outbound)
+        except ChannelError as exc:
+            _record_failure(core, row_id, exc, report)
+            continue
+        with core.sessions.begin() as session:
+            row = session.get(Outbox, row_id)
+            assert row is not None
+            _mark_sent(session, core, row, result.provider_id, result.simulated)
+        report.sent += 1
+    return report
+
+
+def _left_channel(session: Session, row: Outbox) -> bool:
+    """Nothing is sent to a channel the contact opted out of since the row was queued."""
+    if row.message is None or row.message.contact_id is None or row.to_opted_out:
+        return False
+    contact = session.get(Contact, row.message.contact_id)
+    return contact is not None and row.channel in contact.opted_out
+
+
+def _overtaken(session: Session, row: Outbox) -> bool:
+    """A proactive message the case has moved past: no update to a closed case, no
+    confirmation request after the customer already answered."""
+    if row.kind not in PROACTIVE or row.case_id is None:
+        return False
+    case = session.get(Case, row.case_id)
+    if case is None:
+        return True
+    if row.kind in (OutboxKind.CONFIRM_REQUEST, OutboxKind.REMINDER):
+        return case.status != CaseStatus.RESOLVED
+    return case.status not in UPDATING_STATES
+
+
+def _outbound(row: Outbox) -> OutboundMessage:
+    return OutboundMessage(
+        channel=row.channel, to=row.address, body=row.body,
+        message_id=row.message_id or 0, kind=str(row.kind),
+    )
+
+
+def _mark_sent(
+    session: Session, core: Core, row: Outbox, provider_id: str, simulated: bool
+) -> None:
+    now = core.clock.now()
+    row.status, row.sent_at, row.lease_until = OutboxStatus.SENT, now, None
+    message = row.message
+    if message is not None:
+        message.status = MessageStatus.SIMULATED if simulated else MessageStatus.SENT
+        message.provider_id = provider_id
+    event = SENT_EVENTS.get(row.kind)
+    case = session.get(Case, row.case_id) if row.case_id else None
+    if event is None or case is None:
+        return
+    detail: dict[str, Any] = {"template": message.template if message else None,
+                              "to": row.address, "simulated": simulated}
+    log.append(session, event=event, at=now, actor=SYSTEM, case_id=case.id,
+               channel=row.channel, message_id=row.message_id, detail=detail)
+    # The confirmation clock starts only once the customer has really been asked, so a case
+    # never auto-closes unasked.
+    timings = core.config.confirmation
+    if row.kind == OutboxKind.CONFIRM_REQUEST and case.confirmation_requested_at is None:
+        case.confirmation_requested_at = now
+        case.confirm_due_at = now + timings.reminder_after
+    elif row.kind == OutboxKind.REMINDER:
+        case.reminder_sent_at = now
+        case.confirm_due_at = now + (timings.auto_close_after - timings.reminder_after)
+
+
+def _record_failure(core: Core, row_id: int, exc: ChannelError, report: SendReport) -> None:
+    now = core.clock.now()
+    with core.sessions.begin() as session:
+        row = session.get(Outbox, row_id)
+        assert row is not None
+        if exc.retryable and row.attempts < core.config.worker.max_attempts:
+            row.status, row.lease_until = OutboxStatus.PENDING, None
+            row.not_before = now + backoff(row.attempts)
+            row.last_error = exc.message
+            report.retried += 1
+            return
+        _fail(session, core, row, now, exc.message, error_code=exc.error_code)
+        report.failed += 1
+
+
+def _fail(
+    session: Session, core: Core, row: Outbox, now: datetime, reason: str,
+    *, error_code: str | None,
+) -> None:
+    row.status, row.lease_until, row.last_error = OutboxStatus.FAILED, None, reason
+    if row.message is not None:
+        row.message.status = MessageStatus.FAILED
+        row.message.error_code = error_code
+    case = session.get(Case, row.case_id) if row.case_id else None
+    if case is None or row.kind not in PROACTIVE:
+        return
+    log.append(session, event=LogEvent.INTERIM_FAILED, at=now, actor=SYSTEM, case_id=case.id,
+               channel=row.channel, message_id=row.message_id,
+               detail={"kind": str(row.kind), "error": reason, "error_code": error_code})
+    queue_alert(session, core, case=case, kind=AlertKind.DELIVERY_FAILED, now=now,
+                error=reason, kind_failed=str(row.kind))

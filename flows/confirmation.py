@@ -1,0 +1,193 @@
+"""The customer's side of a case as one conversation: for each case status, which intent is
+handled how (python-telegram-bot's ConversationHandler shape). A handler returns the next status.
+
+`entry_points` win over everything (carrier rules: STOP and START always work), `states` are the
+case statuses stored in SQL, and `fallback` keeps anything else as a customer message, alerts the
+assignee and asks one short clarification per case status. No customer text is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.config import Config
+from bot.domain import CaseStatus
+from flows.intents import Intent, Reading
+
+if TYPE_CHECKING:
+    from bot.models import Case, Contact, Message
+
+
+@dataclass
+class Turn:
+    """One inbound message being answered. `actions` does the writing (see bot/inbound.py)."""
+
+    case: Case | None
+    contact: Contact
+    message: Message
+    reading: Reading
+    now: datetime
+    config: Config
+    actions: TurnActions
+
+
+class TurnActions(Protocol):
+    """What a handler may do; implemented over the database in bot/inbound.py."""
+
+    def reply(self, template: str, **extra: Any) -> None: ...
+    def confirm(self, case: Case) -> None: ...
+    def request_reopen(self, case: Case) -> None: ...
+    def record_csat(self, case: Case, score: int) -> None: ...
+    def opt(self, out: bool) -> None: ...
+    def flag_unclear(self, case: Case) -> None: ...
+
+
+Handler = Callable[[Turn], CaseStatus | None]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    entry_points: dict[Intent, Handler]
+    states: dict[CaseStatus, dict[Intent, Handler]]
+    fallback: Handler
+    no_case: Handler = field(default=lambda turn: None)
+
+    def handler_for(self, intent: Intent, status: CaseStatus | None) -> Handler:
+        if intent in self.entry_points:
+            return self.entry_points[intent]
+        if status is None:
+            return self.no_case
+        return self.states[status].get(intent, self.fallback)
+
+
+# -- timing: pure functions of (case, config, now) ------------------------------------------
+
+
+class Timer(StrEnum):
+    REMIND = "remind"
+    AUTO_CLOSE = "auto_close"
+
+
+def confirmation_timer(case: Case, now: datetime) -> Timer | None:
+    """What the confirmation clock asks for now: one reminder, then the auto-close."""
+    if case.status != CaseStatus.RESOLVED or case.confirm_due_at is None:
+        return None
+    if case.confirm_due_at > now:
+        return None
+    return Timer.REMIND if case.reminder_sent_at is None else Timer.AUTO_CLOSE
+
+
+def in_reopen_window(case: Case, config: Config, now: datetime) -> bool:
+    return case.closed_at is not None and now - case.closed_at <= config.confirmation.reopen_window
+
+
+def in_csat_window(case: Case, config: Config, now: datetime) -> bool:
+    csat = config.confirmation.csat
+    return (
+        csat.enabled
+        and case.csat_requested_at is not None
+        and case.csat_score is None
+        and now - case.csat_requested_at <= csat.window
+    )
+
+
+# -- handlers --------------------------------------------------------------------------------
+
+
+def opt_out(turn: Turn) -> CaseStatus | None:
+    turn.actions.opt(out=True)
+    return turn.case.status if turn.case else None
+
+
+def opt_in(turn: Turn) -> CaseStatus | None:
+    turn.actions.opt(out=False)
+    return turn.case.status if turn.case else None
+
+
+def send_help(turn: Turn) -> CaseStatus | None:
+    turn.actions.reply("help")
+    return turn.case.status if turn.case else None
+
+
+def tell_status(turn: Turn) -> CaseStatus | None:
+    assert turn.case is not None
+    turn.actions.reply("status")
+    return turn.case.status
+
+
+def confirm(turn: Turn) -> CaseStatus | None:
+    assert turn.case is not None
+    turn.actions.confirm(turn.case)
+    turn.actions.reply("confirm_thanks")
+    if turn.case.csat_requested_at is not None:
+        turn.actions.reply("csat_ask")
+    return CaseStatus.CLOSED
+
+
+def reopen(turn: Turn) -> CaseStatus | None:
+    assert turn.case is not None
+    turn.actions.request_reopen(turn.case)
+    turn.actions.reply("reopen_ack")
+    return CaseStatus.OPEN
+
+
+def reopen_if_in_window(turn: Turn) -> CaseStatus | None:
+    assert turn.case is not None
+    if not in_reopen_window(turn.case, turn.config, turn.now):
+        turn.actions.reply("reopen_expired")
+        return CaseStatus.CLOSED
+    return reopen(turn)
+
+
+def rate(turn: Turn) -> CaseStatus | None:
+    assert turn.case is not None and turn.reading.rating is not None
+    if not in_csat_window(turn.case, turn.config, turn.now):
+        return keep_unclear(turn)
+    turn.actions.record_csat(turn.case, turn.reading.rating)
+    turn.actions.reply("csat_thanks", score=turn.reading.rating)
+    return CaseStatus.CLOSED
+
+
+def already_closed(turn: Turn) -> CaseStatus | None:
+    """A second YES (or a late one after auto-close): kept, nothing more to do."""
+    return CaseStatus.CLOSED
+
+
+def keep_unclear(turn: Turn) -> CaseStatus | None:
+    assert turn.case is not None
+    turn.actions.flag_unclear(turn.case)
+    if turn.case.clarified_in != turn.case.status:
+        turn.actions.reply("clarify")
+        turn.case.clarified_in = str(turn.case.status)
+    return turn.case.status
+
+
+def no_case(turn: Turn) -> CaseStatus | None:
+    turn.actions.reply("unknown_sender")
+    return None
+
+
+CONVERSATION = Conversation(
+    entry_points={Intent.OPT_OUT: opt_out, Intent.OPT_IN: opt_in, Intent.HELP: send_help},
+    states={
+        CaseStatus.OPEN: {Intent.STATUS: tell_status},
+        CaseStatus.WAITING: {Intent.STATUS: tell_status},
+        CaseStatus.RESOLVED: {
+            Intent.CONFIRM: confirm,
+            Intent.REOPEN: reopen,
+            Intent.STATUS: tell_status,
+        },
+        CaseStatus.CLOSED: {
+            Intent.REOPEN: reopen_if_in_window,
+            Intent.RATING: rate,
+            Intent.CONFIRM: already_closed,
+            Intent.STATUS: tell_status,
+        },
+    },
+    fallback=keep_unclear,
+    no_case=no_case,
+)
