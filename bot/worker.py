@@ -1,0 +1,209 @@
+"""`keepposted worker`: APScheduler 3.x interval jobs that claim due work from the database.
+
+The database is the one source of truth: there is no scheduler job per case, only a few interval
+jobs that each claim a batch of due rows (`FOR UPDATE SKIP LOCKED` where the database has it),
+act on them, and write the outbox in the same transaction that advances the case.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from bot import actions
+from bot.contacts import reach
+from bot.core import Core
+from bot.domain import SYSTEM, AlertKind, CaseStatus, OutboxKind
+from bot.errors import WorkerAlreadyRunning
+from bot.models import Case
+from bot.outbox import SendReport, queue_alert, queue_to_contact, send_due
+from flows.confirmation import Timer, confirmation_timer
+from flows.interim import UPDATING_STATES, contact_zone, following_update_at, quiet_hours_end
+
+logger = logging.getLogger(__name__)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claim_cases(session: Session, core: Core, *conditions: Any) -> list[Case]:
+    return list(session.scalars(
+        select(Case).where(*conditions).order_by(Case.id)
+        .limit(core.config.worker.batch_size).with_for_update(skip_locked=True)
+    ))
+
+
+def advance_due_updates(core: Core, now: datetime | None = None) -> int:
+    """Queue one interim update for every case whose `next_update_at` has come.
+
+    SMS is never sent inside the contact's quiet hours: the update moves to the window's end.
+    """
+    now = now or core.clock.now()
+    queued = 0
+    with core.sessions.begin() as session:
+        for case in _claim_cases(session, core, Case.next_update_at <= now,
+                                 Case.status.in_(UPDATING_STATES), Case.paused.is_(False)):
+            address = reach(case.contact)
+            quiet_end = None
+            if address is not None and address.channel == "sms":
+                zone = contact_zone(case.contact, core.config)
+                quiet_end = quiet_hours_end(now, zone, core.config.quiet_hours)
+            if quiet_end is not None:
+                case.next_update_at = quiet_end
+                continue
+            if address is not None:
+                queue_to_contact(session, core, contact=case.contact, case=case,
+                                 template="interim", kind=OutboxKind.INTERIM, now=now)
+                queued += 1
+            case.next_update_at = following_update_at(case, core.config, now)
+    return queued
+
+
+def run_confirmation_timers(core: Core, now: datetime | None = None) -> int:
+    """One reminder after `reminder_after`, then the auto-close after `auto_close_after`."""
+    now = now or core.clock.now()
+    acted = 0
+    with core.sessions.begin() as session:
+        for case in _claim_cases(session, core, Case.status == CaseStatus.RESOLVED,
+                                 Case.confirm_due_at <= now):
+            timer = confirmation_timer(case, now)
+            if timer is Timer.REMIND:
+                # The auto-close clock restarts when the reminder really goes out (bot/outbox).
+                case.confirm_due_at = None
+                queue_to_contact(session, core, contact=case.contact, case=case,
+                                 template="confirm_reminder", kind=OutboxKind.REMINDER, now=now)
+            elif timer is Timer.AUTO_CLOSE:
+                actions.auto_close(session, case, now=now, actor=SYSTEM)
+            acted += timer is not None
+    return acted
+
+
+def check_etas(core: Core, now: datetime | None = None) -> int:
+    """A passed ETA sends the customer an `eta_missed` update and alerts the assignee."""
+    now = now or core.clock.now()
+    with core.sessions.begin() as session:
+        cases = _claim_cases(session, core, Case.eta <= now, Case.eta_missed_at.is_(None),
+                             Case.status.in_(UPDATING_STATES))
+        for case in cases:
+            case.eta_missed_at = now
+            queue_to_contact(session, core, contact=case.contact, case=case,
+                             template="eta_missed", kind=OutboxKind.DELAY_NOTICE, now=now,
+                             extra={"reason": "eta_missed"})
+            queue_alert(session, core, case=case, kind=AlertKind.ETA_MISSED, now=now)
+    return len(cases)
+
+
+@dataclass
+class TickReport:
+    updates: int
+    timers: int
+    etas: int
+    sent: SendReport
+
+
+def tick(core: Core, worker: str = "worker") -> TickReport:
+    """Run every job once, in order: what the scheduler does over one poll."""
+    return TickReport(
+        updates=advance_due_updates(core),
+        timers=run_confirmation_timers(core),
+        etas=check_etas(core),
+        sent=send_due(core, worker),
+    )
+
+
+def _guarded(job: Callable[[], object], name: str) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job()
+        except Exception:  # a failed run must not stop the scheduler; the next one retries
+            logger.exception("worker job %s failed; it runs again at its next interval", name)
+
+    run.__name__ = name
+    return run
+
+
+def schedule_jobs(scheduler: BaseScheduler, core: Core, worker: str | None = None) -> None:
+    """Add the interval jobs. One instance each at a time; missed runs coalesce into one.
+
+    Each job first runs at start-up. The scheduler keeps real time; the jobs read core.clock.
+    """
+    me = worker or worker_id()
+    poll = core.config.worker.poll_every.total_seconds()
+    jobs: list[tuple[str, Callable[[], object], float]] = [
+        ("advance_due_updates", lambda: advance_due_updates(core), poll),
+        ("run_confirmation_timers", lambda: run_confirmation_timers(core), poll),
+        ("check_etas", lambda: check_etas(core), poll),
+        ("send_outbox", lambda: send_due(core, me), core.config.worker.send_every.total_seconds()),
+    ]
+    for name, job, seconds in jobs:
+        scheduler.add_job(_guarded(job, name), "interval", seconds=seconds, id=name,
+                          max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+
+
+class WorkerLock:
+    """On SQLite only one worker may run: an OS file lock beside the database file says who.
+
+    The OS drops the lock when the process dies, so a crashed worker never blocks a new one.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url)
+        self.path: Path | None = None
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            self.path = Path(str(url.database)).resolve().with_suffix(".db.worker.lock")
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        if self.path is None:
+            return
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise WorkerAlreadyRunning(
+                f"another keepposted worker ({holder}) is already running on this SQLite "
+                f"database ({self.path.with_suffix('')}). SQLite supports one worker; stop "
+                "the other one, or move to PostgreSQL to run several."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def run_worker(core: Core) -> None:
+    """Run the worker in the foreground until interrupted."""
+    lock = WorkerLock(core.settings.database_url)
+    lock.acquire()
+    scheduler = BlockingScheduler(timezone="UTC")
+    schedule_jobs(scheduler, core)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        lock.release()
