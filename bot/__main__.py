@@ -1,0 +1,5 @@
+"""`python -m bot` is `keepposted`."""
+
+from bot.cli import main
+
+main()
