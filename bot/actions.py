@@ -29,8 +29,9 @@ from flows.interim import first_update_at, following_update_at, gets_updates
 OPEN_STATES = (CaseStatus.OPEN, CaseStatus.WAITING)
 
 
-def audit(session: Session, *, actor: str, action: str, case_id: int | None, at: datetime,
-          **detail: Any) -> None:
+def audit(
+    session: Session, *, actor: str, action: str, case_id: int | None, at: datetime, **detail: Any
+) -> None:
     session.add(AuditEvent(at=at, actor=actor, action=action, case_id=case_id, detail=detail))
 
 
@@ -48,9 +49,18 @@ def _require(case: Case, action: str, *allowed: CaseStatus) -> None:
 
 
 def open_case(
-    session: Session, core: Core, *, subject: str, contact: dict[str, Any], actor: str,
-    now: datetime, priority: str = "P3", category: str | None = None, ref: str | None = None,
-    assignee: str | None = None, eta: datetime | None = None,
+    session: Session,
+    core: Core,
+    *,
+    subject: str,
+    contact: dict[str, Any],
+    actor: str,
+    now: datetime,
+    priority: str = "P3",
+    category: str | None = None,
+    ref: str | None = None,
+    assignee: str | None = None,
+    eta: datetime | None = None,
 ) -> Case:
     subject = (subject or "").strip()
     if not subject:
@@ -63,48 +73,94 @@ def open_case(
         raise Conflict(f"a case with ref {ref!r} already exists", field="ref")
     person: Contact = find_or_create(session, core.config, now=now, **contact)
     case = Case(
-        subject=subject, priority=priority, category=category or None, ref=ref or None,
-        assignee=assignee, eta=eta, contact=person, status=CaseStatus.OPEN, paused=False,
-        reopen_count=0, created_at=now, updated_at=now,
+        subject=subject,
+        priority=priority,
+        category=category or None,
+        ref=ref or None,
+        assignee=assignee,
+        eta=eta,
+        contact=person,
+        status=CaseStatus.OPEN,
+        paused=False,
+        reopen_count=0,
+        created_at=now,
+        updated_at=now,
     )
     session.add(case)
     session.flush()
     case.next_update_at = first_update_at(case, core.config, now)
-    log.append(session, event=LogEvent.CASE_OPENED, at=now, actor=actor, case_id=case.id,
-               detail={"subject": subject, "priority": priority, "category": category,
-                       "ref": ref, "assignee": assignee})
+    log.append(
+        session,
+        event=LogEvent.CASE_OPENED,
+        at=now,
+        actor=actor,
+        case_id=case.id,
+        detail={
+            "subject": subject,
+            "priority": priority,
+            "category": category,
+            "ref": ref,
+            "assignee": assignee,
+        },
+    )
     audit(session, actor=actor, action="case_opened", case_id=case.id, at=now)
     return case
 
 
-def send_update(session: Session, core: Core, case: Case, *, text: str, actor: str,
-                now: datetime) -> None:
+def send_update(
+    session: Session, core: Core, case: Case, *, text: str, actor: str, now: datetime
+) -> None:
     """`/case update`: send the agent's words now and restart the cadence."""
     _require(case, "sent an update", *OPEN_STATES)
     if not text.strip():
         raise InvalidInput("the update has no text", field="text")
-    queue_to_contact(session, core, contact=case.contact, case=case, template="agent_update",
-                     kind=OutboxKind.INTERIM, now=now, extra={"text": text.strip()})
+    queue_to_contact(
+        session,
+        core,
+        contact=case.contact,
+        case=case,
+        template="agent_update",
+        kind=OutboxKind.INTERIM,
+        now=now,
+        extra={"text": text.strip()},
+    )
     if gets_updates(case):
         case.next_update_at = following_update_at(case, core.config, now)
     _touch(session, case, actor, "update_sent", now)
 
 
-def put_waiting(session: Session, core: Core, case: Case, *, reason: str, actor: str,
-                now: datetime, eta: datetime | None = None) -> None:
+def put_waiting(
+    session: Session,
+    core: Core,
+    case: Case,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    eta: datetime | None = None,
+) -> None:
     """Move to `waiting`, tell the customer why at once, and restart the cadence."""
     _require(case, "put on waiting", *OPEN_STATES)
     if reason not in core.config.waiting_reasons:
         known = ", ".join(core.config.waiting_reasons)
-        raise InvalidInput(f"unknown waiting reason {reason!r}; use one of: {known}",
-                           field="reason")
+        raise InvalidInput(
+            f"unknown waiting reason {reason!r}; use one of: {known}", field="reason"
+        )
     case.status, case.waiting_reason = CaseStatus.WAITING, reason
     if eta is not None:
         case.eta, case.eta_missed_at = eta, None
     own = f"delay_{reason}"
     template = own if core.templates.has("sms", own) else "delay_notice"
-    queue_to_contact(session, core, contact=case.contact, case=case, template=template,
-                     kind=OutboxKind.DELAY_NOTICE, now=now, extra={"reason": reason})
+    queue_to_contact(
+        session,
+        core,
+        contact=case.contact,
+        case=case,
+        template=template,
+        kind=OutboxKind.DELAY_NOTICE,
+        now=now,
+        extra={"reason": reason},
+    )
     if not case.paused:
         case.next_update_at = following_update_at(case, core.config, now)
     _touch(session, case, actor, "waiting", now, reason=reason)
@@ -116,8 +172,9 @@ def set_eta(session: Session, case: Case, *, eta: datetime, actor: str, now: dat
     _touch(session, case, actor, "eta_set", now, eta=eta.isoformat())
 
 
-def set_cadence(session: Session, core: Core, case: Case, *, every: timedelta, actor: str,
-                now: datetime) -> None:
+def set_cadence(
+    session: Session, core: Core, case: Case, *, every: timedelta, actor: str, now: datetime
+) -> None:
     if every < timedelta(minutes=1):
         raise InvalidInput("a cadence shorter than 1m would flood the customer", field="every")
     case.cadence_every_s = int(every.total_seconds())
@@ -139,8 +196,9 @@ def resume(session: Session, core: Core, case: Case, *, actor: str, now: datetim
     _touch(session, case, actor, "resumed", now)
 
 
-def resolve(session: Session, core: Core, case: Case, *, resolution: str, actor: str,
-            now: datetime) -> None:
+def resolve(
+    session: Session, core: Core, case: Case, *, resolution: str, actor: str, now: datetime
+) -> None:
     """Propose the case as fixed and ask the customer to confirm (SPEC §3 Confirmation)."""
     _require(case, "resolved", *OPEN_STATES)
     if not resolution.strip():
@@ -149,29 +207,74 @@ def resolve(session: Session, core: Core, case: Case, *, resolution: str, actor:
     case.next_update_at = None
     case.confirmation_requested_at = case.reminder_sent_at = case.confirm_due_at = None
     case.clarified_in = None
-    log.append(session, event=LogEvent.RESOLUTION_PROPOSED, at=now, actor=actor,
-               case_id=case.id, detail={"resolution": case.resolution})
-    queue_to_contact(session, core, contact=case.contact, case=case, template="confirm_request",
-                     kind=OutboxKind.CONFIRM_REQUEST, now=now)
+    log.append(
+        session,
+        event=LogEvent.RESOLUTION_PROPOSED,
+        at=now,
+        actor=actor,
+        case_id=case.id,
+        detail={"resolution": case.resolution},
+    )
+    queue_to_contact(
+        session,
+        core,
+        contact=case.contact,
+        case=case,
+        template="confirm_request",
+        kind=OutboxKind.CONFIRM_REQUEST,
+        now=now,
+    )
     _touch(session, case, actor, "resolved", now)
 
 
-def confirm(session: Session, core: Core, case: Case, *, actor: str, now: datetime,
-            message_id: int | None = None, channel: str | None = None) -> None:
+def confirm(
+    session: Session,
+    core: Core,
+    case: Case,
+    *,
+    actor: str,
+    now: datetime,
+    message_id: int | None = None,
+    channel: str | None = None,
+) -> None:
     """The customer says it is fixed: close, thank them, and ask for a score if CSAT is on."""
     _require(case, "confirmed", CaseStatus.RESOLVED)
-    log.append(session, event=LogEvent.CONFIRMED, at=now, actor=actor, case_id=case.id,
-               channel=channel, message_id=message_id)
+    log.append(
+        session,
+        event=LogEvent.CONFIRMED,
+        at=now,
+        actor=actor,
+        case_id=case.id,
+        channel=channel,
+        message_id=message_id,
+    )
     _close(case, CloseReason.CONFIRMED, now)
     if core.config.confirmation.csat.enabled:
         case.csat_requested_at = now
 
 
-def request_reopen(session: Session, core: Core, case: Case, *, words: str, now: datetime,
-                   message_id: int | None, channel: str | None, actor: str) -> None:
+def request_reopen(
+    session: Session,
+    core: Core,
+    case: Case,
+    *,
+    words: str,
+    now: datetime,
+    message_id: int | None,
+    channel: str | None,
+    actor: str,
+) -> None:
     """The customer says it is not fixed: log their words, reopen, and alert the assignee."""
-    log.append(session, event=LogEvent.REOPEN_REQUESTED, at=now, actor=actor, case_id=case.id,
-               channel=channel, message_id=message_id, detail={"words": words})
+    log.append(
+        session,
+        event=LogEvent.REOPEN_REQUESTED,
+        at=now,
+        actor=actor,
+        case_id=case.id,
+        channel=channel,
+        message_id=message_id,
+        detail={"words": words},
+    )
     reopen(session, core, case, actor=actor, now=now)
     queue_alert(session, core, case=case, kind=AlertKind.REOPEN, now=now, words=words)
 
@@ -185,8 +288,14 @@ def reopen(session: Session, core: Core, case: Case, *, actor: str, now: datetim
     case.csat_requested_at = case.csat_score = None
     case.clarified_in = None
     case.next_update_at = first_update_at(case, core.config, now)
-    log.append(session, event=LogEvent.REOPENED, at=now, actor=actor, case_id=case.id,
-               detail={"reopen_count": case.reopen_count})
+    log.append(
+        session,
+        event=LogEvent.REOPENED,
+        at=now,
+        actor=actor,
+        case_id=case.id,
+        detail={"reopen_count": case.reopen_count},
+    )
     _touch(session, case, actor, "reopened", now)
 
 
@@ -200,9 +309,18 @@ def close(session: Session, case: Case, *, actor: str, now: datetime) -> None:
 
 def auto_close(session: Session, case: Case, *, now: datetime, actor: str) -> None:
     _require(case, "auto-closed", CaseStatus.RESOLVED)
-    log.append(session, event=LogEvent.AUTO_CLOSED, at=now, actor=actor, case_id=case.id,
-               detail={"asked_at": case.confirmation_requested_at.isoformat()
-                       if case.confirmation_requested_at else None})
+    log.append(
+        session,
+        event=LogEvent.AUTO_CLOSED,
+        at=now,
+        actor=actor,
+        case_id=case.id,
+        detail={
+            "asked_at": case.confirmation_requested_at.isoformat()
+            if case.confirmation_requested_at
+            else None
+        },
+    )
     _close(case, CloseReason.AUTO_CLOSED, now)
 
 
@@ -218,22 +336,38 @@ def assign(session: Session, case: Case, *, assignee: str, actor: str, now: date
     _touch(session, case, actor, "assigned", now, assignee=assignee)
 
 
-def add_note(session: Session, case: Case, *, kind: str, text: str, author: str,
-             now: datetime, tags: list[str] | None = None) -> Note:
+def add_note(
+    session: Session,
+    case: Case,
+    *,
+    kind: str,
+    text: str,
+    author: str,
+    now: datetime,
+    tags: list[str] | None = None,
+) -> Note:
     if kind not in {k.value for k in NoteKind}:
         kinds = ", ".join(k.value for k in NoteKind)
         raise InvalidInput(f"note kind must be one of: {kinds}", field="kind")
     if not text.strip():
         raise InvalidInput("the note has no text", field="text")
-    note = Note(case_id=case.id, kind=kind, text=text.strip(), tags=sorted(set(tags or [])),
-                author=author, created_at=now, updated_at=now)
+    note = Note(
+        case_id=case.id,
+        kind=kind,
+        text=text.strip(),
+        tags=sorted(set(tags or [])),
+        author=author,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(note)
     session.flush()
     audit(session, actor=author, action="note_added", case_id=case.id, at=now, note_id=note.id)
     return note
 
 
-def _touch(session: Session, case: Case, actor: str, action: str, now: datetime,
-           **detail: Any) -> None:
+def _touch(
+    session: Session, case: Case, actor: str, action: str, now: datetime, **detail: Any
+) -> None:
     case.updated_at = now
     audit(session, actor=actor, action=action, case_id=case.id, at=now, **detail)

@@ -276,5 +276,5 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         values = {name: env.get(name.upper()) or None for name in cls.__dataclass_fields__}
-        values["database_url"] = values["database_url"] or cls.database_url
-        return cls(**values)
+        database_url = values.pop("database_url") or cls.database_url
+        return cls(database_url=database_url, **values)

@@ -46,13 +46,20 @@ def reach(contact: Contact) -> Address | None:
 
 
 def find_by_address(session: Session, channel: str, sender: str) -> Contact | None:
+    """The contact behind an inbound address, row-locked for the rest of the transaction.
+
+    Locking the contact (before any case) makes concurrent messages from one person, such as
+    STOP on two channels at once, decide and write opt-outs one after the other.
+    """
     if channel == "sms":
-        return session.scalar(select(Contact).where(Contact.phone == sender))
-    if channel == "slack":
-        return session.scalar(select(Contact).where(Contact.slack_user_id == sender))
-    if channel == "webchat" and sender.startswith("contact:"):
-        return session.get(Contact, int(sender.removeprefix("contact:")))
-    return None
+        query = select(Contact).where(Contact.phone == sender)
+    elif channel == "slack":
+        query = select(Contact).where(Contact.slack_user_id == sender)
+    elif channel == "webchat" and sender.removeprefix("contact:").isdigit():
+        query = select(Contact).where(Contact.id == int(sender.removeprefix("contact:")))
+    else:
+        return None
+    return session.scalar(query.with_for_update())
 
 
 def find_or_create(
@@ -94,8 +101,14 @@ def find_or_create(
             created_at=now,
         )
         session.add(contact)
-    for attr, value in (("name", name), ("timezone", timezone), ("locale", locale),
-                        ("channel", channel), ("phone", e164), ("slack_user_id", slack_user_id)):
+    for attr, value in (
+        ("name", name),
+        ("timezone", timezone),
+        ("locale", locale),
+        ("channel", channel),
+        ("phone", e164),
+        ("slack_user_id", slack_user_id),
+    ):
         if value:
             setattr(contact, attr, value)
     session.flush()

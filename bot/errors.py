@@ -1,4 +1,4 @@
-"""One error root for keepposted; each subclass formats its own message for the person who hit it."""
+"""One error root for keepposted; each subclass formats its own message for its reader."""
 
 from __future__ import annotations
 
@@ -70,9 +70,7 @@ class ChannelError(KeeppostedError):
 
     code = "channel_error"
 
-    def __init__(
-        self, message: str, *, retryable: bool, error_code: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, retryable: bool, error_code: str | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.error_code = error_code

@@ -59,33 +59,56 @@ def handle_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
         writer = _Actions(session, core, contact, message, now)
         case, asked_which = _choose_case(session, contact, reading, inbound.case_id, writer)
         if not asked_which:
-            turn = Turn(case=case, contact=contact, message=message, reading=reading, now=now,
-                        config=core.config, actions=writer)
+            turn = Turn(
+                case=case,
+                contact=contact,
+                message=message,
+                reading=reading,
+                now=now,
+                config=core.config,
+                actions=writer,
+            )
             if case is not None:
                 message.case_id = case.id
-                log.append(session, event=LogEvent.CUSTOMER_MESSAGE, at=now, actor=CUSTOMER,
-                           case_id=case.id, channel=inbound.channel, message_id=message.id,
-                           detail={"words": inbound.body, "intent": message.intent,
-                                   "media": inbound.media_count})
+                log.append(
+                    session,
+                    event=LogEvent.CUSTOMER_MESSAGE,
+                    at=now,
+                    actor=CUSTOMER,
+                    case_id=case.id,
+                    channel=inbound.channel,
+                    message_id=message.id,
+                    detail={
+                        "words": inbound.body,
+                        "intent": message.intent,
+                        "media": inbound.media_count,
+                    },
+                )
             handler = CONVERSATION.handler_for(reading.intent, case.status if case else None)
             next_status = handler(turn)
             if case is not None and next_status is not None:
                 case.status = next_status
-        return InboundResult(message_id, intent=message.intent,
-                             case_id=message.case_id, replies=writer.replies)
+        return InboundResult(
+            message_id, intent=message.intent, case_id=message.case_id, replies=writer.replies
+        )
 
 
 def _insert_once(session: Session, inbound: InboundMessage) -> int | None:
     """Insert-or-ignore on (channel, provider_id): fifty copies of one webhook store one row."""
     values: dict[str, Any] = {
-        "channel": inbound.channel, "direction": str(Direction.IN), "address": inbound.sender,
-        "body": inbound.body, "provider_id": inbound.provider_id,
-        "status": str(MessageStatus.RECEIVED), "media_count": inbound.media_count,
+        "channel": inbound.channel,
+        "direction": str(Direction.IN),
+        "address": inbound.sender,
+        "body": inbound.body,
+        "provider_id": inbound.provider_id,
+        "status": str(MessageStatus.RECEIVED),
+        "media_count": inbound.media_count,
         "at": inbound.received_at,
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(Message).values(**values)
+        insert(Message)
+        .values(**values)
         .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
         .returning(Message.id)
     )
@@ -97,52 +120,84 @@ def _answer_stranger(
 ) -> list[str]:
     """Keep the message unmatched and answer once a day at most, so two bots never loop."""
     recently = session.scalar(
-        select(Message.id).where(
-            Message.channel == inbound.channel, Message.address == inbound.sender,
-            Message.direction == Direction.OUT, Message.template == "unknown_sender",
+        select(Message.id)
+        .where(
+            Message.channel == inbound.channel,
+            Message.address == inbound.sender,
+            Message.direction == Direction.OUT,
+            Message.template == "unknown_sender",
             Message.at >= now - UNKNOWN_SENDER_REPLY_EVERY,
-        ).limit(1)
+        )
+        .limit(1)
     )
     if recently is not None:
         return []
     context = {"program": core.config.program.model_dump()}
     body = core.templates.render(inbound.channel, "unknown_sender", context)
-    message = Message(channel=inbound.channel, direction=Direction.OUT, address=inbound.sender,
-                      body=body, status=MessageStatus.QUEUED, template="unknown_sender", at=now)
+    message = Message(
+        channel=inbound.channel,
+        direction=Direction.OUT,
+        address=inbound.sender,
+        body=body,
+        status=MessageStatus.QUEUED,
+        template="unknown_sender",
+        at=now,
+    )
     session.add(message)
     session.flush()
-    session.add(Outbox(message_id=message.id, kind=Kind.REPLY, channel=inbound.channel,
-                       address=inbound.sender, body=body, not_before=now, created_at=now))
+    session.add(
+        Outbox(
+            message_id=message.id,
+            kind=Kind.REPLY,
+            channel=inbound.channel,
+            address=inbound.sender,
+            body=body,
+            not_before=now,
+            created_at=now,
+        )
+    )
     return [body]
 
 
 def _choose_case(
-    session: Session, contact: Contact, reading: Reading, known_case_id: int | None,
+    session: Session,
+    contact: Contact,
+    reading: Reading,
+    known_case_id: int | None,
     writer: _Actions,
 ) -> tuple[Case | None, bool]:
     """The case a reply is about: the one it names, the only one awaiting confirmation, or the
     contact's most recent. With several awaiting and none named, ask which: (None, True)."""
     named = reading.case_id or known_case_id
     if named is not None:
-        case = session.scalar(select(Case).where(Case.id == named, Case.contact_id == contact.id)
-                              .with_for_update())
+        case = session.scalar(
+            select(Case).where(Case.id == named, Case.contact_id == contact.id).with_for_update()
+        )
         if case is not None:
             return case, False
-    awaiting = list(session.scalars(
-        select(Case).where(Case.contact_id == contact.id, Case.status == CaseStatus.RESOLVED)
-        .order_by(Case.id).with_for_update()
-    ))
+    awaiting = list(
+        session.scalars(
+            select(Case)
+            .where(Case.contact_id == contact.id, Case.status == CaseStatus.RESOLVED)
+            .order_by(Case.id)
+            .with_for_update()
+        )
+    )
     if len(awaiting) > 1 and reading.intent in ANSWERED_BY_NAMING:
-        writer.reply("which_case", cases=[{"label": c.label, "subject": c.subject,
-                                           "id": c.id} for c in awaiting],
-                     answer=_answer_word(writer.core, reading.intent))
+        writer.reply(
+            "which_case",
+            cases=[{"label": c.label, "subject": c.subject, "id": c.id} for c in awaiting],
+            answer=_answer_word(writer.core, reading.intent),
+        )
         return None, True
     if len(awaiting) == 1:
         return awaiting[0], False
     latest = session.scalar(
-        select(Case).where(Case.contact_id == contact.id)
+        select(Case)
+        .where(Case.contact_id == contact.id)
         .order_by(Case.status == CaseStatus.CLOSED, Case.updated_at.desc(), Case.id.desc())
-        .limit(1).with_for_update()
+        .limit(1)
+        .with_for_update()
     )
     return latest, False
 
@@ -157,10 +212,16 @@ def _answer_word(core: Core, intent: Intent) -> str:
 class _Actions:
     """TurnActions over the database: what the conversation's handlers do."""
 
-    def __init__(self, session: Session, core: Core, contact: Contact, message: Message,
-                 now: datetime) -> None:
+    def __init__(
+        self, session: Session, core: Core, contact: Contact, message: Message, now: datetime
+    ) -> None:
         self.session, self.core, self.contact, self.message, self.now = (
-            session, core, contact, message, now)
+            session,
+            core,
+            contact,
+            message,
+            now,
+        )
         self.replies: list[str] = []
 
     @property
@@ -169,46 +230,100 @@ class _Actions:
 
     def reply(self, template: str, *, to_opted_out: bool = False, **extra: Any) -> None:
         case = self.session.get(Case, self.message.case_id) if self.message.case_id else None
-        sent = queue_to_contact(self.session, self.core, contact=self.contact, case=case,
-                                template=template, kind=Kind.REPLY, now=self.now, extra=extra,
-                                address=self._from, to_opted_out=to_opted_out)
+        sent = queue_to_contact(
+            self.session,
+            self.core,
+            contact=self.contact,
+            case=case,
+            template=template,
+            kind=Kind.REPLY,
+            now=self.now,
+            extra=extra,
+            address=self._from,
+            to_opted_out=to_opted_out,
+        )
         if sent is not None:
             self.replies.append(sent.body)
 
     def confirm(self, case: Case) -> None:
-        actions.confirm(self.session, self.core, case, actor=CUSTOMER, now=self.now,
-                        message_id=self.message.id, channel=self.message.channel)
+        actions.confirm(
+            self.session,
+            self.core,
+            case,
+            actor=CUSTOMER,
+            now=self.now,
+            message_id=self.message.id,
+            channel=self.message.channel,
+        )
 
     def request_reopen(self, case: Case) -> None:
-        actions.request_reopen(self.session, self.core, case, words=self.message.body,
-                               now=self.now, message_id=self.message.id,
-                               channel=self.message.channel, actor=CUSTOMER)
+        actions.request_reopen(
+            self.session,
+            self.core,
+            case,
+            words=self.message.body,
+            now=self.now,
+            message_id=self.message.id,
+            channel=self.message.channel,
+            actor=CUSTOMER,
+        )
 
     def record_csat(self, case: Case, score: int) -> None:
         case.csat_score = score
-        log.append(self.session, event=LogEvent.CSAT_RECEIVED, at=self.now, actor=CUSTOMER,
-                   case_id=case.id, channel=self.message.channel, message_id=self.message.id,
-                   detail={"score": score})
+        log.append(
+            self.session,
+            event=LogEvent.CSAT_RECEIVED,
+            at=self.now,
+            actor=CUSTOMER,
+            case_id=case.id,
+            channel=self.message.channel,
+            message_id=self.message.id,
+            detail={"score": score},
+        )
         if score <= self.core.config.confirmation.csat.low_score:
-            queue_alert(self.session, self.core, case=case, kind=AlertKind.LOW_CSAT,
-                        now=self.now, score=score)
+            queue_alert(
+                self.session,
+                self.core,
+                case=case,
+                kind=AlertKind.LOW_CSAT,
+                now=self.now,
+                score=score,
+            )
 
     def opt(self, out: bool) -> None:
         channel = self.message.channel
         if not set_opted_out(self.contact, channel, out):
             return
         event = LogEvent.OPTED_OUT if out else LogEvent.OPTED_IN
-        open_cases = list(self.session.scalars(select(Case).where(
-            Case.contact_id == self.contact.id, Case.status != CaseStatus.CLOSED)))
-        for case in open_cases or [None]:
-            log.append(self.session, event=event, at=self.now, actor=CUSTOMER,
-                       case_id=case.id if case else None, contact_id=self.contact.id,
-                       channel=channel, message_id=self.message.id)
+        open_cases: list[Case | None] = list(
+            self.session.scalars(
+                select(Case).where(
+                    Case.contact_id == self.contact.id, Case.status != CaseStatus.CLOSED
+                )
+            )
+        )
+        for case in open_cases or [None]:  # no open case: the contact's own chain
+            log.append(
+                self.session,
+                event=event,
+                at=self.now,
+                actor=CUSTOMER,
+                case_id=case.id if case else None,
+                contact_id=self.contact.id,
+                channel=channel,
+                message_id=self.message.id,
+            )
         # Twilio's Advanced Opt-Out answers STOP/START itself; a second answer breaks the rules.
         if channel == "sms" and self.core.config.channels.sms.advanced_opt_out:
             return
         self.reply("opted_out" if out else "opted_in", to_opted_out=out)
 
     def flag_unclear(self, case: Case) -> None:
-        queue_alert(self.session, self.core, case=case, kind=AlertKind.UNCLEAR_REPLY,
-                    now=self.now, words=self.message.body)
+        queue_alert(
+            self.session,
+            self.core,
+            case=case,
+            kind=AlertKind.UNCLEAR_REPLY,
+            now=self.now,
+            words=self.message.body,
+        )

@@ -137,8 +137,10 @@ def _check_chain(
             result.problems.append(Problem(e.seq, key, p, what))
 
         if entry.chain_seq != position:
-            bad(f"expected entry {position} of the chain here but found entry {entry.chain_seq}"
-                " (an entry before it was deleted or the order was changed)")
+            bad(
+                f"expected entry {position} of the chain here but found entry {entry.chain_seq}"
+                " (an entry before it was deleted or the order was changed)"
+            )
         elif entry.prev_hash != prev_hash:
             bad("prev_hash does not match the entry before it (an entry was deleted or moved)")
         elif entry_hash(entry.prev_hash, entry) != entry.hash:
@@ -150,8 +152,13 @@ def _check_chain(
         result.problems.append(Problem(None, key, None, "the chain has no head record"))
     elif head.length != len(entries) or head.head_hash != prev_hash:
         result.problems.append(
-            Problem(None, key, None, f"the chain should hold {head.length} entries ending in "
-                    f"{head.head_hash[:12]}… but holds {len(entries)} (entries were deleted)")
+            Problem(
+                None,
+                key,
+                None,
+                f"the chain should hold {head.length} entries ending in "
+                f"{head.head_hash[:12]}… but holds {len(entries)} (entries were deleted)",
+            )
         )
 
 
@@ -160,7 +167,8 @@ def verify(session: Session, progress: Callable[[int], None] | None = None) -> V
     result = VerifyResult()
     heads = {h.key: h for h in session.scalars(select(LogChain))}
     rows = session.scalars(
-        select(LogEntry).order_by(LogEntry.chain, LogEntry.chain_seq, LogEntry.seq)
+        select(LogEntry)
+        .order_by(LogEntry.chain, LogEntry.chain_seq, LogEntry.seq)
         .execution_options(yield_per=2000)
     )
     current: str | None = None
@@ -182,8 +190,11 @@ def verify(session: Session, progress: Callable[[int], None] | None = None) -> V
         if head.length:
             _check_chain(key, [], head, result)
     case_ids = set(session.scalars(select(Case.id)))
-    logged = {int(k.removeprefix("case:")) for k in session.scalars(select(LogChain.key))
-              if k.startswith("case:")}
+    logged = {
+        int(k.removeprefix("case:"))
+        for k in session.scalars(select(LogChain.key))
+        if k.startswith("case:")
+    }
     for case_id in sorted(case_ids - logged):
         result.problems.append(Problem(None, chain_for_case(case_id), None, "the case has no log"))
     digest = hashlib.sha256()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
-    Enum as SAEnum,
     DateTime,
     Dialect,
     ForeignKey,
@@ -18,6 +17,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+)
+from sqlalchemy import (
+    Enum as SAEnum,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -43,12 +45,21 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def stored_enum(enum: type[StrEnum], length: int = 16) -> SAEnum:
     """A string enum stored as its value in a VARCHAR, read back as the enum member."""
-    return SAEnum(enum, native_enum=False, create_constraint=False, length=length,
-                  values_callable=lambda members: [m.value for m in members])
+    return SAEnum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
 
 
 class Contact(Base):

@@ -132,16 +132,25 @@ def queue_alert(
     """Tell the team something needs a person; goes to the alerts channel, else the assignee."""
     to = core.config.channels.slack.alerts_channel or case.assignee or "alerts"
     context = {
-        "case": {"label": case.label, "subject": case.subject, "status": str(case.status),
-                 "priority": case.priority},
+        "case": {
+            "label": case.label,
+            "subject": case.subject,
+            "status": str(case.status),
+            "priority": case.priority,
+        },
         "assignee": case.assignee or "",
         **extra,
     }
     body = core.templates.render("alerts", str(kind), context)
     session.add(
         Outbox(
-            case_id=case.id, kind=OutboxKind.ALERT, channel="slack", address=to,
-            body=body, not_before=now, created_at=now,
+            case_id=case.id,
+            kind=OutboxKind.ALERT,
+            channel="slack",
+            address=to,
+            body=body,
+            not_before=now,
+            created_at=now,
         )
     )
 
@@ -191,8 +200,15 @@ def recover_expired_leases(core: Core, now: datetime) -> int:
         )
         for row in rows:
             if row.kind in AT_MOST_ONCE:
-                _fail(session, core, row, now, "the worker stopped mid-send; not resent so the "
-                      "customer never gets the same update twice", error_code="lease_expired")
+                _fail(
+                    session,
+                    core,
+                    row,
+                    now,
+                    "the worker stopped mid-send; not resent so the "
+                    "customer never gets the same update twice",
+                    error_code="lease_expired",
+                )
             else:
                 row.status, row.lease_owner, row.lease_until = OutboxStatus.PENDING, None, None
         return len(rows)
@@ -219,9 +235,9 @@ def send_due(core: Core, worker_id: str = "worker") -> SendReport:
             _record_failure(core, row_id, exc, report)
             continue
         with core.sessions.begin() as session:
-            row = session.get(Outbox, row_id)
-            assert row is not None
-            _mark_sent(session, core, row, result.provider_id, result.simulated)
+            sent = session.get(Outbox, row_id)
+            assert sent is not None
+            _mark_sent(session, core, sent, result.provider_id, result.simulated)
         report.sent += 1
     return report
 
@@ -249,8 +265,11 @@ def _overtaken(session: Session, row: Outbox) -> bool:
 
 def _outbound(row: Outbox) -> OutboundMessage:
     return OutboundMessage(
-        channel=row.channel, to=row.address, body=row.body,
-        message_id=row.message_id or 0, kind=str(row.kind),
+        channel=row.channel,
+        to=row.address,
+        body=row.body,
+        message_id=row.message_id or 0,
+        kind=str(row.kind),
     )
 
 
@@ -267,10 +286,21 @@ def _mark_sent(
     case = session.get(Case, row.case_id) if row.case_id else None
     if event is None or case is None:
         return
-    detail: dict[str, Any] = {"template": message.template if message else None,
-                              "to": row.address, "simulated": simulated}
-    log.append(session, event=event, at=now, actor=SYSTEM, case_id=case.id,
-               channel=row.channel, message_id=row.message_id, detail=detail)
+    detail: dict[str, Any] = {
+        "template": message.template if message else None,
+        "to": row.address,
+        "simulated": simulated,
+    }
+    log.append(
+        session,
+        event=event,
+        at=now,
+        actor=SYSTEM,
+        case_id=case.id,
+        channel=row.channel,
+        message_id=row.message_id,
+        detail=detail,
+    )
     # The confirmation clock starts only once the customer has really been asked, so a case
     # never auto-closes unasked.
     timings = core.config.confirmation
@@ -298,8 +328,13 @@ def _record_failure(core: Core, row_id: int, exc: ChannelError, report: SendRepo
 
 
 def _fail(
-    session: Session, core: Core, row: Outbox, now: datetime, reason: str,
-    *, error_code: str | None,
+    session: Session,
+    core: Core,
+    row: Outbox,
+    now: datetime,
+    reason: str,
+    *,
+    error_code: str | None,
 ) -> None:
     row.status, row.lease_until, row.last_error = OutboxStatus.FAILED, None, reason
     if row.message is not None:
@@ -308,8 +343,22 @@ def _fail(
     case = session.get(Case, row.case_id) if row.case_id else None
     if case is None or row.kind not in PROACTIVE:
         return
-    log.append(session, event=LogEvent.INTERIM_FAILED, at=now, actor=SYSTEM, case_id=case.id,
-               channel=row.channel, message_id=row.message_id,
-               detail={"kind": str(row.kind), "error": reason, "error_code": error_code})
-    queue_alert(session, core, case=case, kind=AlertKind.DELIVERY_FAILED, now=now,
-                error=reason, kind_failed=str(row.kind))
+    log.append(
+        session,
+        event=LogEvent.INTERIM_FAILED,
+        at=now,
+        actor=SYSTEM,
+        case_id=case.id,
+        channel=row.channel,
+        message_id=row.message_id,
+        detail={"kind": str(row.kind), "error": reason, "error_code": error_code},
+    )
+    queue_alert(
+        session,
+        core,
+        case=case,
+        kind=AlertKind.DELIVERY_FAILED,
+        now=now,
+        error=reason,
+        kind_failed=str(row.kind),
+    )

@@ -76,7 +76,7 @@ class Templates:
         self.env = Environment(
             loader=ChoiceLoader([DictLoader(overrides), FileSystemLoader(root)]),
             undefined=StrictUndefined,
-            autoescape=False,  # plain-text templates; web templates escape themselves
+            autoescape=False,  # noqa: S701 - plain-text SMS and Slack text; web pages escape
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,

@@ -41,10 +41,15 @@ def worker_id() -> str:
 
 
 def _claim_cases(session: Session, core: Core, *conditions: Any) -> list[Case]:
-    return list(session.scalars(
-        select(Case).where(*conditions).order_by(Case.id)
-        .limit(core.config.worker.batch_size).with_for_update(skip_locked=True)
-    ))
+    return list(
+        session.scalars(
+            select(Case)
+            .where(*conditions)
+            .order_by(Case.id)
+            .limit(core.config.worker.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+    )
 
 
 def advance_due_updates(core: Core, now: datetime | None = None) -> int:
@@ -55,8 +60,13 @@ def advance_due_updates(core: Core, now: datetime | None = None) -> int:
     now = now or core.clock.now()
     queued = 0
     with core.sessions.begin() as session:
-        for case in _claim_cases(session, core, Case.next_update_at <= now,
-                                 Case.status.in_(UPDATING_STATES), Case.paused.is_(False)):
+        for case in _claim_cases(
+            session,
+            core,
+            Case.next_update_at <= now,
+            Case.status.in_(UPDATING_STATES),
+            Case.paused.is_(False),
+        ):
             address = reach(case.contact)
             quiet_end = None
             if address is not None and address.channel == "sms":
@@ -66,8 +76,15 @@ def advance_due_updates(core: Core, now: datetime | None = None) -> int:
                 case.next_update_at = quiet_end
                 continue
             if address is not None:
-                queue_to_contact(session, core, contact=case.contact, case=case,
-                                 template="interim", kind=OutboxKind.INTERIM, now=now)
+                queue_to_contact(
+                    session,
+                    core,
+                    contact=case.contact,
+                    case=case,
+                    template="interim",
+                    kind=OutboxKind.INTERIM,
+                    now=now,
+                )
                 queued += 1
             case.next_update_at = following_update_at(case, core.config, now)
     return queued
@@ -78,14 +95,22 @@ def run_confirmation_timers(core: Core, now: datetime | None = None) -> int:
     now = now or core.clock.now()
     acted = 0
     with core.sessions.begin() as session:
-        for case in _claim_cases(session, core, Case.status == CaseStatus.RESOLVED,
-                                 Case.confirm_due_at <= now):
+        for case in _claim_cases(
+            session, core, Case.status == CaseStatus.RESOLVED, Case.confirm_due_at <= now
+        ):
             timer = confirmation_timer(case, now)
             if timer is Timer.REMIND:
                 # The auto-close clock restarts when the reminder really goes out (bot/outbox).
                 case.confirm_due_at = None
-                queue_to_contact(session, core, contact=case.contact, case=case,
-                                 template="confirm_reminder", kind=OutboxKind.REMINDER, now=now)
+                queue_to_contact(
+                    session,
+                    core,
+                    contact=case.contact,
+                    case=case,
+                    template="confirm_reminder",
+                    kind=OutboxKind.REMINDER,
+                    now=now,
+                )
             elif timer is Timer.AUTO_CLOSE:
                 actions.auto_close(session, case, now=now, actor=SYSTEM)
             acted += timer is not None
@@ -96,13 +121,25 @@ def check_etas(core: Core, now: datetime | None = None) -> int:
     """A passed ETA sends the customer an `eta_missed` update and alerts the assignee."""
     now = now or core.clock.now()
     with core.sessions.begin() as session:
-        cases = _claim_cases(session, core, Case.eta <= now, Case.eta_missed_at.is_(None),
-                             Case.status.in_(UPDATING_STATES))
+        cases = _claim_cases(
+            session,
+            core,
+            Case.eta <= now,
+            Case.eta_missed_at.is_(None),
+            Case.status.in_(UPDATING_STATES),
+        )
         for case in cases:
             case.eta_missed_at = now
-            queue_to_contact(session, core, contact=case.contact, case=case,
-                             template="eta_missed", kind=OutboxKind.DELAY_NOTICE, now=now,
-                             extra={"reason": "eta_missed"})
+            queue_to_contact(
+                session,
+                core,
+                contact=case.contact,
+                case=case,
+                template="eta_missed",
+                kind=OutboxKind.DELAY_NOTICE,
+                now=now,
+                extra={"reason": "eta_missed"},
+            )
             queue_alert(session, core, case=case, kind=AlertKind.ETA_MISSED, now=now)
     return len(cases)
 
@@ -150,8 +187,15 @@ def schedule_jobs(scheduler: BaseScheduler, core: Core, worker: str | None = Non
         ("send_outbox", lambda: send_due(core, me), core.config.worker.send_every.total_seconds()),
     ]
     for name, job, seconds in jobs:
-        scheduler.add_job(_guarded(job, name), "interval", seconds=seconds, id=name,
-                          max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        scheduler.add_job(
+            _guarded(job, name),
+            "interval",
+            seconds=seconds,
+            id=name,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
 
 
 class WorkerLock:
