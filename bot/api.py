@@ -1,0 +1,255 @@
+"""REST API `/api/v1` for CRM webhooks and scripts (SPEC §4): JSON in and out, bearer token,
+errors as `{"error": {"code", "message", "field"}}`, never a stack trace."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import actions
+from bot.core import Core
+from bot.domain import CaseStatus, agent
+from bot.durations import parse_when
+from bot.errors import InvalidInput, Unauthorized
+from bot.log import entry_record
+from bot.models import Case, LogEntry, Message
+from bot.serialize import case_record, message_record, note_record
+
+api = Blueprint("api", __name__)
+Model = TypeVar("Model", bound=BaseModel)
+LIST_FILTERS = ("open", "waiting", "resolved", "closed", "reopened")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    actor: str | None = Field(default=None, max_length=32)  # the agent's Slack id, if any
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    slack_user_id: str | None = Field(default=None, max_length=32)
+    channel: str | None = None
+    timezone: str | None = None
+    locale: str | None = Field(default=None, max_length=16)
+
+
+class CaseIn(Body):
+    subject: str = Field(min_length=1, max_length=300)
+    priority: str = "P3"
+    category: str | None = Field(default=None, max_length=64)
+    ref: str | None = Field(default=None, max_length=64)
+    assignee: str | None = Field(default=None, max_length=32)
+    eta: str | None = None
+    contact: ContactIn
+
+
+class UpdateIn(Body):
+    text: str = Field(min_length=1, max_length=1600)
+
+
+class WaitIn(Body):
+    reason: str
+    eta: str | None = None
+
+
+class ResolveIn(Body):
+    resolution: str = Field(min_length=1, max_length=1000)
+
+
+class NoteIn(Body):
+    kind: str = "interaction"
+    text: str = Field(min_length=1, max_length=10_000)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+
+
+def core() -> Core:
+    found: Core = current_app.extensions["keepposted"]
+    return found
+
+
+def parse(model: type[Model]) -> Model:
+    data = request.get_json(silent=True)
+    if request.content_length and data is None:
+        raise InvalidInput("the body is not valid JSON", field=None)
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InvalidInput(f"{field}: {message}" if field else message, field=field) from None
+
+
+def _when(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_when(value, core().clock.now(), core().config.timezone)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=field) from None
+
+
+def actor_of(body: Body) -> str:
+    return agent(body.actor or "api")
+
+
+@api.before_request
+def require_token() -> None:
+    expected = core().settings.api_token
+    if not expected:
+        raise Unauthorized("the API is closed: set API_TOKEN on the server to open it")
+    given = request.headers.get("Authorization", "")
+    scheme, _, token = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Unauthorized("send the API token as `Authorization: Bearer <API_TOKEN>`")
+
+
+@api.post("/cases")
+def create_case() -> tuple[Response, int]:
+    body = parse(CaseIn)
+    with core().sessions.begin() as session:
+        case = actions.open_case(
+            session,
+            core(),
+            subject=body.subject,
+            priority=body.priority,
+            category=body.category,
+            ref=body.ref,
+            assignee=body.assignee,
+            eta=_when(body.eta, "eta"),
+            contact=body.contact.model_dump(exclude_none=True),
+            actor=actor_of(body),
+            now=core().clock.now(),
+        )
+        return jsonify(case_record(case)), 201
+
+
+@api.get("/cases")
+def list_cases() -> Response:
+    status = request.args.get("status")
+    limit = _int_arg("limit", 100, 1, 1000)
+    offset = _int_arg("offset", 0, 0, 10**9)
+    query = select(Case).order_by(Case.id.desc()).limit(limit).offset(offset)
+    if status == "reopened":
+        query = query.where(Case.reopen_count > 0, Case.status != CaseStatus.CLOSED)
+    elif status:
+        if status not in LIST_FILTERS:
+            raise InvalidInput(f"status must be one of {', '.join(LIST_FILTERS)}", field="status")
+        query = query.where(Case.status == status)
+    with core().sessions() as session:
+        return jsonify({"cases": [case_record(c) for c in session.scalars(query)]})
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(f"{name} must be a whole number from {low} to {high}", field=name)
+    return int(raw)
+
+
+@api.get("/cases/<int:case_id>")
+def show_case(case_id: int) -> Response:
+    with core().sessions() as session:
+        return jsonify(case_record(actions.get_case(session, case_id)))
+
+
+@api.get("/cases/<int:case_id>/messages")
+def case_messages(case_id: int) -> Response:
+    with core().sessions() as session:
+        actions.get_case(session, case_id)
+        rows = session.scalars(
+            select(Message).where(Message.case_id == case_id).order_by(Message.at, Message.id)
+        )
+        return jsonify({"messages": [message_record(m) for m in rows]})
+
+
+@api.get("/cases/<int:case_id>/log")
+def case_log(case_id: int) -> Response:
+    with core().sessions() as session:
+        actions.get_case(session, case_id)
+        rows = session.scalars(
+            select(LogEntry).where(LogEntry.case_id == case_id).order_by(LogEntry.seq)
+        )
+        return jsonify({"entries": [entry_record(e) for e in rows]})
+
+
+def _act(
+    case_id: int, model: type[Model], act: Callable[[Session, Case, Model, datetime], Any]
+) -> tuple[Response, int]:
+    """Parse the body, lock the case, act on it, and answer with the case as it now is."""
+    body = parse(model)
+    with core().sessions.begin() as session:
+        case = actions.get_case(session, case_id, lock=True)
+        result = act(session, case, body, core().clock.now())
+        if result is not None:
+            return jsonify(result), 201
+        return jsonify(case_record(case)), 200
+
+
+@api.post("/cases/<int:case_id>/updates")
+def send_update(case_id: int) -> tuple[Response, int]:
+    return _act(
+        case_id,
+        UpdateIn,
+        lambda s, c, b, now: actions.send_update(
+            s, core(), c, text=b.text, actor=actor_of(b), now=now
+        ),
+    )
+
+
+@api.post("/cases/<int:case_id>/wait")
+def wait(case_id: int) -> tuple[Response, int]:
+    return _act(
+        case_id,
+        WaitIn,
+        lambda s, c, b, now: actions.put_waiting(
+            s, core(), c, reason=b.reason, eta=_when(b.eta, "eta"), actor=actor_of(b), now=now
+        ),
+    )
+
+
+@api.post("/cases/<int:case_id>/resolve")
+def resolve(case_id: int) -> tuple[Response, int]:
+    return _act(
+        case_id,
+        ResolveIn,
+        lambda s, c, b, now: actions.resolve(
+            s, core(), c, resolution=b.resolution, actor=actor_of(b), now=now
+        ),
+    )
+
+
+@api.post("/cases/<int:case_id>/close")
+def close(case_id: int) -> tuple[Response, int]:
+    return _act(case_id, Body, lambda s, c, b, now: actions.close(s, c, actor=actor_of(b), now=now))
+
+
+@api.post("/cases/<int:case_id>/reopen")
+def reopen(case_id: int) -> tuple[Response, int]:
+    return _act(
+        case_id, Body, lambda s, c, b, now: actions.reopen(s, core(), c, actor=actor_of(b), now=now)
+    )
+
+
+@api.post("/cases/<int:case_id>/notes")
+def add_note(case_id: int) -> tuple[Response, int]:
+    return _act(
+        case_id,
+        NoteIn,
+        lambda s, c, b, now: note_record(
+            actions.add_note(
+                s, c, kind=b.kind, text=b.text, tags=b.tags, author=actor_of(b), now=now
+            )
+        ),
+    )

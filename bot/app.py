@@ -1,0 +1,61 @@
+"""The Flask app factory. Nothing starts at import time: no scheduler, no schema, no network."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from bot.api import api
+from bot.config import Config, Settings, load_config
+from bot.core import Core, create_core
+from bot.errors import KeeppostedError
+
+MAX_BODY_BYTES = 256 * 1024
+logger = logging.getLogger(__name__)
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, "field": field}})
+    response.status_code = status
+    return response
+
+
+def create_app(
+    config: Config | None = None, *, settings: Settings | None = None, core: Core | None = None
+) -> Flask:
+    """Build the web app: `gunicorn 'bot.app:create_app()'` or `keepposted serve`."""
+    core = core or create_core(config or load_config(), settings)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["SECRET_KEY"] = core.settings.secret_key
+    app.extensions["keepposted"] = core
+    app.register_blueprint(api, url_prefix="/api/v1")
+
+    @app.get("/healthz")
+    def healthz() -> Response | tuple[Response, int]:
+        try:
+            with core.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            logger.exception("health check: database unreachable")
+            return jsonify({"ok": False, "database": "unreachable"}), 503
+        return jsonify({"ok": True, "database": "ok"})
+
+    @app.errorhandler(KeeppostedError)
+    def on_keepposted_error(exc: KeeppostedError) -> Response:
+        return error_response(exc.http_status, exc.code, exc.message, exc.field)
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(exc: HTTPException) -> Response:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def on_unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")  # the details go to the log, never to the client
+        return error_response(500, "internal_error", "something went wrong on our side")
+
+    return app
