@@ -1,0 +1,473 @@
+"""The `keepposted` command line (SPEC §6)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+from sqlalchemy import select
+
+from bot import actions
+from bot.config import Config, Settings, load_config
+from bot.core import Core, create_core
+from bot.domain import CaseStatus, agent
+from bot.durations import parse_when
+from bot.errors import KeeppostedError
+from bot.log import count_entries, entry_record, iter_entries, verify
+from bot.migrate import upgrade
+from bot.models import Case, LogEntry, Message
+from bot.serialize import case_record
+
+CLI_ACTOR = agent("cli")
+
+
+class State:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._core: Core | None = None
+
+    @property
+    def config(self) -> Config:
+        return load_config(self.config_path)
+
+    @property
+    def core(self) -> Core:
+        if self._core is None:
+            self._core = create_core(self.config, Settings.from_env())
+        return self._core
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+class KeeppostedGroup(click.Group):
+    """Turns our own errors into a clear message and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeeppostedError as exc:
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=KeeppostedGroup)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="config file (default $KEEPPOSTED_CONFIG or ./config.yaml)",
+)
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """keepposted: keep support customers posted, and get their word when a case is closed."""
+    ctx.obj = State(config_path)
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@pass_state
+def dev(state: State, host: str, port: int) -> None:
+    """Web and worker in one process, SQLite, channels without credentials in dry-run."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from bot.app import create_app
+    from bot.worker import WorkerLock, schedule_jobs
+
+    settings = Settings.from_env()
+    if not settings.api_token:  # dev only: make one up so the API can be tried at once
+        settings = Settings(**{**settings.__dict__, "api_token": secrets.token_urlsafe(16)})
+    upgrade(settings.database_url)
+    core = create_core(state.config, settings)
+    lock = WorkerLock(settings.database_url)
+    lock.acquire()
+    scheduler = BackgroundScheduler(timezone="UTC")
+    schedule_jobs(scheduler, core)
+    base = f"http://{host}:{port}"
+    click.echo(_dev_banner(base, settings))
+    scheduler.start()
+    try:
+        create_app(core=core).run(host=host, port=port, use_reloader=False, threaded=True)
+    finally:
+        scheduler.shutdown(wait=False)
+        lock.release()
+
+
+def _dev_banner(base: str, settings: Settings) -> str:
+    auth = f'-H "Authorization: Bearer {settings.api_token}"'
+    return f"""
+keepposted dev is running on {settings.database_url}; channels without credentials are in
+dry-run: what would be sent is printed below as [simulated ...] and stored as `simulated`.
+
+  health      {base}/healthz
+  cases       curl {auth} {base}/api/v1/cases
+  one case    curl {auth} {base}/api/v1/cases/1/messages
+  its log     curl {auth} {base}/api/v1/cases/1/log
+  new case    curl {auth} -H "Content-Type: application/json" \\
+                -d '{{"subject": "Router keeps rebooting", "priority": "P2",
+                     "contact": {{"name": "Sam", "phone": "+14155550123"}}}}' {base}/api/v1/cases
+  resolve     curl {auth} -H "Content-Type: application/json" \\
+                -d '{{"resolution": "Replaced the router"}}' {base}/api/v1/cases/1/resolve
+
+In another terminal (same DATABASE_URL): keepposted case list, keepposted log verify.
+Press Ctrl-C to stop.
+"""
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - a server's job
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app with gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    class Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+
+        def load(self) -> Any:
+            from bot.app import create_app
+
+            return create_app()
+
+    Gunicorn().run()
+
+
+@main.command()
+@pass_state
+def worker(state: State) -> None:
+    """Run the interval jobs: due updates, confirmation timers, ETAs, the outbox."""
+    from bot.worker import run_worker
+
+    click.echo(f"keepposted worker on {state.core.settings.database_url}; Ctrl-C to stop.")
+    run_worker(state.core)
+
+
+@main.command()
+@pass_state
+def demo(state: State) -> None:
+    """Seed example contacts and cases and play one whole case through, in dry-run."""
+    from bot.demo import seed
+
+    seed(state.core, click.echo)
+
+
+# -- database and config -------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations (the `release` process runs this)."""
+    url = Settings.from_env().database_url
+    upgrade(url)
+    click.echo(f"database is up to date: {url}")
+
+
+@main.group("config")
+def config_group() -> None:
+    """config.yaml."""
+
+
+@config_group.command("check")
+@pass_state
+def config_check(state: State) -> None:
+    """Validate the config, show every effective cadence, and render every template."""
+    from bot.config_check import check
+
+    ok = check(state.config, click.echo)
+    sys.exit(0 if ok else 1)
+
+
+# -- cases ---------------------------------------------------------------------------------
+
+
+@main.group()
+def case() -> None:
+    """Create, list, show and resolve cases."""
+
+
+@case.command("new")
+@click.option("--subject", required=True)
+@click.option("--phone", help="the customer's phone, any common format")
+@click.option("--slack-user", help="the customer's Slack user id")
+@click.option("--name")
+@click.option(
+    "--priority", default="P3", show_default=True, type=click.Choice(["P1", "P2", "P3", "P4"])
+)
+@click.option("--category")
+@click.option("--ref", help="the ticket id in the CRM")
+@click.option("--assignee", help="the agent's Slack user id")
+@click.option("--eta", help="2026-11-24T15:00 or a duration such as 2h")
+@click.option("--channel", type=click.Choice(["sms", "slack", "webchat"]))
+@click.option("--timezone", help="the customer's IANA time zone")
+@pass_state
+def case_new(
+    state: State,
+    subject: str,
+    phone: str | None,
+    slack_user: str | None,
+    name: str | None,
+    priority: str,
+    category: str | None,
+    ref: str | None,
+    assignee: str | None,
+    eta: str | None,
+    channel: str | None,
+    timezone: str | None,
+) -> None:
+    """Open a case for a customer."""
+    core = state.core
+    now = core.clock.now()
+    contact = {
+        k: v
+        for k, v in {
+            "phone": phone,
+            "slack_user_id": slack_user,
+            "name": name,
+            "channel": channel,
+            "timezone": timezone,
+        }.items()
+        if v
+    }
+    when = _when(eta, core) if eta else None
+    with core.sessions.begin() as session:
+        opened = actions.open_case(
+            session,
+            core,
+            subject=subject,
+            contact=contact,
+            priority=priority,
+            category=category,
+            ref=ref,
+            assignee=assignee,
+            eta=when,
+            actor=CLI_ACTOR,
+            now=now,
+        )
+        click.echo(_card(opened))
+
+
+def _when(text: str, core: Core) -> datetime:
+    try:
+        return parse_when(text, core.clock.now(), core.config.timezone)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--eta") from None
+
+
+@case.command("list")
+@click.option("--status", type=click.Choice([s.value for s in CaseStatus]))
+@click.option("--limit", default=50, show_default=True, type=int)
+@pass_state
+def case_list(state: State, status: str | None, limit: int) -> None:
+    """List cases, newest first."""
+    query = select(Case).order_by(Case.id.desc()).limit(limit)
+    if status:
+        query = query.where(Case.status == status)
+    with state.core.sessions() as session:
+        rows = list(session.scalars(query))
+        if not rows:
+            click.echo("no cases")
+        for c in rows:
+            due = c.next_update_at.strftime("%Y-%m-%d %H:%M") if c.next_update_at else "-"
+            click.echo(
+                f"{c.label:>7}  {c.status:<8} {c.priority}  next update {due:<16}  {c.subject}"
+            )
+
+
+@case.command("show")
+@click.argument("case_id", type=int)
+@pass_state
+def case_show(state: State, case_id: int) -> None:
+    """A case with its messages and its log."""
+    with state.core.sessions() as session:
+        found = actions.get_case(session, case_id)
+        click.echo(_card(found))
+        click.echo("\nmessages:")
+        for m in session.scalars(
+            select(Message).where(Message.case_id == case_id).order_by(Message.at, Message.id)
+        ):
+            arrow = "<-" if m.direction == "in" else "->"
+            click.echo(f"  {m.at:%Y-%m-%d %H:%M:%S} {arrow} {m.channel:<7} [{m.status}] {m.body}")
+        click.echo("\nlog:")
+        for e in session.scalars(
+            select(LogEntry).where(LogEntry.case_id == case_id).order_by(LogEntry.seq)
+        ):
+            click.echo(f"  {e.seq:>6} {e.at:%Y-%m-%d %H:%M:%S} {e.event:<24} {e.actor}")
+
+
+@case.command("resolve")
+@click.argument("case_id", type=int)
+@click.argument("resolution")
+@pass_state
+def case_resolve(state: State, case_id: int, resolution: str) -> None:
+    """Propose a case as fixed; the customer is asked to confirm."""
+    core = state.core
+    with core.sessions.begin() as session:
+        found = actions.get_case(session, case_id, lock=True)
+        actions.resolve(
+            session, core, found, resolution=resolution, actor=CLI_ACTOR, now=core.clock.now()
+        )
+        click.echo(_card(found))
+    click.echo("The confirmation request goes out with the worker's next run.")
+
+
+def _card(c: Case) -> str:
+    r = case_record(c)
+    who = c.contact.name or c.contact.phone or c.contact.slack_user_id
+    lines = [
+        f"{c.label} {c.subject}",
+        f"  status {r['status']}  priority {c.priority}  category {c.category or '-'}  "
+        f"ref {c.ref or '-'}",
+        f"  contact {who} via {c.contact.channel}  assignee {c.assignee or '-'}",
+        f"  next update {r['next_update_at'] or '-'}  eta {r['eta'] or '-'}",
+    ]
+    return "\n".join(lines)
+
+
+# -- the log -------------------------------------------------------------------------------
+
+
+@main.group("log")
+def log_group() -> None:
+    """The resolution-confirmation log."""
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    with Path(path).open("w", encoding="utf-8", newline="") as handle:
+        yield handle
+
+
+EXPORT_FIELDS = (
+    "seq",
+    "case_id",
+    "at",
+    "event",
+    "actor",
+    "channel",
+    "message_id",
+    "detail",
+    "chain",
+    "chain_seq",
+    "prev_hash",
+    "hash",
+)
+
+
+@log_group.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True
+)
+@click.option("--case", "case_id", type=int, help="only this case")
+@click.option("--since", type=click.DateTime(), help="only entries from this date (UTC)")
+@click.option("--output", type=click.Path(dir_okay=False), help="file to write (default stdout)")
+@pass_state
+def log_export(
+    state: State, fmt: str, case_id: int | None, since: datetime | None, output: str | None
+) -> None:
+    """Export the log with the hashes `log verify` checks."""
+    core = state.core
+    after = since.replace(tzinfo=UTC) if since else None
+    with core.sessions() as session, _output(output) as out:
+        total = count_entries(session, case_id=case_id)
+        write = _writer(fmt, out)
+        with click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
+            for n, entry in enumerate(iter_entries(session, case_id=case_id, since=after), 1):
+                write(entry_record(entry))
+                if n % 500 == 0:
+                    bar.update(500)
+            bar.update(total % 500)
+        actions.audit(
+            session,
+            actor=CLI_ACTOR,
+            action="log_exported",
+            case_id=case_id,
+            at=core.clock.now(),
+            format=fmt,
+            entries=total,
+        )
+        session.commit()
+    if output:
+        click.echo(f"wrote {total} entries to {output}", err=True)
+
+
+def _writer(fmt: str, out: TextIO) -> Callable[[dict[str, Any]], None]:
+    if fmt == "jsonl":
+
+        def write_line(record: dict[str, Any]) -> None:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+        return write_line
+    table = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+    table.writeheader()
+
+    def write_row(record: dict[str, Any]) -> None:
+        table.writerow(
+            {**record, "detail": json.dumps(record["detail"], ensure_ascii=False, sort_keys=True)}
+        )
+
+    return write_row
+
+
+@log_group.command("verify")
+@pass_state
+def log_verify(state: State) -> None:
+    """Check the whole log; exit 1 naming the first bad entry when it was altered."""
+    with state.core.sessions() as session:
+        total = count_entries(session)
+        with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+            result = verify(session, progress=bar.update)
+    if result.ok:
+        click.echo(f"ok: {result.entries} entries in {result.chains} chains are intact.")
+        click.echo(
+            f"digest of all chain heads: {result.digest} (record it to detect a "
+            "rewrite of the whole log later)"
+        )
+        return
+    first = result.first_problem
+    assert first is not None
+    click.secho(
+        f"FAILED: the log was altered. First bad entry: {first.describe()}", fg="red", err=True
+    )
+    if len(result.problems) > 1:
+        click.echo(f"{len(result.problems) - 1} more problem(s):", err=True)
+        for problem in result.problems:
+            if problem is not first:
+                click.echo(f"  - {problem.describe()}", err=True)
+    sys.exit(1)
+
+
+@main.command()
+@click.option("--since", type=click.DateTime(), help="from this date (UTC)")
+@pass_state
+def report(state: State, since: datetime | None) -> None:
+    """Confirmation, reopen and auto-close rates and time to confirm."""
+    from bot.report import build_report
+
+    with state.core.sessions() as session:
+        figures = build_report(session, since.replace(tzinfo=UTC) if since else None)
+    click.echo(f"keepposted report{' since ' + since.date().isoformat() if since else ''}")
+    for name, value in figures.rows():
+        click.echo(f"  {name:<26} {value}")

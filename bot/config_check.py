@@ -1,0 +1,96 @@
+"""`keepposted config check`: the effective cadence of every priority and category, and every
+template rendered with sample data, so ops see what customers will read before they read it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from jinja2 import TemplateError
+
+from bot.config import PRIORITIES, Config
+from bot.durations import format_duration
+from bot.render import Templates, customer_templates, format_when
+
+SAMPLE_AT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+# Templates whose wording depends on the case's status are shown once per status they serve.
+STATUS_VARIANTS = {
+    "interim": ("open", "waiting"),
+    "status": ("open", "waiting", "resolved", "closed"),
+    "clarify": ("open", "resolved"),
+}
+
+
+def sample_context(config: Config) -> dict[str, Any]:
+    return {
+        "program": config.program.model_dump(),
+        "contact": {"name": "Maria Gomez", "first_name": "Maria"},
+        "case": {
+            "id": 1042,
+            "label": "#1042",
+            "ref": "ZD-1042",
+            "subject": "Home internet down",
+            "status": "open",
+            "priority": "P2",
+            "waiting_reason": "a partner company",
+            "eta": format_when(SAMPLE_AT, config.timezone),
+            "resolution": "We replaced the faulty line card at your exchange.",
+        },
+        "text": "The engineer is on site and expects to finish by 5pm.",
+        "reason": "third_party",
+        "score": 5,
+        "answer": "YES",
+        "cases": [
+            {"id": 1042, "label": "#1042", "subject": "Home internet down"},
+            {"id": 1043, "label": "#1043", "subject": "Bill shows a double charge"},
+        ],
+    }
+
+
+def cadence_lines(config: Config) -> list[str]:
+    cadences = config.cadences
+    lines = ["cadence (first update after / then every):"]
+
+    def row(name: str, priority: str, category: str | None) -> str:
+        c = cadences.for_case(priority, category)
+        return f"  {name:<28} {format_duration(c.first):>8} / {format_duration(c.every)}"
+
+    lines += [row(f"priority {p}", p, None) for p in PRIORITIES]
+    lines += [row(f"category {c} (any priority)", "P3", c) for c in cadences.category]
+    return lines
+
+
+def check(config: Config, echo: Callable[[str], None]) -> bool:
+    """Print the report; False when any template fails to render."""
+    echo("config is valid.")
+    for line in cadence_lines(config):
+        echo(line)
+    q = config.quiet_hours
+    echo(
+        f"quiet hours (SMS, contact's local time): "
+        f"{f'{q.start:%H:%M}-{q.end:%H:%M}' if q.enabled else 'off'}"
+    )
+    c = config.confirmation
+    echo(
+        f"confirmation: reminder after {format_duration(c.reminder_after)}, auto-close after "
+        f"{format_duration(c.auto_close_after)}, reopen window {format_duration(c.reopen_window)}"
+        f", CSAT {'on' if c.csat.enabled else 'off'}"
+    )
+    templates = Templates(config)
+    context = sample_context(config)
+    ok = True
+    echo("templates (sample data):")
+    for name in customer_templates(config):
+        for status in STATUS_VARIANTS.get(name, ("open",)):
+            data = {**context, "case": {**context["case"], "status": status}}
+            try:
+                text = templates.render("sms", name, data)
+            except TemplateError as exc:
+                echo(f"  sms/{name}: FAILED: {exc}")
+                ok = False
+                continue
+            label = f"sms/{name}" + (f" [{status}]" if status != "open" else "")
+            echo(f"  {label} ({len(text)} chars):")
+            echo("    " + text.replace("\n", "\n    "))
+    return ok
