@@ -22,7 +22,7 @@ from bot.domain import (
     OutboxKind,
 )
 from bot.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from bot.models import AuditEvent, Case, Contact, Note
+from bot.models import AuditEvent, Case, Contact, Note, NoteRevision
 from bot.outbox import queue_alert, queue_to_contact
 from flows.interim import first_update_at, following_update_at, gets_updates
 
@@ -363,6 +363,23 @@ def add_note(
     session.add(note)
     session.flush()
     audit(session, actor=author, action="note_added", case_id=case.id, at=now, note_id=note.id)
+    return note
+
+
+def edit_note(session: Session, note: Note, *, text: str, editor: str, now: datetime,
+              kind: str | None = None, tags: list[str] | None = None) -> Note:
+    """Change a note; what it said before is kept as a revision, and the edit is audited."""
+    if not text.strip():
+        raise InvalidInput("the note has no text", field="text")
+    if kind is not None and kind not in {k.value for k in NoteKind}:
+        raise InvalidInput(f"note kind must be one of: {', '.join(NoteKind)}", field="kind")
+    session.add(NoteRevision(note_id=note.id, kind=note.kind, text=note.text, tags=note.tags,
+                             edited_by=editor, edited_at=now))
+    note.text, note.updated_at = text.strip(), now
+    note.kind = kind or note.kind
+    note.tags = sorted(set(tags)) if tags is not None else note.tags
+    audit(session, actor=editor, action="note_edited", case_id=note.case_id, at=now,
+          note_id=note.id)
     return note
 
 
