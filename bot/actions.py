@@ -36,6 +36,8 @@ def audit(
 
 
 def get_case(session: Session, case_id: int, *, lock: bool = False) -> Case:
+    if not 0 < case_id < 2**63:  # beyond any id the database can hold
+        raise NotFound(f"case #{case_id} does not exist", field="id")
     query = select(Case).where(Case.id == case_id)
     case = session.scalar(query.with_for_update() if lock else query)
     if case is None:
@@ -366,20 +368,37 @@ def add_note(
     return note
 
 
-def edit_note(session: Session, note: Note, *, text: str, editor: str, now: datetime,
-              kind: str | None = None, tags: list[str] | None = None) -> Note:
+def edit_note(
+    session: Session,
+    note: Note,
+    *,
+    text: str,
+    editor: str,
+    now: datetime,
+    kind: str | None = None,
+    tags: list[str] | None = None,
+) -> Note:
     """Change a note; what it said before is kept as a revision, and the edit is audited."""
     if not text.strip():
         raise InvalidInput("the note has no text", field="text")
     if kind is not None and kind not in {k.value for k in NoteKind}:
         raise InvalidInput(f"note kind must be one of: {', '.join(NoteKind)}", field="kind")
-    session.add(NoteRevision(note_id=note.id, kind=note.kind, text=note.text, tags=note.tags,
-                             edited_by=editor, edited_at=now))
+    session.add(
+        NoteRevision(
+            note_id=note.id,
+            kind=note.kind,
+            text=note.text,
+            tags=note.tags,
+            edited_by=editor,
+            edited_at=now,
+        )
+    )
     note.text, note.updated_at = text.strip(), now
     note.kind = kind or note.kind
     note.tags = sorted(set(tags)) if tags is not None else note.tags
-    audit(session, actor=editor, action="note_edited", case_id=note.case_id, at=now,
-          note_id=note.id)
+    audit(
+        session, actor=editor, action="note_edited", case_id=note.case_id, at=now, note_id=note.id
+    )
     return note
 
 

@@ -77,7 +77,10 @@ def core() -> Core:
 
 
 def parse(model: type[Model]) -> Model:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # json gives up on deep nesting with this, not a ValueError
+        raise InvalidInput("the body is not valid JSON: it is nested too deeply") from None
     if request.content_length and data is None:
         raise InvalidInput("the body is not valid JSON", field=None)
     try:
@@ -153,7 +156,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise InvalidInput(f"{name} must be a whole number from {low} to {high}", field=name)
     return int(raw)
 

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from bot.api import api
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
-from bot.errors import KeeppostedError
+from bot.errors import KeeppostedError, Unauthorized
 
 MAX_BODY_BYTES = 256 * 1024
 logger = logging.getLogger(__name__)
@@ -46,12 +46,19 @@ def create_app(
 
     @app.errorhandler(KeeppostedError)
     def on_keepposted_error(exc: KeeppostedError) -> Response:
-        return error_response(exc.http_status, exc.code, exc.message, exc.field)
+        response = error_response(exc.http_status, exc.code, exc.message, exc.field)
+        if isinstance(exc, Unauthorized):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="keepposted"'
+        return response
 
     @app.errorhandler(HTTPException)
     def on_http_error(exc: HTTPException) -> Response:
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        for name, value in exc.get_headers():  # e.g. Allow on a 405
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def on_unexpected(exc: Exception) -> Response:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Config, check_timezone
-from bot.errors import InvalidInput
+from bot.errors import Conflict, InvalidInput
 from bot.models import Contact
 from bot.phones import to_e164
 from channels.registry import CHANNEL_NAMES
@@ -101,6 +101,16 @@ def find_or_create(
             created_at=now,
         )
         session.add(contact)
+    for column, value, field in (
+        (Contact.phone, e164, "contact.phone"),
+        (Contact.slack_user_id, slack_user_id, "contact.slack_user_id"),
+    ):
+        if value and contact.id is not None:
+            other = session.scalar(
+                select(Contact.id).where(column == value, Contact.id != contact.id)
+            )
+            if other is not None:
+                raise Conflict(f"{value} already belongs to another contact", field=field)
     for attr, value in (
         ("name", name),
         ("timezone", timezone),

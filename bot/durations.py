@@ -41,7 +41,10 @@ def parse_when(text: str, now: datetime, zone: str = "UTC") -> datetime:
     cleaned = text.strip()
     relative = cleaned.lower().removeprefix("in ").strip()
     if _WHOLE.match(relative):
-        return now + parse_duration(relative)
+        try:
+            return now + parse_duration(relative)
+        except OverflowError:
+            raise ValueError(f"{text!r} is too far in the future") from None
     try:
         value = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
     except ValueError:
