@@ -1,0 +1,686 @@
+"""Read a customer's reply into an intent (SPEC §3 "Intents").
+
+Pure functions of (text, keywords): no I/O and no state beyond a cache of compiled keyword sets.
+The order of the checks is the policy:
+
+1. opt-out, then opt-in: carriers want STOP honoured above everything else;
+2. a lone 1-5 is a CSAT rating;
+3. reopen before confirm: a wrong "confirm" closes a case that is still broken, the worst mistake
+   the bot can make, so any sign that it still fails wins, and a confirm found in a question or
+   next to a hedge ("maybe", "if", "will check later") does not count;
+4. status, then help; anything else is unclear and goes to a person.
+
+Single-word keywords count as the first word of the reply (after greetings); keywords with a space
+are phrases matched on word boundaries anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from functools import lru_cache
+
+from rapidfuzz.distance import OSA
+
+__all__ = ["DEFAULT_KEYWORDS", "Intent", "Keywords", "Reading", "normalize", "read_reply"]
+
+
+class Intent(StrEnum):
+    """What a customer's reply asks for."""
+
+    CONFIRM = "confirm"
+    REOPEN = "reopen"
+    STATUS = "status"
+    HELP = "help"
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    RATING = "rating"
+    UNCLEAR = "unclear"
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """Keyword lists; an entry with a space is a phrase matched on word boundaries anywhere."""
+
+    confirm: tuple[str, ...]
+    reopen: tuple[str, ...]
+    status: tuple[str, ...]
+    help: tuple[str, ...]
+    opt_out: tuple[str, ...]
+    opt_in: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        # Config code may hand over lists; tuples keep the instance hashable for the compile cache.
+        for f in fields(self):
+            object.__setattr__(self, f.name, tuple(str(w) for w in getattr(self, f.name)))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The intent of one reply, the case it names and, for a CSAT answer, the score."""
+
+    intent: Intent
+    case_id: int | None = None
+    rating: int | None = None
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(w for w in text.split("|") if w)
+
+
+DEFAULT_KEYWORDS = Keywords(
+    confirm=(
+        *_split("yes|y|yep|yup|yeah|yea|yeh|yah|affirmative|confirm|confirmed|fixed|resolved"),
+        *_split("solved|si|sip|confirmo|confirmado|resuelto|solucionado|arreglado|funciona"),
+        *_split("👍|✅|✔|☑|✓|👌|i confirm|can confirm"),
+        *_split("it works|it worked|its working|it is working|working now|works now|works fine"),
+        *_split("working fine|works great|working great|works perfectly|working perfectly"),
+        *_split("working again|works again|working well|works well|fine now|all fine"),
+        *_split("its fine now|all good|all working|all set|all sorted|all fixed|its fixed"),
+        *_split("it is fixed|fixed now|been fixed|got fixed|problem solved|issue solved"),
+        *_split("issue resolved|problem resolved|is resolved|resolved now|sorted now|its sorted"),
+        *_split("back online|back to normal|up and running|service is back|internet is back"),
+        *_split("signal is back|no more issues|no more problems|can log in now|can login now"),
+        *_split("able to log in|got my refund|got the refund|received the refund"),
+        *_split("received my refund|refund received|got my package|got the package"),
+        *_split("received my package|package arrived|it arrived|order arrived"),
+        *_split("ya funciona|ya sirve|ya esta|ya quedo|ya se arreglo|funciona bien"),
+        *_split("funciona perfecto|todo bien|todo funciona|todo en orden|esta arreglado"),
+        *_split("quedo resuelto|ya llego|ya me llego"),
+    ),
+    reopen=(
+        *_split("no|nope|nah|reopen|reabrir|reabran|reabre|partially|worse|👎|❌|✖|✗|✘"),
+        *_split("re open|please reopen|want to reopen|reopen it|reopen my|reopen the"),
+        *_split("reopen this|not fixed|isnt fixed|not resolved|not solved|not sorted"),
+        *_split("not working|doesnt work|does not work|didnt work|did not work|dont work"),
+        *_split("wont work|not work|stopped working|stopped again|not yet|not really"),
+        *_split("not quite|not completely|not entirely|not fully|not better|no better"),
+        *_split("dont think so|i think not|yes and no|but it isnt|but its not|but it is not"),
+        *_split("but it doesnt|nothing has changed|nothing changed|no change|no changes"),
+        *_split("same problem|same issue|same thing|same as before|its broken|is broken"),
+        *_split("are broken|is down|its down|getting worse|even worse|its worse|is worse"),
+        *_split("got worse|its the same|it is the same|is the same|thanks for nothing"),
+        *_split("charged twice|double charged|charged again"),
+        *_split("worse than before|only partially|partially fixed|partially working"),
+        *_split("partially resolved|only sometimes|works sometimes|working sometimes"),
+        *_split("sometimes it|sometimes works|sometimes drops|is intermittent"),
+        *_split("works intermittently|working intermittently|on and off|comes and goes"),
+        # "still" + what still goes wrong
+        *_split("still broken|still broke|still not|still no|still down|still slow"),
+        *_split("still failing|still fails|still dropping|still drops|still having"),
+        *_split("still getting|still get|still doesnt|still dont|still cant|still cannot"),
+        *_split("still isnt|still wont|still havent|still the same|still same|still an issue"),
+        *_split("still a problem|still happening|still waiting|still out|still offline"),
+        *_split("still dead|still charged|still charging me|still pending|still blocked"),
+        *_split("still locked|still frozen|still crashing|still crashes|still missing"),
+        *_split("still unable|still intermittent|still doing|still declined|still declining"),
+        *_split("still shows|still showing|still says|still saying|still see|still error"),
+        *_split("still errors|still an error|still the error|still persists|still nothing"),
+        *_split("still have the|still have an|still have a|still have issues|still have no"),
+        *_split("still have problems|still experiencing|still seeing"),
+        *_split("problem is still|issue is still|problem persists|issue persists"),
+        # it came back
+        *_split("happened again|happening again|problem is back|issue is back|came back"),
+        *_split("broke again|broken again|down again|out again|dropped again|crashed again"),
+        *_split("failed again|not again|keeps dropping|keeps failing|keeps crashing"),
+        *_split("keeps disconnecting|keeps happening"),
+        # no service, nothing arrived
+        *_split("no internet|no signal|no service|no connection|no wifi|no dial tone|no data"),
+        *_split("no power|no coverage|cant connect|cannot connect|cant log in|cant login"),
+        *_split("cannot log in|never arrived|hasnt arrived|not received|no refund"),
+        *_split("dont have it|didnt get it|never got it|havent got it|havent gotten"),
+        # Spanish
+        *_split("no funciona|no sirve|no anda|no jala|todavia no|aun no|sigue sin|sigue igual"),
+        *_split("sigue fallando|sigue el problema|sigue mal|sigue caido|sigue caida|no se arreglo"),
+        *_split("sigue lento|sigue lenta|sigue la falla|sigue pasando|sigue con el|sigue con la"),
+        *_split("todavia falla|aun falla|todavia sigue|aun sigue"),
+        *_split("no se soluciono|no esta arreglado|no esta resuelto|no esta solucionado"),
+        *_split("no me llego|no ha llegado|no llego|sin servicio|sin internet|sin senal"),
+        *_split("sin conexion|sin linea|no tengo internet|no tengo servicio|no tengo senal"),
+        *_split("no hay servicio|no hay internet|no hay senal|no hay conexion|lo mismo"),
+        *_split("igual que antes|esta igual|todo igual|creo que no|no se puede|si y no"),
+    ),
+    status=(
+        *_split("status|estado|estatus|eta|update|updates|progress|news|novedades|cuando"),
+        *_split("any update|any updates|any news|any progress|any eta|whats the status"),
+        *_split("what is the status|the status|status of|status update|whats the eta|the eta"),
+        *_split("when will|how long|whats happening|whats going on|where is my|wheres my"),
+        *_split("no update|no updates|no news|alguna novedad|alguna actualizacion"),
+        *_split("hay novedades|como va|como vamos|que paso con|para cuando|cuanto tiempo"),
+        *_split("cuanto falta|en que estado|el estado"),
+    ),
+    help=(
+        *_split("help|info|ayuda|informacion|who is this|whos this|who are you|what is this"),
+        *_split("need help|quien es|quien eres|quienes son|que es esto|necesito ayuda"),
+    ),
+    opt_out=_split("stop|stopall|unsubscribe|cancel|end|quit|optout|revoke|baja"),
+    opt_in=_split("start|unstop"),
+)
+
+
+# --- normalisation ---------------------------------------------------------------------------
+
+# Dropped before NFKC, which would turn the acute accent into a space and a combining mark.
+_APOSTROPHES = dict.fromkeys(map(ord, "'’‘‛ʼʻ`´′＇"))
+_IGNORED = frozenset(
+    [*range(0x1F3FB, 0x1F400), *range(0xFE00, 0xFE10), *range(0xE0000, 0xE0080), 0x200B]
+)  # skin tones, variation selectors, tag characters, zero-width space
+_ZWJ = "\u200d"
+
+
+def _is_regional(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def normalize(text: str) -> str:
+    """NFKC, case-fold, strip accents and apostrophes; keep letters, digits, '#' and emoji."""
+    text = unicodedata.normalize("NFKC", text.translate(_APOSTROPHES)).casefold()
+    tokens: list[str] = []
+    word: list[str] = []
+    after_emoji = joined = False  # ZWJ glues the next emoji onto the last one (👩‍💻 stays whole)
+
+    def flush() -> None:
+        if word:
+            tokens.append("".join(word))
+            word.clear()
+
+    for ch in unicodedata.normalize("NFD", text):
+        cat = unicodedata.category(ch)
+        if ord(ch) in _IGNORED or cat in ("Mn", "Me"):
+            continue  # accents, keycap enclosures
+        if ch == _ZWJ:
+            joined = after_emoji
+            continue
+        if cat == "So":
+            flush()
+            if after_emoji and (joined or (_is_regional(ch) and len(tokens[-1]) == 1)):
+                tokens[-1] += (_ZWJ if joined else "") + ch
+            else:
+                tokens.append(ch)
+            after_emoji, joined = True, False
+            continue
+        after_emoji = joined = False
+        if ch == "#":
+            flush()
+            word.append(ch)
+        elif cat[0] in "LN" or cat == "Mc":
+            word.append(ch)
+        else:
+            flush()
+    flush()
+    return unicodedata.normalize("NFC", " ".join(tokens))
+
+
+# --- vocabulary that is grammar rather than configuration ---------------------------------------
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _runs(text: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(p.split()) for p in text.split("|"))
+
+
+_GREETINGS = _runs(
+    "hi|hello|hey|heya|hiya|hola|buenas|bueno|buenos dias|buenas tardes|buenas noches"
+    "|good morning|good afternoon|good evening|ok|okay|k|kk|oh|ah|well|um|umm|uh|hmm|so|and|dear"
+    "|sir|maam|wow|lol|thanks|thank you|thank u|thanks a lot|thx|ty|tks|gracias|muchas gracias"
+    "|pues|ok so|great|perfect|awesome|excellent|cool|nice|genial|perfecto|excelente"
+)
+# Request lead-ins come before reopen, status, help and stop words, never before a confirm word.
+_LEAD_INS = _runs(
+    "please|pls|plz|kindly|just|can you|could you|would you|will you|can u|could u|i want to"
+    "|i wanna|i would like to|id like to|i need to|i want you to|i need you to|por favor"
+    "|favor de|quiero|necesito|puedes|pueden|podrian"
+)
+_POLITE = _runs(
+    "please|pls|plz|now|thanks|thank you|thx|ty|asap|immediately|right now|por favor|gracias|ya"
+)
+_HEDGES = _words(
+    "if whether maybe perhaps possibly might hopefully hope unsure later tomorrow should when"
+    " once until unless quizas quiza talvez luego despues aviso checking testing trying"
+    " unfortunately sadly lamentablemente desafortunadamente"
+)
+_HEDGE_RUNS = _runs(
+    "not sure|no se|dont know|let you know|let u know|ill check|will check|let me check|ill see"
+    "|will see|lets see|ill test|will test|ill try|will try|havent tested|havent tried"
+    "|havent checked|not tested|not tried|for now|tal vez|a lo mejor|mas tarde|por ahora"
+)
+_QUESTION_OPENERS = _words(
+    "is does did will would should can could has have are was were do am shall may how why"
+    " where when what"
+)
+# A bare "no" is the weakest reopen signal: next to a confirm phrase or a hedge it is unclear.
+_BARE_NO = _words("no nope nah nop")
+# "no" opens many replies that are not "not fixed": these continuations make it something else.
+_NOT_A_NO = _runs(
+    "problem|problems|prob|probs|problemo|worries|worry|rush|hurry|need|thanks|thank|thx|ty"
+    "|gracias|update|updates|news|idea|clue|issue|issues|more issues|more problems"
+    "|hay problema|pasa nada|te preocupes|se preocupe|hay de que|hay prisa|se"
+)
+_NEGATIONS = _words(
+    "not dont doesnt didnt isnt arent wasnt werent cant cannot couldnt wont wouldnt never hasnt"
+    " havent hadnt aint unable no nunca nothing none nobody nada nadie"
+)
+# Words that may stand between a negation and what it negates ("doesnt seem to work").
+_NEGATION_GAP = _words(
+    "to be been being seem seems it its is the my this that really fully completely quite still"
+    " yet properly actually even always totally entirely all get getting think believe me able"
+    " say im i we they me te le nos les se lo la esta ha han he of make"
+)
+_WORKS = _words(
+    "work works working worked fixed fix resolved solved sorted connect connects connecting"
+    " connected load loads loading loaded login log logon signin access online through charge"
+    " charging send sending receive receiving received arrive arrived better stream streaming"
+    " open opens opening boot booting turn ring ringing calls pay payment payments transfer"
+    " transfers purchases withdraw"
+)
+# Spanish negates with "no", which English replies also start with ("no, it works now").
+_WORKS_ES = _words(
+    "funciona funcionan funciono funcionando sirve sirven anda jala carga conecta conectar entra"
+    " entrar llega llego llegado arreglado arreglaron resuelto resolvieron solucionado"
+    " solucionaron abre prende enciende"
+)
+_RATING_WORDS = _words("star stars estrella estrellas ⭐ 🌟")
+_CASE_WORDS = _words("case caso ticket ref #")
+# Opt-out words that stop messages on their own; the others need a word about messages after them
+# ("cancel my order" and "the end of the cable" are not opt-outs).
+_STRONG_OPT_OUT = _words("stop stopall unsubscribe optout baja")
+_STOP_HEADS: dict[tuple[str, ...], bool] = {
+    **dict.fromkeys(
+        _runs(
+            "opt out|opt me out|remove me|take me off|dont text|dont message|dont contact"
+            "|dont send|do not text|do not message|do not contact|do not send|never text"
+            "|no me envien|no me manden|no me escriban|no me contacten|darme de baja|dame de baja"
+            "|denme de baja"
+        ),
+        True,
+    ),
+    **dict.fromkeys(_runs("no more|no mas|dejen de|deja de"), False),
+}
+_MESSAGING = _words(
+    "messages message msgs msg texts text texting txt txts txting sms notifications notification"
+    " notifs alerts alert updates update reminders reminder spam spamming messaging msging"
+    " sending send contacting contact emailing emails email calling calls bothering pinging"
+    " whatsapp whatsapps mensajes mensaje notificaciones alertas enviar enviarme mandar mandarme"
+    " escribir escribirme contactarme molestar molestarme correos"
+)
+_STOP_TAIL = _MESSAGING | _words(
+    "me us my number phone cell from this these that those the all any your you u ur guys to of"
+    " on list lists anymore again now please pls plz it bot forever immediately thanks thank at"
+    " with annoying stupid damn automated de los las estos estas mas ya por favor sus mi numero"
+    " lista"
+)
+# Real words within typo distance of a default keyword: never read as a typo of it.
+_NOT_TYPOS = _words(
+    "year yeas confer confers confide confine conform conforms conforme confiar confite confin"
+    " conferred confided confined conformed faxed filed fined fired fixer fixes foxed reserved"
+    " resold resolver resolves resorted resulted revolted revolve revolved revolver revolves"
+    " removed salved soled soloed solver solves isp confiado confieso conforto confinado"
+    " confirmando confirmanda confiscado confitado conformador resalto resello respecto respeto"
+    " resuello result resulta results retuerto revuelco revuelo revuelta revuelto recuelo"
+    " recuento recuesto regueldo repuesto respuesto agregado arreglar arreglo arrendado"
+    " arrestado arrollado atreguado funcion function functions functional furcion affirmation"
+    " node noe nome none nose note nape rearar rebatir recubrir referir reherir reagan refran"
+    " reran states stats statue statues estada estadio estajo estalo estano estrado entado"
+    " estas estasis estatal estate estates estatua estatuar estatuir estatura estatuto eat tea"
+    " undated uptakes upstates prioress process profess programs prowess neds neis neos nes"
+    " nets nevs newt newts nows cuado cuanto cunado heap heep held hell helm hemp hep helo"
+    " indo into aguda aluda ayuna ayuga inflamacion infamacion slop sop step stol stomp stoop"
+    " stow strop swop shop stall cancer cantel caucel chancel carcel ned qui quia quid quiet"
+    " quilt quio quip quita quite quito quits quiz quoit evoke bajar bajo bala bana basa bata"
+    " baya baza baa baca bada baga bajia"
+)
+
+_MAX_CHARS = 2000  # a reply's intent is in its first sentences; the rest is kept, not read
+_MAX_TOKENS = 60
+_SHORT = 5  # only the first word of a reply this short is read through typos
+_DIGITS = re.compile(r"\d{1,10}")
+_CASE_REF = re.compile(r"#\d{1,10}|\d{3,10}")  # bare 1042 or #1042; "#2" but not a bare 2
+_CLAUSES = re.compile(r"([.!?;\n¿¡？！。]+)")
+_ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
+_DOUBLED = re.compile(r"([^\W\d_])\1+")
+
+_FIRST_WORD_INTENTS = (Intent.HELP, Intent.STATUS, Intent.CONFIRM, Intent.REOPEN)
+
+
+# --- compiled keywords ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    first_words: dict[str, Intent]
+    phrases: dict[Intent, re.Pattern[str] | None]
+    opt_out: frozenset[str]
+    stop_heads: dict[tuple[str, ...], bool]  # opening words of a stop request: strong or not
+    opt_in_heads: dict[tuple[str, ...], bool]
+
+
+def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
+    alternatives = sorted(set(phrases), key=len, reverse=True)
+    if not alternatives:
+        return None
+    return re.compile(r"(?<!\S)(?:" + "|".join(map(re.escape, alternatives)) + r")(?!\S)")
+
+
+@lru_cache(maxsize=16)
+def _compile(keywords: Keywords) -> _Compiled:
+    """Normalise every entry the way replies are normalised and sort words from phrases."""
+    words: dict[Intent, list[str]] = {}
+    phrases: dict[Intent, re.Pattern[str] | None] = {}
+    for intent in (*_FIRST_WORD_INTENTS, Intent.OPT_OUT, Intent.OPT_IN):
+        entries = [normalize(e) for e in getattr(keywords, intent.value)]
+        words[intent] = [e for e in entries if e and " " not in e]
+        phrases[intent] = _phrase_pattern(e for e in entries if " " in e)
+    first_words: dict[str, Intent] = {}
+    for intent in _FIRST_WORD_INTENTS:  # later wins: a word in two lists reads as reopen
+        first_words.update(dict.fromkeys(words[intent], intent))
+    stop_heads: dict[tuple[str, ...], bool] = dict(_STOP_HEADS)
+    stop_heads.update({(w,): w in _STRONG_OPT_OUT for w in words[Intent.OPT_OUT]})
+    opt_in_heads: dict[tuple[str, ...], bool] = {(w,): False for w in words[Intent.OPT_IN]}
+    return _Compiled(
+        first_words, phrases, frozenset(words[Intent.OPT_OUT]), stop_heads, opt_in_heads
+    )
+
+
+# --- reading a reply ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Message:
+    tokens: tuple[str, ...]
+    clause: tuple[int, ...]  # the sentence each token is in
+    asked: frozenset[int]  # sentences that are questions
+    text: str  # the tokens joined by single spaces, for phrase matching
+    starts: tuple[int, ...]  # character offset of each token in text
+
+
+def _tokenize(text: str) -> _Message:
+    """Split a reply into sentences and normalised tokens, reading at most _MAX_TOKENS."""
+    parts = _CLAUSES.split(text[:_MAX_CHARS])
+    tokens: list[str] = []
+    clause: list[int] = []
+    asked: set[int] = set()
+    opened = ""
+    for n, body in enumerate(parts[::2]):
+        if len(tokens) >= _MAX_TOKENS:
+            break
+        ending = parts[2 * n + 1] if 2 * n + 1 < len(parts) else ""
+        if "?" in ending or "？" in ending or "¿" in opened:
+            asked.add(n)
+        opened = ending
+        for token in normalize(body).split()[: _MAX_TOKENS - len(tokens)]:
+            tokens.append(_ELONGATED.sub(r"\1\1", token))  # "yesss" -> "yess", "goood" -> "good"
+            clause.append(n)
+    starts: list[int] = []
+    offset = 0
+    for token in tokens:
+        starts.append(offset)
+        offset += len(token) + 1
+    return _Message(tuple(tokens), tuple(clause), frozenset(asked), " ".join(tokens), tuple(starts))
+
+
+def _run_at(tokens: Sequence[str], i: int, runs: frozenset[tuple[str, ...]]) -> int:
+    """Length of the longest run that starts at index i, or 0."""
+    return max((len(r) for r in runs if tuple(tokens[i : i + len(r)]) == r), default=0)
+
+
+def _run_ending(tokens: Sequence[str], end: int, runs: frozenset[tuple[str, ...]]) -> int:
+    """Length of the longest run that ends just before index end, or 0."""
+    return max((len(r) for r in runs if tuple(tokens[max(end - len(r), 0) : end]) == r), default=0)
+
+
+def _skip(tokens: Sequence[str], start: int, runs: Iterable[frozenset[tuple[str, ...]]]) -> int:
+    """Index of the first token from start that does not begin one of the given runs."""
+    groups = tuple(runs)
+    i = start
+    while i < len(tokens) and (step := max(_run_at(tokens, i, g) for g in groups)):
+        i += step
+    return i
+
+
+def _is_noise(token: str) -> bool:
+    return (not token.isalnum() and not token.startswith("#")) or token in _CASE_WORDS
+
+
+def _lead(tokens: Sequence[str], keywords: _Compiled, *, requests: bool) -> int:
+    """Index of the reply's first meaningful word: greetings, case refs and stray emoji skipped."""
+    runs = (_GREETINGS, _LEAD_INS) if requests else (_GREETINGS,)
+    i = 0
+    while i < len(tokens) and tokens[i] not in keywords.first_words:
+        named = i > 0 and tokens[i - 1] in _CASE_WORDS and tokens[i].isdecimal()
+        if _is_noise(tokens[i]) or _CASE_REF.fullmatch(tokens[i]) or named:
+            i += 1
+        elif (j := _skip(tokens, i, runs)) > i:
+            i = j
+        else:
+            break
+    return i
+
+
+def _typo_of(word: str, candidates: Iterable[str]) -> str | None:
+    """The one keyword that word is a small typo of, or None (conservative by design)."""
+    if not word.isalpha() or len(word) < 3 or word in _NOT_TYPOS:
+        return None
+    found: dict[str, int] = {}
+    for keyword in candidates:
+        if len(keyword) < 3 or not keyword.isalpha() or keyword in word or word in keyword:
+            continue
+        if word[0] != keyword[0] and word[:2] != keyword[1::-1]:
+            continue  # typos keep the first letter, or swap the first two
+        if len(keyword) <= 3:  # short words: only a swap of two letters
+            swapped = len(word) == len(keyword) and sorted(word) == sorted(keyword)
+            if swapped and OSA.distance(word, keyword) == 1:
+                found[keyword] = 1
+            continue
+        limit = 2 if len(keyword) >= 7 else 1
+        distance = OSA.distance(word, keyword, score_cutoff=limit)
+        if distance <= limit:
+            found[keyword] = distance
+    if not found:
+        return None
+    best = min(found.values())
+    nearest = [k for k, d in found.items() if d == best]
+    return nearest[0] if len(nearest) == 1 else None
+
+
+def _first_word_intent(message: _Message, keywords: _Compiled, at: int) -> Intent | None:
+    """Intent of the word at index at, exactly, elongated ("yesss") or with a small typo."""
+    if at >= len(message.tokens):
+        return None
+    word = message.tokens[at]
+    for form in (word, _DOUBLED.sub(r"\1", word)):
+        if form in keywords.first_words:
+            intent = keywords.first_words[form]
+            # One-letter words ("y") are too ambiguous ("y" is Spanish "and", texting "why") unless
+            # they are the whole reply.
+            alone = all(_is_noise(t) or _CASE_REF.fullmatch(t) for t in message.tokens[at + 1 :])
+            return intent if len(form) > 1 or not form.isalpha() or alone else None
+    if len(message.tokens) - at > _SHORT:
+        return None
+    typo = _typo_of(word, keywords.first_words)
+    return keywords.first_words[typo] if typo else None
+
+
+def _stop_request(tokens: Sequence[str], heads: dict[tuple[str, ...], bool]) -> bool:
+    """True for the keyword alone or a short request to stop messages ("stop texting me")."""
+    words = [t for t in tokens if t.isalnum() or t.startswith("#")]  # emoji do not count
+    start = _skip(words, 0, (_GREETINGS,))
+    core_start = _skip(words, start, (_LEAD_INS, _POLITE))
+    only_polite = _skip(words, start, (_POLITE,)) == core_start
+    end = len(words)
+    while end > core_start and (step := _run_ending(words, end, _POLITE)):
+        end -= step
+    core = words[core_start:end]
+    if not core or len(core) > 12:
+        return False
+    for head, strong in sorted(heads.items(), key=lambda h: -len(h[0])):
+        if tuple(core[: len(head)]) != head:
+            continue
+        tail = core[len(head) :]
+        if not tail:  # the word alone; a weak one not after a request ("i want to cancel")
+            return strong or only_polite
+        if all(t in _STOP_TAIL or t == head[-1] for t in tail):
+            return strong or any(t in _MESSAGING for t in tail)
+    return False
+
+
+def _opt_out(message: _Message, keywords: _Compiled) -> bool:
+    if _stop_request(message.tokens, keywords.stop_heads):
+        return True
+    pattern = keywords.phrases[Intent.OPT_OUT]
+    if pattern is not None and pattern.search(message.text):
+        return True
+    words = [t for t in message.tokens if not _is_noise(t)]
+    if len(words) != 1 or words[0] in keywords.first_words:
+        return False
+    return _typo_of(words[0], keywords.opt_out) is not None
+
+
+def _opt_in(message: _Message, keywords: _Compiled) -> bool:
+    if _stop_request(message.tokens, keywords.opt_in_heads):
+        return True
+    pattern = keywords.phrases[Intent.OPT_IN]
+    return pattern is not None and pattern.search(message.text) is not None
+
+
+def _rating(tokens: Sequence[str], slashed: bool) -> int | None:
+    """The score of a reply that is only a CSAT answer: "4", "5 stars", "5/5", "⭐⭐⭐"."""
+    core = tokens[_skip(tokens, 0, (_GREETINGS,)) :]
+    while core and core[-1] in ("thanks", "thx", "ty", "gracias", "please", "pls"):
+        core = core[:-1]
+    if core and len(core) <= 5 and all(t in ("⭐", "🌟") for t in core):
+        return len(core)
+    if not core or core[0] not in ("1", "2", "3", "4", "5"):
+        return None
+    rest = tuple(core[1:])
+    if (
+        rest in ((), ("out", "of", "5"), ("de", "5"))
+        or (slashed and rest == ("5",))
+        or (len(rest) == 1 and rest[0] in _RATING_WORDS)
+    ):
+        return int(core[0])
+    return None
+
+
+def _negation(tokens: Sequence[str], at: int) -> str | None:
+    """The word that negates the token at index at, if one stands just before it."""
+    for back in range(1, 4):
+        i = at - back
+        if i < 0 or (tokens[i] not in _NEGATIONS and tokens[i] not in _NEGATION_GAP):
+            return None
+        if tokens[i] in _NEGATIONS:
+            return tokens[i]
+    return None
+
+
+def _negated(tokens: Sequence[str], at: int) -> bool:
+    """True for a confirm phrase an English negation turns around ("isnt all good")."""
+    return _negation(tokens, at) not in (None, "no")
+
+
+def _says_it_fails(message: _Message) -> bool:
+    """A negated "works" word: "doesnt seem to work", "I cant log in", "no me funciona"."""
+    for i, token in enumerate(message.tokens):
+        if token in _WORKS and _negated(message.tokens, i):
+            return True
+        if token in _WORKS_ES and _negation(message.tokens, i) is not None:
+            return True
+    return False
+
+
+def _phrase_hits(message: _Message, pattern: re.Pattern[str] | None) -> list[int]:
+    """Token indexes where a phrase of the pattern starts."""
+    if pattern is None:
+        return []
+    return [message.starts.index(m.start()) for m in pattern.finditer(message.text)]
+
+
+def _hedged(message: _Message, clause: int) -> bool:
+    """A question or a hedge in this sentence: a confirm there is not a confirm."""
+    if clause in message.asked:
+        return True
+    indexes = [i for i, c in enumerate(message.clause) if c == clause]
+    words = [message.tokens[i] for i in indexes]
+    opener = _skip(words, 0, (_GREETINGS,))
+    if opener < len(words) and words[opener] in _QUESTION_OPENERS:
+        return True
+    return any(w in _HEDGES for w in words) or any(
+        tuple(words[i : i + len(r)]) == r for i in range(len(words)) for r in _HEDGE_RUNS
+    )
+
+
+def _case_id(tokens: Sequence[str], lead: int) -> int | None:
+    """A case the reply names: "#1042" or "case 1042" anywhere, a bare 1042 next to the keyword."""
+    for i, token in enumerate(tokens):
+        explicit = token.startswith("#") or (i > 0 and tokens[i - 1] in _CASE_WORDS)
+        if explicit and _DIGITS.fullmatch(number := token.removeprefix("#")):
+            return int(number)
+    for token in tokens[: lead + 2]:
+        if _CASE_REF.fullmatch(token):
+            return int(token.removeprefix("#"))
+    # A short bare number only as the whole answer to "reply YES followed by the case number".
+    rest = [t for t in tokens[lead + 1 :] if not _is_noise(t)]
+    if len(rest) == 1 and _DIGITS.fullmatch(rest[0]):
+        return int(rest[0])
+    return None
+
+
+def _intent(message: _Message, keywords: _Compiled) -> Intent:
+    tokens = message.tokens
+    lead = _lead(tokens, keywords, requests=False)
+    first = _first_word_intent(message, keywords, lead)
+    request = _lead(tokens, keywords, requests=True)
+    asked_for = _first_word_intent(message, keywords, request) if request != lead else first
+    confirm_hits = _phrase_hits(message, keywords.phrases[Intent.CONFIRM])
+
+    if (
+        _phrase_hits(message, keywords.phrases[Intent.REOPEN])
+        or _says_it_fails(message)
+        or any(_negated(tokens, i) for i in confirm_hits)
+    ):
+        return Intent.REOPEN
+    if Intent.REOPEN in (first, asked_for):
+        said = lead if first is Intent.REOPEN else request
+        word = _DOUBLED.sub(r"\1", tokens[said])
+        if word not in _BARE_NO:
+            return Intent.REOPEN
+        if word == "no" and _run_at(tokens, said + 1, _NOT_A_NO):
+            pass  # "no problem", "no worries", "no update yet?": read on
+        elif confirm_hits or _hedged(message, message.clause[said]):
+            return Intent.UNCLEAR  # "nope, all good", "no, I haven't tried": a person decides
+        else:
+            return Intent.REOPEN
+
+    if first is Intent.CONFIRM:
+        confirm_hits.append(lead)
+    if any(not _hedged(message, message.clause[i]) for i in confirm_hits):
+        return Intent.CONFIRM
+
+    for intent in (Intent.STATUS, Intent.HELP):
+        if intent in (first, asked_for) or _phrase_hits(message, keywords.phrases[intent]):
+            return intent
+    return Intent.UNCLEAR
+
+
+def read_reply(text: str, keywords: Keywords = DEFAULT_KEYWORDS) -> Reading:
+    """Read a customer's reply into its intent, the case it names and a CSAT score."""
+    compiled = _compile(keywords)
+    message = _tokenize(text)
+    if not message.tokens:
+        return Reading(Intent.UNCLEAR)  # a media-only message
+    if _opt_out(message, compiled):
+        return Reading(Intent.OPT_OUT)
+    if _opt_in(message, compiled):
+        return Reading(Intent.OPT_IN)
+    rating = _rating(message.tokens, slashed="/" in text or "／" in text)
+    if rating is not None:
+        return Reading(Intent.RATING, rating=rating)
+    intent = _intent(message, compiled)
+    return Reading(
+        intent, case_id=_case_id(message.tokens, _lead(message.tokens, compiled, requests=True))
+    )
