@@ -1,0 +1,197 @@
+"""Shared fixtures: a migrated SQLite database per test, a frozen clock, fake channels, the app."""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bot.app import create_app
+from bot.clock import FrozenClock
+from bot.config import Config, Settings, parse_config
+from bot.core import Core, create_core
+from bot.inbound import InboundResult, handle_inbound
+from bot.migrate import upgrade
+from bot.worker import tick
+from channels.base import InboundMessage
+from channels.registry import ChannelRegistry
+from tests.fakes import FakeChannel
+
+API_TOKEN = "test-api-token"
+# A Monday, 10:00 in New York: outside the default quiet hours.
+START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+TEST_CONFIG: dict[str, Any] = {
+    "timezone": "America/New_York",
+    "program": {"name": "Acme support", "contact": "call 1-800-555-0199"},
+    "quiet_hours": {"start": "21:00", "end": "08:00"},
+    "cadences": {
+        "default": {"first_after": "4h", "every": "24h"},
+        "priority": {
+            "P1": {"first_after": "30m", "every": "2h"},
+            "P2": {"first_after": "2h", "every": "8h"},
+        },
+        "category": {"outage": {"first_after": "15m", "every": "1h"}},
+    },
+    "confirmation": {
+        "reminder_after": "24h",
+        "auto_close_after": "72h",
+        "reopen_window": "7d",
+        "csat": {"enabled": True, "window": "24h"},
+    },
+    "channels": {"slack": {"alerts_channel": "#alerts"}},
+}
+
+
+def _loopback_only(original: Any) -> Any:
+    def connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise OSError(f"tests may not reach the internet (tried {host})")
+        return original(self, address)
+
+    return connect
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _offline() -> Iterator[None]:
+    """Any test that reaches beyond this machine fails."""
+    original = socket.socket.connect
+    socket.socket.connect = _loopback_only(original)  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = original  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once; each test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, migrated_template: Path) -> str:
+    target = tmp_path / "keepposted.db"
+    shutil.copy(migrated_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def config() -> Config:
+    return parse_config(TEST_CONFIG)
+
+
+@pytest.fixture
+def channels() -> dict[str, FakeChannel]:
+    return {name: FakeChannel(name) for name in ("sms", "slack", "webchat")}
+
+
+@pytest.fixture
+def core(
+    config: Config, database_url: str, clock: FrozenClock, channels: dict[str, FakeChannel]
+) -> Iterator[Core]:
+    built = create_core(
+        config,
+        Settings(database_url=database_url, api_token=API_TOKEN),
+        clock=clock,
+        channels=ChannelRegistry(dict(channels)),
+    )
+    yield built
+    built.engine.dispose()
+
+
+@pytest.fixture
+def app(core: Core) -> Flask:
+    return create_app(core=core)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+class Customer:
+    """Plays one customer: texts the engine and reads what the bot sent back."""
+
+    def __init__(
+        self, core: Core, channels: dict[str, FakeChannel], phone: str, channel: str = "sms"
+    ) -> None:
+        self.core, self.channel, self.phone = core, channels[channel], phone
+        self.channel_name = channel
+        self._sids = iter(range(1, 10_000))
+        self._read = 0
+
+    def says(self, text: str, *, sid: str | None = None, media: int = 0) -> InboundResult:
+        result = handle_inbound(
+            self.core,
+            InboundMessage(
+                channel=self.channel_name,
+                sender=self.phone,
+                body=text,
+                provider_id=sid or f"SM{self.phone[-4:]}{next(self._sids):05d}",
+                received_at=self.core.clock.now(),
+                media_count=media,
+            ),
+        )
+        tick(self.core, "test")
+        return result
+
+    def inbox(self) -> list[str]:
+        """Messages received since the last look."""
+        tick(self.core, "test")
+        bodies = self.channel.bodies_to(self.phone)
+        new, self._read = bodies[self._read :], len(bodies)
+        return new
+
+
+def verify_dialog(customer: Customer, dialog: list[tuple[str, list[str]]]) -> None:
+    """Each customer line must get exactly the answers listed, by a fragment of each."""
+    customer.inbox()  # forget what came before the dialog
+    for says, expected in dialog:
+        customer.says(says)
+        got = customer.inbox()
+        assert len(got) == len(expected), f"after {says!r} the bot sent {got!r}"
+        for fragment, body in zip(expected, got, strict=True):
+            assert fragment in body, f"after {says!r} expected {fragment!r} in {body!r}"
+
+
+def open_case(client: FlaskClient, auth: dict[str, str], **fields: Any) -> dict[str, Any]:
+    body = {
+        "subject": "Internet down",
+        "priority": "P2",
+        "contact": {"name": "Maria Gomez", "phone": "+14155550101"},
+    } | fields
+    response = client.post("/api/v1/cases", json=body, headers=auth)
+    assert response.status_code == 201, response.get_json()
+    data: dict[str, Any] = response.get_json()
+    return data
+
+
+def later(clock: FrozenClock, core: Core, **delta: float) -> None:
+    """Move time on and let the worker run once."""
+    clock.advance(timedelta(**delta))
+    tick(core, "test")

@@ -1,0 +1,141 @@
+"""The command line: db upgrade, demo, case ..., report, and the one-worker rule on SQLite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import main
+from bot.errors import WorkerAlreadyRunning
+from bot.worker import WorkerLock
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def kp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("KEEPPOSTED_CONFIG", str(ROOT / "examples" / "demo.yaml"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    return runner
+
+
+def run(runner: CliRunner, *args: str) -> Result:
+    result = runner.invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_demo_plays_whole_cases_in_dry_run(kp: CliRunner) -> None:
+    out = run(kp, "demo").output
+    assert "Seeded 4 contacts and 5 cases" in out
+    assert "[simulated sms -> +16465550142] Thank you for confirming. Case #4 is now closed." in out
+    assert "[simulated slack -> #support-alerts] :rotating_light: #5" in out
+    assert "log verify: ok" in out
+    assert "already there" in run(kp, "demo").output  # seeding twice changes nothing
+    shown = run(kp, "case", "show", "4").output
+    assert "[simulated] Thank you for confirming" in shown and "csat_received" in shown
+    report = run(kp, "report").output
+    assert "confirmed by customer      1" in report and "reopen requests            1" in report
+
+
+def test_case_new_list_show_resolve(kp: CliRunner) -> None:
+    made = run(
+        kp,
+        "case",
+        "new",
+        "--subject",
+        "No dial tone",
+        "--phone",
+        "(415) 555-0188",
+        "--name",
+        "Lee",
+        "--priority",
+        "P1",
+        "--ref",
+        "ZD-9",
+        "--eta",
+        "4h",
+    ).output
+    assert "#1 No dial tone" in made and "status open" in made
+    assert "#1  open     P1" in run(kp, "case", "list").output
+    resolved = run(kp, "case", "resolve", "1", "Line repaired at the exchange").output
+    assert "status resolved" in resolved
+    shown = run(kp, "case", "show", "1").output
+    assert "contact Lee via sms" in shown
+    assert "resolution_proposed" in shown
+    assert run(kp, "case", "list", "--status", "resolved").output.count("#1") == 1
+
+
+def test_case_commands_explain_bad_input(kp: CliRunner) -> None:
+    dup = kp.invoke(
+        main, ["case", "new", "--subject", "A", "--phone", "+14155550100", "--ref", "R"]
+    )
+    again = kp.invoke(
+        main, ["case", "new", "--subject", "B", "--phone", "+14155550100", "--ref", "R"]
+    )
+    assert dup.exit_code == 0 and again.exit_code == 2
+    assert "a case with ref 'R' already exists" in again.output
+    bad_phone = kp.invoke(main, ["case", "new", "--subject", "A", "--phone", "12"])
+    assert bad_phone.exit_code == 2 and "not a possible phone number" in bad_phone.output
+    missing = kp.invoke(main, ["case", "show", "999"])
+    assert missing.exit_code == 2 and "case #999 does not exist" in missing.output
+    closed = kp.invoke(main, ["case", "resolve", "1", "again"])
+    assert closed.exit_code == 0
+    twice = kp.invoke(main, ["case", "resolve", "1", "again"])
+    assert twice.exit_code == 2 and "cannot be resolved" in twice.output
+
+
+def test_log_export_to_a_file_shows_progress_and_is_audited(kp: CliRunner, tmp_path: Path) -> None:
+    run(kp, "demo")
+    target = tmp_path / "log.csv"
+    result = run(kp, "log", "export", "--format", "csv", "--output", str(target))
+    assert "exporting" in result.output and "wrote 20 entries" in result.output
+    assert target.read_text().splitlines()[0].startswith("seq,case_id,at,event")
+    assert len(target.read_text().splitlines()) == 21
+
+
+def test_a_second_worker_on_sqlite_refuses_to_start(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    first, second = WorkerLock(url), WorkerLock(url)
+    first.acquire()
+    try:
+        with pytest.raises(WorkerAlreadyRunning, match="SQLite supports one worker"):
+            second.acquire()
+    finally:
+        first.release()
+    second.acquire()  # free again once the first one stopped
+    second.release()
+
+
+def test_the_worker_command_refuses_when_one_is_running(tmp_path: Path) -> None:
+    """The real `keepposted worker` process, started while another holds the lock."""
+    db = tmp_path / "w.db"
+    env = {"DATABASE_URL": f"sqlite:///{db}", "PATH": "/usr/bin:/bin"}
+    subprocess.run(
+        [sys.executable, "-m", "bot", "db", "upgrade"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    lock = WorkerLock(env["DATABASE_URL"])
+    lock.acquire()
+    try:
+        refused = subprocess.run(
+            [sys.executable, "-m", "bot", "worker"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        lock.release()
+    assert refused.returncode == 2
+    assert "SQLite supports one worker" in refused.stderr
