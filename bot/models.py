@@ -147,6 +147,8 @@ class Message(Base):
     media_count: Mapped[int] = mapped_column(default=0)
     at: Mapped[datetime]
 
+    contact: Mapped[Contact | None] = relationship()
+
 
 class Outbox(Base):
     """Messages waiting to be handed to a channel; written in the transaction that wants them."""
@@ -176,6 +178,7 @@ class Outbox(Base):
     sent_at: Mapped[datetime | None]
 
     message: Mapped[Message | None] = relationship()
+    case: Mapped[Case | None] = relationship()
 
 
 class Note(Base):

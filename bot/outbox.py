@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from bot import log
 from bot.contacts import Address, reach
@@ -107,12 +107,10 @@ def queue_to_contact(
         template=template,
         at=now,
     )
-    session.add(message)
-    session.flush()
     not_before = earliest_send(now, contact, address.channel, core.config)
     session.add(
         Outbox(
-            message_id=message.id,
+            message=message,  # the unit of work inserts both in order, batched with others
             case_id=message.case_id,
             kind=kind,
             channel=address.channel,
@@ -178,6 +176,12 @@ def _claim(session: Session, core: Core, now: datetime, worker_id: str) -> list[
             .order_by(Outbox.not_before, Outbox.id)
             .limit(core.config.worker.batch_size)
             .with_for_update(skip_locked=True)
+            # The checks before sending read each row's message, contact and case: load the
+            # batch's in three queries rather than three per row.
+            .options(
+                selectinload(Outbox.message).selectinload(Message.contact),
+                selectinload(Outbox.case),
+            )
         )
     )
     for row in rows:
@@ -221,7 +225,7 @@ def send_due(core: Core, worker_id: str = "worker") -> SendReport:
     with core.sessions.begin() as session:
         claimed = []
         for row in _claim(session, core, core.clock.now(), worker_id):
-            if _left_channel(session, row) or _overtaken(session, row):
+            if _left_channel(row) or _overtaken(row):
                 row.status, row.lease_until = OutboxStatus.SKIPPED, None
                 if row.message is not None:
                     row.message.status = MessageStatus.SKIPPED
@@ -235,27 +239,28 @@ def send_due(core: Core, worker_id: str = "worker") -> SendReport:
             _record_failure(core, row_id, exc, report)
             continue
         with core.sessions.begin() as session:
-            sent = session.get(Outbox, row_id)
+            sent = session.get(
+                Outbox, row_id, options=[joinedload(Outbox.message), joinedload(Outbox.case)]
+            )
             assert sent is not None
             _mark_sent(session, core, sent, result.provider_id, result.simulated)
         report.sent += 1
     return report
 
 
-def _left_channel(session: Session, row: Outbox) -> bool:
+def _left_channel(row: Outbox) -> bool:
     """Nothing is sent to a channel the contact opted out of since the row was queued."""
-    if row.message is None or row.message.contact_id is None or row.to_opted_out:
+    if row.message is None or row.message.contact is None or row.to_opted_out:
         return False
-    contact = session.get(Contact, row.message.contact_id)
-    return contact is not None and row.channel in contact.opted_out
+    return row.channel in row.message.contact.opted_out
 
 
-def _overtaken(session: Session, row: Outbox) -> bool:
+def _overtaken(row: Outbox) -> bool:
     """A proactive message the case has moved past: no update to a closed case, no
     confirmation request after the customer already answered."""
     if row.kind not in PROACTIVE or row.case_id is None:
         return False
-    case = session.get(Case, row.case_id)
+    case = row.case
     if case is None:
         return True
     if row.kind in (OutboxKind.CONFIRM_REQUEST, OutboxKind.REMINDER):
@@ -283,7 +288,7 @@ def _mark_sent(
         message.status = MessageStatus.SIMULATED if simulated else MessageStatus.SENT
         message.provider_id = provider_id
     event = SENT_EVENTS.get(row.kind)
-    case = session.get(Case, row.case_id) if row.case_id else None
+    case = row.case
     if event is None or case is None:
         return
     detail: dict[str, Any] = {

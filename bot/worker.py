@@ -21,7 +21,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot import actions
 from bot.contacts import reach
@@ -48,6 +48,7 @@ def _claim_cases(session: Session, core: Core, *conditions: Any) -> list[Case]:
             .order_by(Case.id)
             .limit(core.config.worker.batch_size)
             .with_for_update(skip_locked=True)
+            .options(selectinload(Case.contact))  # one query for the batch's contacts
         )
     )
 
