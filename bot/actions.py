@@ -116,6 +116,9 @@ def send_update(
     _require(case, "sent an update", *OPEN_STATES)
     if not text.strip():
         raise InvalidInput("the update has no text", field="text")
+    case.latest_update = text.strip()
+    if gets_updates(case):
+        case.next_update_at = following_update_at(case, core.config, now)
     queue_to_contact(
         session,
         core,
@@ -126,8 +129,6 @@ def send_update(
         now=now,
         extra={"text": text.strip()},
     )
-    if gets_updates(case):
-        case.next_update_at = following_update_at(case, core.config, now)
     _touch(session, case, actor, "update_sent", now)
 
 

@@ -4,7 +4,7 @@ template rendered with sample data, so ops see what customers will read before t
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jinja2 import TemplateError
@@ -36,6 +36,8 @@ def sample_context(config: Config) -> dict[str, Any]:
             "waiting_reason": "a partner company",
             "eta": format_when(SAMPLE_AT, config.timezone),
             "resolution": "We replaced the faulty line card at your exchange.",
+            "latest_update": "An engineer is on site at your street cabinet.",
+            "next_update": format_when(SAMPLE_AT - timedelta(hours=20), config.timezone),
         },
         "text": "The engineer is on site and expects to finish by 5pm.",
         "reason": "third_party",

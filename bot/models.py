@@ -102,6 +102,7 @@ class Case(Base):
     cadence_every_s: Mapped[int | None]  # per-case override set with /case cadence
     next_update_at: Mapped[datetime | None]  # due column of the interim-update flow
     confirm_due_at: Mapped[datetime | None]  # due column of reminder and auto-close
+    latest_update: Mapped[str | None] = mapped_column(Text)  # the agent's last words to them
     resolution: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None]
     confirmation_requested_at: Mapped[datetime | None]

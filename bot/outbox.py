@@ -36,7 +36,7 @@ from bot.errors import ChannelError
 from bot.models import Case, Contact, Message, Outbox
 from bot.render import format_when
 from channels.base import OutboundMessage
-from flows.interim import UPDATING_STATES, contact_zone, earliest_send
+from flows.interim import UPDATING_STATES, contact_zone, earliest_send, gets_updates
 
 AT_MOST_ONCE = frozenset({OutboxKind.INTERIM, OutboxKind.DELAY_NOTICE})
 PROACTIVE = frozenset(
@@ -69,6 +69,8 @@ def customer_context(case: Case | None, contact: Contact, core: Core) -> dict[st
             "waiting_reason": reason.label if reason else "",
             "eta": format_when(case.eta, zone),
             "resolution": case.resolution or "",
+            "latest_update": case.latest_update or "",
+            "next_update": "",  # filled in by queue_to_contact, which knows the channel
         }
     return context
 
@@ -95,6 +97,12 @@ def queue_to_contact(
     if address is None or (address.channel in contact.opted_out and not to_opted_out):
         return None
     context = customer_context(case, contact, core) | (extra or {})
+    if case is not None and case.next_update_at is not None and gets_updates(case):
+        # Promise the next update when it will really arrive: after any quiet hours.
+        next_send = earliest_send(case.next_update_at, contact, address.channel, core.config)
+        context["case"]["next_update"] = format_when(
+            next_send, str(contact_zone(contact, core.config))
+        )
     body = core.templates.render(address.channel, template, context)
     message = Message(
         case_id=case.id if case else None,

@@ -76,7 +76,8 @@ def advance_due_updates(core: Core, now: datetime | None = None) -> int:
             if quiet_end is not None:
                 case.next_update_at = quiet_end
                 continue
-            if address is not None:
+            case.next_update_at = following_update_at(case, core.config, now)
+            if address is not None:  # the update can say when the next one comes
                 queue_to_contact(
                     session,
                     core,
@@ -87,7 +88,6 @@ def advance_due_updates(core: Core, now: datetime | None = None) -> int:
                     now=now,
                 )
                 queued += 1
-            case.next_update_at = following_update_at(case, core.config, now)
     return queued
 
 

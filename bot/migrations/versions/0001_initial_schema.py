@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-23 02:10:38.397127
+Create Date: 2026-11-23 02:22:06.656471
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def upgrade() -> None:
     sa.Column('cadence_every_s', sa.Integer(), nullable=True),
     sa.Column('next_update_at', sa.DateTime(), nullable=True),
     sa.Column('confirm_due_at', sa.DateTime(), nullable=True),
+    sa.Column('latest_update', sa.Text(), nullable=True),
     sa.Column('resolution', sa.Text(), nullable=True),
     sa.Column('resolved_at', sa.DateTime(), nullable=True),
     sa.Column('confirmation_requested_at', sa.DateTime(), nullable=True),
