@@ -130,9 +130,12 @@ Press Ctrl-C to stop.
 @click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - a server's job
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@pass_state
+def serve(state: State, host: str, port: int, workers: int) -> None:
     """Serve the web app with gunicorn."""
     from gunicorn.app.base import BaseApplication
+
+    config = state.config  # a bad config stops here, before any worker boots
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -142,7 +145,7 @@ def serve(host: str, port: int, workers: int) -> None:
         def load(self) -> Any:
             from bot.app import create_app
 
-            return create_app()
+            return create_app(config)
 
     Gunicorn().run()
 

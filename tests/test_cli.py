@@ -139,3 +139,66 @@ def test_the_worker_command_refuses_when_one_is_running(tmp_path: Path) -> None:
         lock.release()
     assert refused.returncode == 2
     assert "SQLite supports one worker" in refused.stderr
+
+
+def test_serve_runs_the_app_under_gunicorn(tmp_path: Path) -> None:
+    """`keepposted serve` answers /healthz and the API with the real gunicorn."""
+    import json
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
+        "API_TOKEN": "tok",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "bot", "db", "upgrade"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "--config",
+            str(ROOT / "config.yaml"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        # The master binds before it forks, so once it says so, connections wait in the backlog.
+        for line in server.stderr:
+            if "Listening at" in line:
+                break
+        else:
+            raise AssertionError("gunicorn exited before listening")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:
+            assert json.load(response) == {"ok": True, "database": "ok"}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/cases", headers={"Authorization": "Bearer tok"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.load(response) == {"cases": []}
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
