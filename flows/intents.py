@@ -11,7 +11,7 @@ The order of the checks is the policy:
 4. status, then help; anything else is unclear and goes to a person.
 
 Single-word keywords count as the first word of the reply (after greetings); keywords with a space
-are phrases matched on word boundaries anywhere.
+are phrases matched on word boundaries anywhere. The words themselves are in flows.vocabulary.
 """
 
 from __future__ import annotations
@@ -24,6 +24,34 @@ from enum import StrEnum
 from functools import lru_cache
 
 from rapidfuzz.distance import OSA
+
+from flows.vocabulary import (
+    BARE_NO,
+    CASE_WORDS,
+    DEFAULT_CONFIRM,
+    DEFAULT_HELP,
+    DEFAULT_OPT_IN,
+    DEFAULT_OPT_OUT,
+    DEFAULT_REOPEN,
+    DEFAULT_STATUS,
+    GREETINGS,
+    HEDGE_RUNS,
+    HEDGES,
+    LEAD_INS,
+    MESSAGING,
+    NEGATION_GAP,
+    NEGATIONS,
+    NOT_A_NO,
+    NOT_TYPOS,
+    POLITE,
+    QUESTION_OPENERS,
+    RATING_WORDS,
+    STOP_HEADS,
+    STOP_TAIL,
+    STRONG_OPT_OUT,
+    WORKS,
+    WORKS_ES,
+)
 
 __all__ = ["DEFAULT_KEYWORDS", "Intent", "Keywords", "Reading", "normalize", "read_reply"]
 
@@ -67,97 +95,13 @@ class Reading:
     rating: int | None = None
 
 
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(w for w in text.split("|") if w)
-
-
 DEFAULT_KEYWORDS = Keywords(
-    confirm=(
-        *_split("yes|y|yep|yup|yeah|yea|yeh|yah|affirmative|confirm|confirmed|fixed|resolved"),
-        *_split("solved|si|sip|confirmo|confirmado|resuelto|solucionado|arreglado|funciona"),
-        *_split("👍|✅|✔|☑|✓|👌|i confirm|can confirm"),
-        *_split("it works|it worked|its working|it is working|working now|works now|works fine"),
-        *_split("working fine|works great|working great|works perfectly|working perfectly"),
-        *_split("working again|works again|working well|works well|fine now|all fine"),
-        *_split("its fine now|all good|all working|all set|all sorted|all fixed|its fixed"),
-        *_split("it is fixed|fixed now|been fixed|got fixed|problem solved|issue solved"),
-        *_split("issue resolved|problem resolved|is resolved|resolved now|sorted now|its sorted"),
-        *_split("back online|back to normal|up and running|service is back|internet is back"),
-        *_split("signal is back|no more issues|no more problems|can log in now|can login now"),
-        *_split("able to log in|got my refund|got the refund|received the refund"),
-        *_split("received my refund|refund received|got my package|got the package"),
-        *_split("received my package|package arrived|it arrived|order arrived"),
-        *_split("ya funciona|ya sirve|ya esta|ya quedo|ya se arreglo|funciona bien"),
-        *_split("funciona perfecto|todo bien|todo funciona|todo en orden|esta arreglado"),
-        *_split("quedo resuelto|ya llego|ya me llego"),
-    ),
-    reopen=(
-        *_split("no|nope|nah|reopen|reabrir|reabran|reabre|partially|worse|👎|❌|✖|✗|✘"),
-        *_split("re open|please reopen|want to reopen|reopen it|reopen my|reopen the"),
-        *_split("reopen this|not fixed|isnt fixed|not resolved|not solved|not sorted"),
-        *_split("not working|doesnt work|does not work|didnt work|did not work|dont work"),
-        *_split("wont work|not work|stopped working|stopped again|not yet|not really"),
-        *_split("not quite|not completely|not entirely|not fully|not better|no better"),
-        *_split("dont think so|i think not|yes and no|but it isnt|but its not|but it is not"),
-        *_split("but it doesnt|nothing has changed|nothing changed|no change|no changes"),
-        *_split("same problem|same issue|same thing|same as before|its broken|is broken"),
-        *_split("are broken|is down|its down|getting worse|even worse|its worse|is worse"),
-        *_split("got worse|its the same|it is the same|is the same|thanks for nothing"),
-        *_split("charged twice|double charged|charged again"),
-        *_split("worse than before|only partially|partially fixed|partially working"),
-        *_split("partially resolved|only sometimes|works sometimes|working sometimes"),
-        *_split("sometimes it|sometimes works|sometimes drops|is intermittent"),
-        *_split("works intermittently|working intermittently|on and off|comes and goes"),
-        # "still" + what still goes wrong
-        *_split("still broken|still broke|still not|still no|still down|still slow"),
-        *_split("still failing|still fails|still dropping|still drops|still having"),
-        *_split("still getting|still get|still doesnt|still dont|still cant|still cannot"),
-        *_split("still isnt|still wont|still havent|still the same|still same|still an issue"),
-        *_split("still a problem|still happening|still waiting|still out|still offline"),
-        *_split("still dead|still charged|still charging me|still pending|still blocked"),
-        *_split("still locked|still frozen|still crashing|still crashes|still missing"),
-        *_split("still unable|still intermittent|still doing|still declined|still declining"),
-        *_split("still shows|still showing|still says|still saying|still see|still error"),
-        *_split("still errors|still an error|still the error|still persists|still nothing"),
-        *_split("still have the|still have an|still have a|still have issues|still have no"),
-        *_split("still have problems|still experiencing|still seeing"),
-        *_split("problem is still|issue is still|problem persists|issue persists"),
-        # it came back
-        *_split("happened again|happening again|problem is back|issue is back|came back"),
-        *_split("broke again|broken again|down again|out again|dropped again|crashed again"),
-        *_split("failed again|not again|keeps dropping|keeps failing|keeps crashing"),
-        *_split("keeps disconnecting|keeps happening"),
-        # no service, nothing arrived
-        *_split("no internet|no signal|no service|no connection|no wifi|no dial tone|no data"),
-        *_split("no power|no coverage|cant connect|cannot connect|cant log in|cant login"),
-        *_split("cannot log in|never arrived|hasnt arrived|not received|no refund"),
-        *_split("dont have it|didnt get it|never got it|havent got it|havent gotten"),
-        # Spanish
-        *_split("no funciona|no sirve|no anda|no jala|todavia no|aun no|sigue sin|sigue igual"),
-        *_split("sigue fallando|sigue el problema|sigue mal|sigue caido|sigue caida|no se arreglo"),
-        *_split("sigue lento|sigue lenta|sigue la falla|sigue pasando|sigue con el|sigue con la"),
-        *_split("todavia falla|aun falla|todavia sigue|aun sigue"),
-        *_split("no se soluciono|no esta arreglado|no esta resuelto|no esta solucionado"),
-        *_split("no me llego|no ha llegado|no llego|sin servicio|sin internet|sin senal"),
-        *_split("sin conexion|sin linea|no tengo internet|no tengo servicio|no tengo senal"),
-        *_split("no hay servicio|no hay internet|no hay senal|no hay conexion|lo mismo"),
-        *_split("igual que antes|esta igual|todo igual|creo que no|no se puede|si y no"),
-    ),
-    status=(
-        *_split("status|estado|estatus|eta|update|updates|progress|news|novedades|cuando"),
-        *_split("any update|any updates|any news|any progress|any eta|whats the status"),
-        *_split("what is the status|the status|status of|status update|whats the eta|the eta"),
-        *_split("when will|how long|whats happening|whats going on|where is my|wheres my"),
-        *_split("no update|no updates|no news|alguna novedad|alguna actualizacion"),
-        *_split("hay novedades|como va|como vamos|que paso con|para cuando|cuanto tiempo"),
-        *_split("cuanto falta|en que estado|el estado"),
-    ),
-    help=(
-        *_split("help|info|ayuda|informacion|who is this|whos this|who are you|what is this"),
-        *_split("need help|quien es|quien eres|quienes son|que es esto|necesito ayuda"),
-    ),
-    opt_out=_split("stop|stopall|unsubscribe|cancel|end|quit|optout|revoke|baja"),
-    opt_in=_split("start|unstop"),
+    confirm=DEFAULT_CONFIRM,
+    reopen=DEFAULT_REOPEN,
+    status=DEFAULT_STATUS,
+    help=DEFAULT_HELP,
+    opt_out=DEFAULT_OPT_OUT,
+    opt_in=DEFAULT_OPT_IN,
 )
 
 
@@ -214,127 +158,7 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFC", " ".join(tokens))
 
 
-# --- vocabulary that is grammar rather than configuration ---------------------------------------
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-def _runs(text: str) -> frozenset[tuple[str, ...]]:
-    return frozenset(tuple(p.split()) for p in text.split("|"))
-
-
-_GREETINGS = _runs(
-    "hi|hello|hey|heya|hiya|hola|buenas|bueno|buenos dias|buenas tardes|buenas noches"
-    "|good morning|good afternoon|good evening|ok|okay|k|kk|oh|ah|well|um|umm|uh|hmm|so|and|dear"
-    "|sir|maam|wow|lol|thanks|thank you|thank u|thanks a lot|thx|ty|tks|gracias|muchas gracias"
-    "|pues|ok so|great|perfect|awesome|excellent|cool|nice|genial|perfecto|excelente"
-)
-# Request lead-ins come before reopen, status, help and stop words, never before a confirm word.
-_LEAD_INS = _runs(
-    "please|pls|plz|kindly|just|can you|could you|would you|will you|can u|could u|i want to"
-    "|i wanna|i would like to|id like to|i need to|i want you to|i need you to|por favor"
-    "|favor de|quiero|necesito|puedes|pueden|podrian"
-)
-_POLITE = _runs(
-    "please|pls|plz|now|thanks|thank you|thx|ty|asap|immediately|right now|por favor|gracias|ya"
-)
-_HEDGES = _words(
-    "if whether maybe perhaps possibly might hopefully hope unsure later tomorrow should when"
-    " once until unless quizas quiza talvez luego despues aviso checking testing trying"
-    " unfortunately sadly lamentablemente desafortunadamente"
-)
-_HEDGE_RUNS = _runs(
-    "not sure|no se|dont know|let you know|let u know|ill check|will check|let me check|ill see"
-    "|will see|lets see|ill test|will test|ill try|will try|havent tested|havent tried"
-    "|havent checked|not tested|not tried|for now|tal vez|a lo mejor|mas tarde|por ahora"
-)
-_QUESTION_OPENERS = _words(
-    "is does did will would should can could has have are was were do am shall may how why"
-    " where when what"
-)
-# A bare "no" is the weakest reopen signal: next to a confirm phrase or a hedge it is unclear.
-_BARE_NO = _words("no nope nah nop")
-# "no" opens many replies that are not "not fixed": these continuations make it something else.
-_NOT_A_NO = _runs(
-    "problem|problems|prob|probs|problemo|worries|worry|rush|hurry|need|thanks|thank|thx|ty"
-    "|gracias|update|updates|news|idea|clue|issue|issues|more issues|more problems"
-    "|hay problema|pasa nada|te preocupes|se preocupe|hay de que|hay prisa|se"
-)
-_NEGATIONS = _words(
-    "not dont doesnt didnt isnt arent wasnt werent cant cannot couldnt wont wouldnt never hasnt"
-    " havent hadnt aint unable no nunca nothing none nobody nada nadie"
-)
-# Words that may stand between a negation and what it negates ("doesnt seem to work").
-_NEGATION_GAP = _words(
-    "to be been being seem seems it its is the my this that really fully completely quite still"
-    " yet properly actually even always totally entirely all get getting think believe me able"
-    " say im i we they me te le nos les se lo la esta ha han he of make"
-)
-_WORKS = _words(
-    "work works working worked fixed fix resolved solved sorted connect connects connecting"
-    " connected load loads loading loaded login log logon signin access online through charge"
-    " charging send sending receive receiving received arrive arrived better stream streaming"
-    " open opens opening boot booting turn ring ringing calls pay payment payments transfer"
-    " transfers purchases withdraw"
-)
-# Spanish negates with "no", which English replies also start with ("no, it works now").
-_WORKS_ES = _words(
-    "funciona funcionan funciono funcionando sirve sirven anda jala carga conecta conectar entra"
-    " entrar llega llego llegado arreglado arreglaron resuelto resolvieron solucionado"
-    " solucionaron abre prende enciende"
-)
-_RATING_WORDS = _words("star stars estrella estrellas ⭐ 🌟")
-_CASE_WORDS = _words("case caso ticket ref #")
-# Opt-out words that stop messages on their own; the others need a word about messages after them
-# ("cancel my order" and "the end of the cable" are not opt-outs).
-_STRONG_OPT_OUT = _words("stop stopall unsubscribe optout baja")
-_STOP_HEADS: dict[tuple[str, ...], bool] = {
-    **dict.fromkeys(
-        _runs(
-            "opt out|opt me out|remove me|take me off|dont text|dont message|dont contact"
-            "|dont send|do not text|do not message|do not contact|do not send|never text"
-            "|no me envien|no me manden|no me escriban|no me contacten|darme de baja|dame de baja"
-            "|denme de baja"
-        ),
-        True,
-    ),
-    **dict.fromkeys(_runs("no more|no mas|dejen de|deja de"), False),
-}
-_MESSAGING = _words(
-    "messages message msgs msg texts text texting txt txts txting sms notifications notification"
-    " notifs alerts alert updates update reminders reminder spam spamming messaging msging"
-    " sending send contacting contact emailing emails email calling calls bothering pinging"
-    " whatsapp whatsapps mensajes mensaje notificaciones alertas enviar enviarme mandar mandarme"
-    " escribir escribirme contactarme molestar molestarme correos"
-)
-_STOP_TAIL = _MESSAGING | _words(
-    "me us my number phone cell from this these that those the all any your you u ur guys to of"
-    " on list lists anymore again now please pls plz it bot forever immediately thanks thank at"
-    " with annoying stupid damn automated de los las estos estas mas ya por favor sus mi numero"
-    " lista"
-)
-# Real words within typo distance of a default keyword: never read as a typo of it.
-_NOT_TYPOS = _words(
-    "year yeas confer confers confide confine conform conforms conforme confiar confite confin"
-    " conferred confided confined conformed faxed filed fined fired fixer fixes foxed reserved"
-    " resold resolver resolves resorted resulted revolted revolve revolved revolver revolves"
-    " removed salved soled soloed solver solves isp confiado confieso conforto confinado"
-    " confirmando confirmanda confiscado confitado conformador resalto resello respecto respeto"
-    " resuello result resulta results retuerto revuelco revuelo revuelta revuelto recuelo"
-    " recuento recuesto regueldo repuesto respuesto agregado arreglar arreglo arrendado"
-    " arrestado arrollado atreguado funcion function functions functional furcion affirmation"
-    " node noe nome none nose note nape rearar rebatir recubrir referir reherir reagan refran"
-    " reran states stats statue statues estada estadio estajo estalo estano estrado entado"
-    " estas estasis estatal estate estates estatua estatuar estatuir estatura estatuto eat tea"
-    " undated uptakes upstates prioress process profess programs prowess neds neis neos nes"
-    " nets nevs newt newts nows cuado cuanto cunado heap heep held hell helm hemp hep helo"
-    " indo into aguda aluda ayuna ayuga inflamacion infamacion slop sop step stol stomp stoop"
-    " stow strop swop shop stall cancer cantel caucel chancel carcel ned qui quia quid quiet"
-    " quilt quio quip quita quite quito quits quiz quoit evoke bajar bajo bala bana basa bata"
-    " baya baza baa baca bada baga bajia"
-)
+# --- limits and patterns ---------------------------------------------------------------------
 
 _MAX_CHARS = 2000  # a reply's intent is in its first sentences; the rest is kept, not read
 _MAX_TOKENS = 60
@@ -379,8 +203,8 @@ def _compile(keywords: Keywords) -> _Compiled:
     first_words: dict[str, Intent] = {}
     for intent in _FIRST_WORD_INTENTS:  # later wins: a word in two lists reads as reopen
         first_words.update(dict.fromkeys(words[intent], intent))
-    stop_heads: dict[tuple[str, ...], bool] = dict(_STOP_HEADS)
-    stop_heads.update({(w,): w in _STRONG_OPT_OUT for w in words[Intent.OPT_OUT]})
+    stop_heads: dict[tuple[str, ...], bool] = dict(STOP_HEADS)
+    stop_heads.update({(w,): w in STRONG_OPT_OUT for w in words[Intent.OPT_OUT]})
     opt_in_heads: dict[tuple[str, ...], bool] = {(w,): False for w in words[Intent.OPT_IN]}
     return _Compiled(
         first_words, phrases, frozenset(words[Intent.OPT_OUT]), stop_heads, opt_in_heads
@@ -444,15 +268,15 @@ def _skip(tokens: Sequence[str], start: int, runs: Iterable[frozenset[tuple[str,
 
 
 def _is_noise(token: str) -> bool:
-    return (not token.isalnum() and not token.startswith("#")) or token in _CASE_WORDS
+    return (not token.isalnum() and not token.startswith("#")) or token in CASE_WORDS
 
 
 def _lead(tokens: Sequence[str], keywords: _Compiled, *, requests: bool) -> int:
     """Index of the reply's first meaningful word: greetings, case refs and stray emoji skipped."""
-    runs = (_GREETINGS, _LEAD_INS) if requests else (_GREETINGS,)
+    runs = (GREETINGS, LEAD_INS) if requests else (GREETINGS,)
     i = 0
     while i < len(tokens) and tokens[i] not in keywords.first_words:
-        named = i > 0 and tokens[i - 1] in _CASE_WORDS and tokens[i].isdecimal()
+        named = i > 0 and tokens[i - 1] in CASE_WORDS and tokens[i].isdecimal()
         if _is_noise(tokens[i]) or _CASE_REF.fullmatch(tokens[i]) or named:
             i += 1
         elif (j := _skip(tokens, i, runs)) > i:
@@ -464,7 +288,7 @@ def _lead(tokens: Sequence[str], keywords: _Compiled, *, requests: bool) -> int:
 
 def _typo_of(word: str, candidates: Iterable[str]) -> str | None:
     """The one keyword that word is a small typo of, or None (conservative by design)."""
-    if not word.isalpha() or len(word) < 3 or word in _NOT_TYPOS:
+    if not word.isalpha() or len(word) < 3 or word in NOT_TYPOS:
         return None
     found: dict[str, int] = {}
     for keyword in candidates:
@@ -509,11 +333,11 @@ def _first_word_intent(message: _Message, keywords: _Compiled, at: int) -> Inten
 def _stop_request(tokens: Sequence[str], heads: dict[tuple[str, ...], bool]) -> bool:
     """True for the keyword alone or a short request to stop messages ("stop texting me")."""
     words = [t for t in tokens if t.isalnum() or t.startswith("#")]  # emoji do not count
-    start = _skip(words, 0, (_GREETINGS,))
-    core_start = _skip(words, start, (_LEAD_INS, _POLITE))
-    only_polite = _skip(words, start, (_POLITE,)) == core_start
+    start = _skip(words, 0, (GREETINGS,))
+    core_start = _skip(words, start, (LEAD_INS, POLITE))
+    only_polite = _skip(words, start, (POLITE,)) == core_start
     end = len(words)
-    while end > core_start and (step := _run_ending(words, end, _POLITE)):
+    while end > core_start and (step := _run_ending(words, end, POLITE)):
         end -= step
     core = words[core_start:end]
     if not core or len(core) > 12:
@@ -524,8 +348,8 @@ def _stop_request(tokens: Sequence[str], heads: dict[tuple[str, ...], bool]) -> 
         tail = core[len(head) :]
         if not tail:  # the word alone; a weak one not after a request ("i want to cancel")
             return strong or only_polite
-        if all(t in _STOP_TAIL or t == head[-1] for t in tail):
-            return strong or any(t in _MESSAGING for t in tail)
+        if all(t in STOP_TAIL or t == head[-1] for t in tail):
+            return strong or any(t in MESSAGING for t in tail)
     return False
 
 
@@ -550,7 +374,7 @@ def _opt_in(message: _Message, keywords: _Compiled) -> bool:
 
 def _rating(tokens: Sequence[str], slashed: bool) -> int | None:
     """The score of a reply that is only a CSAT answer: "4", "5 stars", "5/5", "⭐⭐⭐"."""
-    core = tokens[_skip(tokens, 0, (_GREETINGS,)) :]
+    core = tokens[_skip(tokens, 0, (GREETINGS,)) :]
     while core and core[-1] in ("thanks", "thx", "ty", "gracias", "please", "pls"):
         core = core[:-1]
     if core and len(core) <= 5 and all(t in ("⭐", "🌟") for t in core):
@@ -561,7 +385,7 @@ def _rating(tokens: Sequence[str], slashed: bool) -> int | None:
     if (
         rest in ((), ("out", "of", "5"), ("de", "5"))
         or (slashed and rest == ("5",))
-        or (len(rest) == 1 and rest[0] in _RATING_WORDS)
+        or (len(rest) == 1 and rest[0] in RATING_WORDS)
     ):
         return int(core[0])
     return None
@@ -571,9 +395,9 @@ def _negation(tokens: Sequence[str], at: int) -> str | None:
     """The word that negates the token at index at, if one stands just before it."""
     for back in range(1, 4):
         i = at - back
-        if i < 0 or (tokens[i] not in _NEGATIONS and tokens[i] not in _NEGATION_GAP):
+        if i < 0 or (tokens[i] not in NEGATIONS and tokens[i] not in NEGATION_GAP):
             return None
-        if tokens[i] in _NEGATIONS:
+        if tokens[i] in NEGATIONS:
             return tokens[i]
     return None
 
@@ -586,9 +410,9 @@ def _negated(tokens: Sequence[str], at: int) -> bool:
 def _says_it_fails(message: _Message) -> bool:
     """A negated "works" word: "doesnt seem to work", "I cant log in", "no me funciona"."""
     for i, token in enumerate(message.tokens):
-        if token in _WORKS and _negated(message.tokens, i):
+        if token in WORKS and _negated(message.tokens, i):
             return True
-        if token in _WORKS_ES and _negation(message.tokens, i) is not None:
+        if token in WORKS_ES and _negation(message.tokens, i) is not None:
             return True
     return False
 
@@ -606,18 +430,18 @@ def _hedged(message: _Message, clause: int) -> bool:
         return True
     indexes = [i for i, c in enumerate(message.clause) if c == clause]
     words = [message.tokens[i] for i in indexes]
-    opener = _skip(words, 0, (_GREETINGS,))
-    if opener < len(words) and words[opener] in _QUESTION_OPENERS:
+    opener = _skip(words, 0, (GREETINGS,))
+    if opener < len(words) and words[opener] in QUESTION_OPENERS:
         return True
-    return any(w in _HEDGES for w in words) or any(
-        tuple(words[i : i + len(r)]) == r for i in range(len(words)) for r in _HEDGE_RUNS
+    return any(w in HEDGES for w in words) or any(
+        tuple(words[i : i + len(r)]) == r for i in range(len(words)) for r in HEDGE_RUNS
     )
 
 
 def _case_id(tokens: Sequence[str], lead: int) -> int | None:
     """A case the reply names: "#1042" or "case 1042" anywhere, a bare 1042 next to the keyword."""
     for i, token in enumerate(tokens):
-        explicit = token.startswith("#") or (i > 0 and tokens[i - 1] in _CASE_WORDS)
+        explicit = token.startswith("#") or (i > 0 and tokens[i - 1] in CASE_WORDS)
         if explicit and _DIGITS.fullmatch(number := token.removeprefix("#")):
             return int(number)
     for token in tokens[: lead + 2]:
@@ -647,9 +471,9 @@ def _intent(message: _Message, keywords: _Compiled) -> Intent:
     if Intent.REOPEN in (first, asked_for):
         said = lead if first is Intent.REOPEN else request
         word = _DOUBLED.sub(r"\1", tokens[said])
-        if word not in _BARE_NO:
+        if word not in BARE_NO:
             return Intent.REOPEN
-        if word == "no" and _run_at(tokens, said + 1, _NOT_A_NO):
+        if word == "no" and _run_at(tokens, said + 1, NOT_A_NO):
             pass  # "no problem", "no worries", "no update yet?": read on
         elif confirm_hits or _hedged(message, message.clause[said]):
             return Intent.UNCLEAR  # "nope, all good", "no, I haven't tried": a person decides

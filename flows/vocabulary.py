@@ -1,0 +1,244 @@
+"""English and Spanish words the reply reader goes by (SPEC §3 "Intents").
+
+Plain data, no logic: flows.intents builds DEFAULT_KEYWORDS from the DEFAULT_* tuples (which
+configuration may replace) and reads replies with the word sets (which it may not). Every entry is
+written the way flows.intents.normalize leaves a reply: lower case, no accents, no apostrophes.
+"""
+
+from __future__ import annotations
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(w for w in text.split("|") if w)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _runs(text: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(tuple(p.split()) for p in text.split("|"))
+
+
+# --- default keywords: configuration may replace them -------------------------------------------
+
+# The case is fixed: closes it.
+DEFAULT_CONFIRM = (
+    *_split("yes|y|yep|yup|yeah|yea|yeh|yah|affirmative|confirm|confirmed|fixed|resolved"),
+    *_split("solved|si|sip|confirmo|confirmado|resuelto|solucionado|arreglado|funciona"),
+    *_split("👍|✅|✔|☑|✓|👌|i confirm|can confirm"),
+    *_split("it works|it worked|its working|it is working|working now|works now|works fine"),
+    *_split("working fine|works great|working great|works perfectly|working perfectly"),
+    *_split("working again|works again|working well|works well|fine now|all fine"),
+    *_split("its fine now|all good|all working|all set|all sorted|all fixed|its fixed"),
+    *_split("it is fixed|fixed now|been fixed|got fixed|problem solved|issue solved"),
+    *_split("issue resolved|problem resolved|is resolved|resolved now|sorted now|its sorted"),
+    *_split("back online|back to normal|up and running|service is back|internet is back"),
+    *_split("signal is back|no more issues|no more problems|can log in now|can login now"),
+    *_split("able to log in|got my refund|got the refund|received the refund"),
+    *_split("received my refund|refund received|got my package|got the package"),
+    *_split("received my package|package arrived|it arrived|order arrived"),
+    *_split("ya funciona|ya sirve|ya esta|ya quedo|ya se arreglo|funciona bien"),
+    *_split("funciona perfecto|todo bien|todo funciona|todo en orden|esta arreglado"),
+    *_split("quedo resuelto|ya llego|ya me llego"),
+)
+# It still fails, came back or never arrived: reopens the case.
+DEFAULT_REOPEN = (
+    *_split("no|nope|nah|reopen|reabrir|reabran|reabre|partially|worse|👎|❌|✖|✗|✘"),
+    *_split("re open|please reopen|want to reopen|reopen it|reopen my|reopen the"),
+    *_split("reopen this|not fixed|isnt fixed|not resolved|not solved|not sorted"),
+    *_split("not working|doesnt work|does not work|didnt work|did not work|dont work"),
+    *_split("wont work|not work|stopped working|stopped again|not yet|not really"),
+    *_split("not quite|not completely|not entirely|not fully|not better|no better"),
+    *_split("dont think so|i think not|yes and no|but it isnt|but its not|but it is not"),
+    *_split("but it doesnt|nothing has changed|nothing changed|no change|no changes"),
+    *_split("same problem|same issue|same thing|same as before|its broken|is broken"),
+    *_split("are broken|is down|its down|getting worse|even worse|its worse|is worse"),
+    *_split("got worse|its the same|it is the same|is the same|thanks for nothing"),
+    *_split("charged twice|double charged|charged again"),
+    *_split("worse than before|only partially|partially fixed|partially working"),
+    *_split("partially resolved|only sometimes|works sometimes|working sometimes"),
+    *_split("sometimes it|sometimes works|sometimes drops|is intermittent"),
+    *_split("works intermittently|working intermittently|on and off|comes and goes"),
+    # "still" + what still goes wrong
+    *_split("still broken|still broke|still not|still no|still down|still slow"),
+    *_split("still failing|still fails|still dropping|still drops|still having"),
+    *_split("still getting|still get|still doesnt|still dont|still cant|still cannot"),
+    *_split("still isnt|still wont|still havent|still the same|still same|still an issue"),
+    *_split("still a problem|still happening|still waiting|still out|still offline"),
+    *_split("still dead|still charged|still charging me|still pending|still blocked"),
+    *_split("still locked|still frozen|still crashing|still crashes|still missing"),
+    *_split("still unable|still intermittent|still doing|still declined|still declining"),
+    *_split("still shows|still showing|still says|still saying|still see|still error"),
+    *_split("still errors|still an error|still the error|still persists|still nothing"),
+    *_split("still have the|still have an|still have a|still have issues|still have no"),
+    *_split("still have problems|still experiencing|still seeing"),
+    *_split("problem is still|issue is still|problem persists|issue persists"),
+    # it came back
+    *_split("happened again|happening again|problem is back|issue is back|came back"),
+    *_split("broke again|broken again|down again|out again|dropped again|crashed again"),
+    *_split("failed again|not again|keeps dropping|keeps failing|keeps crashing"),
+    *_split("keeps disconnecting|keeps happening"),
+    # no service, nothing arrived
+    *_split("no internet|no signal|no service|no connection|no wifi|no dial tone|no data"),
+    *_split("no power|no coverage|cant connect|cannot connect|cant log in|cant login"),
+    *_split("cannot log in|never arrived|hasnt arrived|not received|no refund"),
+    *_split("dont have it|didnt get it|never got it|havent got it|havent gotten"),
+    # Spanish
+    *_split("no funciona|no sirve|no anda|no jala|todavia no|aun no|sigue sin|sigue igual"),
+    *_split("sigue fallando|sigue el problema|sigue mal|sigue caido|sigue caida|no se arreglo"),
+    *_split("sigue lento|sigue lenta|sigue la falla|sigue pasando|sigue con el|sigue con la"),
+    *_split("todavia falla|aun falla|todavia sigue|aun sigue"),
+    *_split("no se soluciono|no esta arreglado|no esta resuelto|no esta solucionado"),
+    *_split("no me llego|no ha llegado|no llego|sin servicio|sin internet|sin senal"),
+    *_split("sin conexion|sin linea|no tengo internet|no tengo servicio|no tengo senal"),
+    *_split("no hay servicio|no hay internet|no hay senal|no hay conexion|lo mismo"),
+    *_split("igual que antes|esta igual|todo igual|creo que no|no se puede|si y no"),
+)
+# Asks how the case is going.
+DEFAULT_STATUS = (
+    *_split("status|estado|estatus|eta|update|updates|progress|news|novedades|cuando"),
+    *_split("any update|any updates|any news|any progress|any eta|whats the status"),
+    *_split("what is the status|the status|status of|status update|whats the eta|the eta"),
+    *_split("when will|how long|whats happening|whats going on|where is my|wheres my"),
+    *_split("no update|no updates|no news|alguna novedad|alguna actualizacion"),
+    *_split("hay novedades|como va|como vamos|que paso con|para cuando|cuanto tiempo"),
+    *_split("cuanto falta|en que estado|el estado"),
+)
+# Asks who is writing or for help.
+DEFAULT_HELP = (
+    *_split("help|info|ayuda|informacion|who is this|whos this|who are you|what is this"),
+    *_split("need help|quien es|quien eres|quienes son|que es esto|necesito ayuda"),
+)
+# Stops all messages (carrier keywords and their Spanish).
+DEFAULT_OPT_OUT = _split("stop|stopall|unsubscribe|cancel|end|quit|optout|revoke|baja")
+# Starts messages again after an opt-out.
+DEFAULT_OPT_IN = _split("start|unstop")
+
+
+# --- vocabulary that is grammar rather than configuration ---------------------------------------
+
+# Greetings, fillers and thanks skipped before a reply's first meaningful word.
+GREETINGS = _runs(
+    "hi|hello|hey|heya|hiya|hola|buenas|bueno|buenos dias|buenas tardes|buenas noches"
+    "|good morning|good afternoon|good evening|ok|okay|k|kk|oh|ah|well|um|umm|uh|hmm|so|and|dear"
+    "|sir|maam|wow|lol|thanks|thank you|thank u|thanks a lot|thx|ty|tks|gracias|muchas gracias"
+    "|pues|ok so|great|perfect|awesome|excellent|cool|nice|genial|perfecto|excelente"
+)
+# Words that ask for something ("please", "can you", "quiero").
+# Request lead-ins come before reopen, status, help and stop words, never before a confirm word.
+LEAD_INS = _runs(
+    "please|pls|plz|kindly|just|can you|could you|would you|will you|can u|could u|i want to"
+    "|i wanna|i would like to|id like to|i need to|i want you to|i need you to|por favor"
+    "|favor de|quiero|necesito|puedes|pueden|podrian"
+)
+# Words around a stop request that leave it a stop request ("stop now please").
+POLITE = _runs(
+    "please|pls|plz|now|thanks|thank you|thx|ty|asap|immediately|right now|por favor|gracias|ya"
+)
+# Words that make a confirm in the same sentence uncertain ("maybe", "later").
+HEDGES = _words(
+    "if whether maybe perhaps possibly might hopefully hope unsure later tomorrow should when"
+    " once until unless quizas quiza talvez luego despues aviso checking testing trying"
+    " unfortunately sadly lamentablemente desafortunadamente"
+)
+# Phrases that do the same as HEDGES ("not sure", "will check").
+HEDGE_RUNS = _runs(
+    "not sure|no se|dont know|let you know|let u know|ill check|will check|let me check|ill see"
+    "|will see|lets see|ill test|will test|ill try|will try|havent tested|havent tried"
+    "|havent checked|not tested|not tried|for now|tal vez|a lo mejor|mas tarde|por ahora"
+)
+# Words that make a sentence they open a question, "?" or not.
+QUESTION_OPENERS = _words(
+    "is does did will would should can could has have are was were do am shall may how why"
+    " where when what"
+)
+# A bare "no" is the weakest reopen signal: next to a confirm phrase or a hedge it is unclear.
+BARE_NO = _words("no nope nah nop")
+# "no" opens many replies that are not "not fixed": these continuations make it something else.
+NOT_A_NO = _runs(
+    "problem|problems|prob|probs|problemo|worries|worry|rush|hurry|need|thanks|thank|thx|ty"
+    "|gracias|update|updates|news|idea|clue|issue|issues|more issues|more problems"
+    "|hay problema|pasa nada|te preocupes|se preocupe|hay de que|hay prisa|se"
+)
+# English and Spanish negations that turn a following "works" word around.
+NEGATIONS = _words(
+    "not dont doesnt didnt isnt arent wasnt werent cant cannot couldnt wont wouldnt never hasnt"
+    " havent hadnt aint unable no nunca nothing none nobody nada nadie"
+)
+# Words that may stand between a negation and what it negates ("doesnt seem to work").
+NEGATION_GAP = _words(
+    "to be been being seem seems it its is the my this that really fully completely quite still"
+    " yet properly actually even always totally entirely all get getting think believe me able"
+    " say im i we they me te le nos les se lo la esta ha han he of make"
+)
+# English "it works" words: negated ("doesnt work") they say it still fails.
+WORKS = _words(
+    "work works working worked fixed fix resolved solved sorted connect connects connecting"
+    " connected load loads loading loaded login log logon signin access online through charge"
+    " charging send sending receive receiving received arrive arrived better stream streaming"
+    " open opens opening boot booting turn ring ringing calls pay payment payments transfer"
+    " transfers purchases withdraw"
+)
+# Spanish "it works" words: after any negation, "no" included, it still fails.
+# Spanish negates with "no", which English replies also start with ("no, it works now").
+WORKS_ES = _words(
+    "funciona funcionan funciono funcionando sirve sirven anda jala carga conecta conectar entra"
+    " entrar llega llego llegado arreglado arreglaron resuelto resolvieron solucionado"
+    " solucionaron abre prende enciende"
+)
+# Words that may follow a 1-5 CSAT score ("5 stars").
+RATING_WORDS = _words("star stars estrella estrellas ⭐ 🌟")
+# Words that come before a case number ("case 1042"); not read for intent.
+CASE_WORDS = _words("case caso ticket ref #")
+# Opt-out words that stop messages on their own; the others need a word about messages after them
+# ("cancel my order" and "the end of the cable" are not opt-outs).
+STRONG_OPT_OUT = _words("stop stopall unsubscribe optout baja")
+# Opening words of a stop request: True if STOP_TAIL words may follow, False if MESSAGING must.
+STOP_HEADS: dict[tuple[str, ...], bool] = {
+    **dict.fromkeys(
+        _runs(
+            "opt out|opt me out|remove me|take me off|dont text|dont message|dont contact"
+            "|dont send|do not text|do not message|do not contact|do not send|never text"
+            "|no me envien|no me manden|no me escriban|no me contacten|darme de baja|dame de baja"
+            "|denme de baja"
+        ),
+        True,
+    ),
+    **dict.fromkeys(_runs("no more|no mas|dejen de|deja de"), False),
+}
+# Words about messages that make a weak opt-out a stop request ("cancel the texts").
+MESSAGING = _words(
+    "messages message msgs msg texts text texting txt txts txting sms notifications notification"
+    " notifs alerts alert updates update reminders reminder spam spamming messaging msging"
+    " sending send contacting contact emailing emails email calling calls bothering pinging"
+    " whatsapp whatsapps mensajes mensaje notificaciones alertas enviar enviarme mandar mandarme"
+    " escribir escribirme contactarme molestar molestarme correos"
+)
+# Words that may follow an opt-out word in a stop request ("stop texting me pls").
+STOP_TAIL = MESSAGING | _words(
+    "me us my number phone cell from this these that those the all any your you u ur guys to of"
+    " on list lists anymore again now please pls plz it bot forever immediately thanks thank at"
+    " with annoying stupid damn automated de los las estos estas mas ya por favor sus mi numero"
+    " lista"
+)
+# Real words within typo distance of a default keyword: never read as a typo of it.
+NOT_TYPOS = _words(
+    "year yeas confer confers confide confine conform conforms conforme confiar confite confin"
+    " conferred confided confined conformed faxed filed fined fired fixer fixes foxed reserved"
+    " resold resolver resolves resorted resulted revolted revolve revolved revolver revolves"
+    " removed salved soled soloed solver solves isp confiado confieso conforto confinado"
+    " confirmando confirmanda confiscado confitado conformador resalto resello respecto respeto"
+    " resuello result resulta results retuerto revuelco revuelo revuelta revuelto recuelo"
+    " recuento recuesto regueldo repuesto respuesto agregado arreglar arreglo arrendado"
+    " arrestado arrollado atreguado funcion function functions functional furcion affirmation"
+    " node noe nome none nose note nape rearar rebatir recubrir referir reherir reagan refran"
+    " reran states stats statue statues estada estadio estajo estalo estano estrado entado"
+    " estas estasis estatal estate estates estatua estatuar estatuir estatura estatuto eat tea"
+    " undated uptakes upstates prioress process profess programs prowess neds neis neos nes"
+    " nets nevs newt newts nows cuado cuanto cunado heap heep held hell helm hemp hep helo"
+    " indo into aguda aluda ayuna ayuga inflamacion infamacion slop sop step stol stomp stoop"
+    " stow strop swop shop stall cancer cantel caucel chancel carcel ned qui quia quid quiet"
+    " quilt quio quip quita quite quito quits quiz quoit evoke bajar bajo bala bana basa bata"
+    " baya baza baa baca bada baga bajia"
+)
