@@ -29,6 +29,7 @@ from flows.intents import Intent, Reading, read_reply
 
 UNKNOWN_SENDER_REPLY_EVERY = timedelta(hours=24)  # one helpful reply, not a loop with a bot
 ANSWERED_BY_NAMING = (Intent.CONFIRM, Intent.REOPEN)
+REMEMBERED_FROM_STRANGERS = (Intent.OPT_OUT,)
 
 
 @dataclass
@@ -52,8 +53,11 @@ def handle_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
         message.intent = str(reading.intent)
         now = core.clock.now()
         contact = find_by_address(session, inbound.channel, inbound.sender)
+        if contact is None and reading.intent in REMEMBERED_FROM_STRANGERS:
+            # STOP from a number we do not know yet still binds us: remember it.
+            contact = _stranger_contact(session, inbound, now)
         if contact is None:
-            replies = _answer_stranger(session, core, inbound, now)
+            replies = _answer_stranger(session, core, inbound, reading, now)
             return InboundResult(message_id, intent=message.intent, replies=replies)
         message.contact_id = contact.id
         writer = _Actions(session, core, contact, message, now)
@@ -115,11 +119,25 @@ def _insert_once(session: Session, inbound: InboundMessage) -> int | None:
     return session.scalar(statement)
 
 
+def _stranger_contact(session: Session, inbound: InboundMessage, now: datetime) -> Contact | None:
+    field = {"sms": "phone", "slack": "slack_user_id"}.get(inbound.channel)
+    if field is None:
+        return None
+    contact = Contact(
+        channel=inbound.channel, opted_out=[], created_at=now, **{field: inbound.sender}
+    )
+    session.add(contact)
+    session.flush()
+    return contact
+
+
 def _answer_stranger(
-    session: Session, core: Core, inbound: InboundMessage, now: datetime
+    session: Session, core: Core, inbound: InboundMessage, reading: Reading, now: datetime
 ) -> list[str]:
-    """Keep the message unmatched and answer once a day at most, so two bots never loop."""
-    recently = session.scalar(
+    """Keep the message unmatched. HELP always gets the program's help (carrier rules);
+    anything else gets one pointer a day at most, so two bots never loop."""
+    template = "help" if reading.intent == Intent.HELP else "unknown_sender"
+    recently = template == "unknown_sender" and session.scalar(
         select(Message.id)
         .where(
             Message.channel == inbound.channel,
@@ -130,24 +148,22 @@ def _answer_stranger(
         )
         .limit(1)
     )
-    if recently is not None:
+    if recently:
         return []
     context = {"program": core.config.program.model_dump()}
-    body = core.templates.render(inbound.channel, "unknown_sender", context)
+    body = core.templates.render(inbound.channel, template, context)
     message = Message(
         channel=inbound.channel,
         direction=Direction.OUT,
         address=inbound.sender,
         body=body,
         status=MessageStatus.QUEUED,
-        template="unknown_sender",
+        template=template,
         at=now,
     )
-    session.add(message)
-    session.flush()
     session.add(
         Outbox(
-            message_id=message.id,
+            message=message,
             kind=Kind.REPLY,
             channel=inbound.channel,
             address=inbound.sender,

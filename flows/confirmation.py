@@ -38,7 +38,7 @@ class Turn:
 class TurnActions(Protocol):
     """What a handler may do; implemented over the database in bot/inbound.py."""
 
-    def reply(self, template: str, **extra: Any) -> None: ...
+    def reply(self, template: str, *, to_opted_out: bool = False, **extra: Any) -> None: ...
     def confirm(self, case: Case) -> None: ...
     def request_reopen(self, case: Case) -> None: ...
     def record_csat(self, case: Case, score: int) -> None: ...
@@ -109,7 +109,7 @@ def opt_in(turn: Turn) -> CaseStatus | None:
 
 
 def send_help(turn: Turn) -> CaseStatus | None:
-    turn.actions.reply("help")
+    turn.actions.reply("help", to_opted_out=True)  # carriers want HELP answered, always
     return turn.case.status if turn.case else None
 
 

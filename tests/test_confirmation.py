@@ -316,3 +316,34 @@ def test_media_without_text_and_very_long_text_are_kept(
         ).all()
     assert bodies == ["", essay]
     assert case_of(core, case_id).status == "resolved"
+
+
+def test_stop_from_an_unknown_number_is_remembered_for_later_cases(
+    client: FlaskClient,
+    auth: dict[str, str],
+    core: Core,
+    clock: FrozenClock,
+    channels: dict[str, FakeChannel],
+) -> None:
+    stranger = Customer(core, channels, "+12125550177")
+    verify_dialog(stranger, [("STOP", ["no more texts"]), ("HELP", ["Acme support"])])
+    open_case(client, auth, contact={"name": "Late", "phone": "+1 212 555 0177"})
+    later(clock, core, hours=3)
+    assert stranger.inbox() == []  # the case's updates do not text a number that said STOP
+    contact = client.get("/api/v1/cases/1", headers=auth).get_json()["contact"]
+    assert contact["opted_out"] == ["sms"]
+
+
+def test_help_from_an_unknown_number_is_always_answered(
+    core: Core,
+    channels: dict[str, FakeChannel],
+) -> None:
+    stranger = Customer(core, channels, "+12125550188")
+    verify_dialog(
+        stranger,
+        [
+            ("hi", ["could not find an open case"]),
+            ("HELP", ["Acme support: updates about your support case"]),
+            ("help", ["Acme support: updates about your support case"]),
+        ],
+    )
