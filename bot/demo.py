@@ -138,49 +138,16 @@ def seed(core: Core, echo: Callable[[str], None]) -> None:
             now=core.clock.now(),
         ),
     )
-    _act(
-        core,
-        ids["router"],
-        lambda s, c: actions.resolve(
-            s,
-            core,
-            c,
-            resolution="We replaced the power unit; the router is stable.",
-            actor=AGENT,
-            now=core.clock.now(),
-        ),
-    )
+    _resolve(core, ids["router"], "We replaced the power unit; the router is stable.")
     _customer_says(core, sam_phone, "yes it works now 👍", echo)
     _customer_says(core, sam_phone, "5", echo)
 
     echo(f"\n== Case #{ids['bill']}: resolved, but the customer says it is not fixed")
-    _act(
-        core,
-        ids["bill"],
-        lambda s, c: actions.resolve(
-            s,
-            core,
-            c,
-            resolution="We refunded the second charge.",
-            actor=AGENT,
-            now=core.clock.now(),
-        ),
-    )
+    _resolve(core, ids["bill"], "We refunded the second charge.")
     _customer_says(core, maria_phone, "No, I was charged twice again this morning", echo)
 
     echo(f"\n== Case #{ids['parcel']}: resolved over Slack; it waits for the customer's word")
-    _act(
-        core,
-        ids["parcel"],
-        lambda s, c: actions.resolve(
-            s,
-            core,
-            c,
-            resolution="The courier delivered it to your building's front desk.",
-            actor=AGENT,
-            now=core.clock.now(),
-        ),
-    )
+    _resolve(core, ids["parcel"], "The courier delivered it to your building's front desk.")
 
     with core.sessions() as session:
         result = verify(session)
@@ -192,6 +159,16 @@ def seed(core: Core, echo: Callable[[str], None]) -> None:
         f"Case #{ids['outage']} (P1 outage) gets interim updates on the demo cadence while "
         "`keepposted dev` runs.\nTry: keepposted case show "
         f"{ids['router']}   keepposted log export --format csv   keepposted report"
+    )
+
+
+def _resolve(core: Core, case_id: int, resolution: str) -> None:
+    _act(
+        core,
+        case_id,
+        lambda s, c: actions.resolve(
+            s, core, c, resolution=resolution, actor=AGENT, now=core.clock.now()
+        ),
     )
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import sys
 from typing import Any, TextIO
@@ -18,8 +17,6 @@ class DryRunChannel:
     def __init__(self, name: str, stream: TextIO | None = None) -> None:
         self.name = name
         self.stream = stream
-        self.sent: list[OutboundMessage] = []
-        self._ids = itertools.count(1)
 
     def verify(self, request: Any) -> bool:
         return False  # nothing inbound is trusted on a channel that has no credentials
@@ -28,7 +25,6 @@ class DryRunChannel:
         raise KeeppostedError(f"the {self.name} channel runs in dry-run: it takes no webhooks")
 
     def send(self, message: OutboundMessage) -> SendResult:
-        self.sent.append(message)
         stream = self.stream or sys.stdout
         body = message.body.replace("\n", "\n    ")
         print(f"[simulated {self.name} -> {message.to}] {body}", file=stream, flush=True)
