@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any, TextIO
 
 from bot.errors import KeeppostedError
 from channels.base import InboundMessage, OutboundMessage, SendResult
-
-logger = logging.getLogger(__name__)
 
 
 class DryRunChannel:
