@@ -24,7 +24,7 @@ from bot.serialize import case_record, message_record, note_record
 
 api = Blueprint("api", __name__)
 Model = TypeVar("Model", bound=BaseModel)
-LIST_FILTERS = ("open", "waiting", "resolved", "closed", "reopened")
+LIST_FILTERS = (*(s.value for s in CaseStatus), "reopened")
 
 
 class Body(BaseModel):

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,7 +35,7 @@ class State:
         self.config_path = config_path
         self._core: Core | None = None
 
-    @property
+    @cached_property
     def config(self) -> Config:
         return load_config(self.config_path)
 

@@ -21,15 +21,14 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
+from bot.domain import PRIORITIES
 from bot.durations import parse_duration
 from bot.errors import ConfigError
 from flows.intents import DEFAULT_KEYWORDS, Keywords
-
-PRIORITIES = ("P1", "P2", "P3", "P4")
-BUILTIN_WAITING_REASONS = ("third_party", "compliance_check", "investigation", "outage")
 
 
 def _duration(value: Any) -> timedelta:
@@ -210,14 +209,11 @@ class Config(Strict):
     templates: dict[str, dict[str, str]] = Field(default_factory=dict)
     worker: WorkerSettings = WorkerSettings()
 
-    @model_validator(mode="after")
-    def _builtin_reasons_present(self) -> Config:
-        missing = [r for r in BUILTIN_WAITING_REASONS if r not in self.waiting_reasons]
-        if missing:
-            defaults = _default_waiting_reasons()
-            merged = {**{r: defaults[r] for r in missing}, **self.waiting_reasons}
-            object.__setattr__(self, "waiting_reasons", merged)
-        return self
+    @field_validator("waiting_reasons", mode="after")
+    @classmethod
+    def _keep_builtin_reasons(cls, reasons: dict[str, WaitingReason]) -> dict[str, WaitingReason]:
+        """Reasons added in config come on top of the built-in ones, which always exist."""
+        return {**_default_waiting_reasons(), **reasons}
 
     @property
     def keyword_set(self) -> Keywords:

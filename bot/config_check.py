@@ -9,7 +9,8 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from bot.config import PRIORITIES, Config
+from bot.config import Config
+from bot.domain import PRIORITIES
 from bot.durations import format_duration
 from bot.render import Templates, customer_templates, format_when
 

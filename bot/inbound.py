@@ -21,8 +21,8 @@ from bot.contacts import Address, find_by_address, set_opted_out
 from bot.core import Core
 from bot.domain import CUSTOMER, AlertKind, CaseStatus, Direction, LogEvent, MessageStatus
 from bot.domain import OutboxKind as Kind
-from bot.models import Case, Contact, Message, Outbox
-from bot.outbox import queue_alert, queue_to_contact
+from bot.models import Case, Contact, Message
+from bot.outbox import enqueue, queue_alert, queue_to_contact
 from channels.base import InboundMessage
 from flows.confirmation import CONVERSATION, Turn
 from flows.intents import Intent, Reading, read_reply
@@ -152,25 +152,13 @@ def _answer_stranger(
         return []
     context = {"program": core.config.program.model_dump()}
     body = core.templates.render(inbound.channel, template, context)
-    message = Message(
-        channel=inbound.channel,
-        direction=Direction.OUT,
-        address=inbound.sender,
+    enqueue(
+        session,
+        address=Address(inbound.channel, inbound.sender),
         body=body,
-        status=MessageStatus.QUEUED,
         template=template,
-        at=now,
-    )
-    session.add(
-        Outbox(
-            message=message,
-            kind=Kind.REPLY,
-            channel=inbound.channel,
-            address=inbound.sender,
-            body=body,
-            not_before=now,
-            created_at=now,
-        )
+        kind=Kind.REPLY,
+        now=now,
     )
     return [body]
 

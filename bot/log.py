@@ -165,7 +165,8 @@ def _check_chain(
 def verify(session: Session, progress: Callable[[int], None] | None = None) -> VerifyResult:
     """Check every chain of the log; the result names each problem and a digest of all heads."""
     result = VerifyResult()
-    heads = {h.key: h for h in session.scalars(select(LogChain))}
+    all_heads = list(session.scalars(select(LogChain).order_by(LogChain.key)))
+    heads = {h.key: h for h in all_heads}  # popped as each chain is checked
     rows = session.scalars(
         select(LogEntry)
         .order_by(LogEntry.chain, LogEntry.chain_seq, LogEntry.seq)
@@ -189,16 +190,11 @@ def verify(session: Session, progress: Callable[[int], None] | None = None) -> V
     for key, head in heads.items():  # head rows whose entries are all gone
         if head.length:
             _check_chain(key, [], head, result)
-    case_ids = set(session.scalars(select(Case.id)))
-    logged = {
-        int(k.removeprefix("case:"))
-        for k in session.scalars(select(LogChain.key))
-        if k.startswith("case:")
-    }
-    for case_id in sorted(case_ids - logged):
+    logged = {int(h.key.removeprefix("case:")) for h in all_heads if h.key.startswith("case:")}
+    for case_id in sorted(set(session.scalars(select(Case.id))) - logged):
         result.problems.append(Problem(None, chain_for_case(case_id), None, "the case has no log"))
     digest = hashlib.sha256()
-    for head in session.scalars(select(LogChain).order_by(LogChain.key)):
+    for head in all_heads:
         digest.update(f"{head.key}:{head.length}:{head.head_hash}\n".encode())
     result.digest = digest.hexdigest()
     return result

@@ -104,9 +104,38 @@ def queue_to_contact(
             next_send, str(contact_zone(contact, core.config))
         )
     body = core.templates.render(address.channel, template, context)
-    message = Message(
+    send_after = earliest_send(now, contact, address.channel, core.config)
+    return enqueue(
+        session,
+        address=address,
+        body=body,
+        template=template,
+        kind=kind,
+        now=now,
         case_id=case.id if case else None,
         contact_id=contact.id,
+        to_opted_out=to_opted_out,
+        not_before=send_after if kind in PROACTIVE else now,
+    )
+
+
+def enqueue(
+    session: Session,
+    *,
+    address: Address,
+    body: str,
+    template: str,
+    kind: OutboxKind,
+    now: datetime,
+    case_id: int | None = None,
+    contact_id: int | None = None,
+    to_opted_out: bool = False,
+    not_before: datetime | None = None,
+) -> Message:
+    """Store an outbound message and its outbox row; the sender job does the sending."""
+    message = Message(
+        case_id=case_id,
+        contact_id=contact_id,
         channel=address.channel,
         direction=Direction.OUT,
         address=address.to,
@@ -115,17 +144,16 @@ def queue_to_contact(
         template=template,
         at=now,
     )
-    not_before = earliest_send(now, contact, address.channel, core.config)
     session.add(
         Outbox(
             message=message,  # the unit of work inserts both in order, batched with others
-            case_id=message.case_id,
+            case_id=case_id,
             kind=kind,
             channel=address.channel,
             address=address.to,
             body=body,
             to_opted_out=to_opted_out,
-            not_before=not_before if kind in PROACTIVE else now,
+            not_before=not_before or now,
             created_at=now,
         )
     )
@@ -353,7 +381,7 @@ def _fail(
     if row.message is not None:
         row.message.status = MessageStatus.FAILED
         row.message.error_code = error_code
-    case = session.get(Case, row.case_id) if row.case_id else None
+    case = row.case
     if case is None or row.kind not in PROACTIVE:
         return
     log.append(

@@ -9,7 +9,7 @@ assignee and asks one short clarification per case status. No customer text is d
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -54,7 +54,7 @@ class Conversation:
     entry_points: dict[Intent, Handler]
     states: dict[CaseStatus, dict[Intent, Handler]]
     fallback: Handler
-    no_case: Handler = field(default=lambda turn: None)
+    no_case: Handler
 
     def handler_for(self, intent: Intent, status: CaseStatus | None) -> Handler:
         if intent in self.entry_points:
