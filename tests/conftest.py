@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from bot.app import create_app
 from bot.clock import FrozenClock
@@ -20,6 +21,7 @@ from bot.config import Config, Settings, parse_config
 from bot.core import Core, create_core
 from bot.inbound import InboundResult, handle_inbound
 from bot.migrate import upgrade
+from bot.models import LogEntry
 from bot.worker import tick
 from channels.base import InboundMessage
 from channels.registry import ChannelRegistry
@@ -189,6 +191,28 @@ def open_case(client: FlaskClient, auth: dict[str, str], **fields: Any) -> dict[
     assert response.status_code == 201, response.get_json()
     data: dict[str, Any] = response.get_json()
     return data
+
+
+def resolved_case(client: FlaskClient, auth: dict[str, str], **fields: Any) -> int:
+    """Open a case (see open_case) and resolve it; returns its id."""
+    case = open_case(client, auth, **fields)
+    response = client.post(
+        f"/api/v1/cases/{case['id']}/resolve",
+        json={"resolution": "We replaced the line card."},
+        headers=auth,
+    )
+    assert response.status_code == 200, response.get_json()
+    return int(case["id"])
+
+
+def log_events(core: Core, case_id: int) -> list[str]:
+    """The case's log events, in order."""
+    with core.sessions() as session:
+        return list(
+            session.scalars(
+                select(LogEntry.event).where(LogEntry.case_id == case_id).order_by(LogEntry.seq)
+            )
+        )
 
 
 def later(clock: FrozenClock, core: Core, **delta: float) -> None:

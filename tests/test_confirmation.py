@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -12,20 +11,18 @@ from sqlalchemy import func, select
 from bot.clock import FrozenClock
 from bot.core import Core
 from bot.domain import LogEvent
-from bot.models import Case, LogEntry, Message
-from tests.conftest import Customer, later, open_case, verify_dialog
+from bot.models import Case, Message
+from tests.conftest import (
+    Customer,
+    later,
+    log_events,
+    open_case,
+    resolved_case,
+    verify_dialog,
+)
 from tests.fakes import FakeChannel
 
 PHONE = "+14155550101"
-
-
-def events(core: Core, case_id: int) -> list[str]:
-    with core.sessions() as session:
-        return list(
-            session.scalars(
-                select(LogEntry.event).where(LogEntry.case_id == case_id).order_by(LogEntry.seq)
-            )
-        )
 
 
 def case_of(core: Core, case_id: int) -> Case:
@@ -40,21 +37,10 @@ def maria(core: Core, channels: dict[str, FakeChannel]) -> Customer:
     return Customer(core, channels, PHONE)
 
 
-def resolved_case(client: FlaskClient, auth: dict[str, str], core: Core, **fields: Any) -> int:
-    case = open_case(client, auth, **fields)
-    response = client.post(
-        f"/api/v1/cases/{case['id']}/resolve",
-        json={"resolution": "We replaced the line card."},
-        headers=auth,
-    )
-    assert response.status_code == 200, response.get_json()
-    return int(case["id"])
-
-
 def test_yes_closes_the_case_thanks_and_asks_for_a_score(
     client: FlaskClient, auth: dict[str, str], core: Core, maria: Customer
 ) -> None:
-    case_id = resolved_case(client, auth, core)
+    case_id = resolved_case(client, auth)
     assert "Reply YES if this is fixed or REOPEN if not." in maria.inbox()[-1]
     verify_dialog(
         maria,
@@ -65,7 +51,7 @@ def test_yes_closes_the_case_thanks_and_asks_for_a_score(
     )
     case = case_of(core, case_id)
     assert (case.status, case.close_reason, case.csat_score) == ("closed", "confirmed", 4)
-    assert events(core, case_id) == [
+    assert log_events(core, case_id) == [
         "case_opened",
         "resolution_proposed",
         "confirmation_requested",
@@ -83,7 +69,7 @@ def test_low_score_alerts_the_team(
     maria: Customer,
     channels: dict[str, FakeChannel],
 ) -> None:
-    resolved_case(client, auth, core)
+    resolved_case(client, auth)
     maria.says("YES")
     maria.says("1")
     assert any("CSAT score of 1/5" in m.body for m in channels["slack"].sent)
@@ -97,14 +83,14 @@ def test_reopen_returns_the_case_alerts_with_the_words_and_resumes_updates(
     maria: Customer,
     channels: dict[str, FakeChannel],
 ) -> None:
-    case_id = resolved_case(client, auth, core, assignee="U0AGENT")
+    case_id = resolved_case(client, auth, assignee="U0AGENT")
     verify_dialog(maria, [("no, the internet is still down", ["is open again"])])
     case = case_of(core, case_id)
     assert (case.status, case.reopen_count) == ("open", 1)
     alert = channels["slack"].sent[-1]
     assert alert.to == "#alerts"
     assert "no, the internet is still down" in alert.body and "<@U0AGENT>" in alert.body
-    assert events(core, case_id)[-3:] == ["customer_message", "reopen_requested", "reopened"]
+    assert log_events(core, case_id)[-3:] == ["customer_message", "reopen_requested", "reopened"]
     later(clock, core, hours=2)  # P2 first_after: the cadence resumes
     assert "Update on case" in maria.inbox()[-1]
 
@@ -116,7 +102,7 @@ def test_no_answer_gets_one_reminder_then_auto_closes(
     clock: FrozenClock,
     maria: Customer,
 ) -> None:
-    case_id = resolved_case(client, auth, core)
+    case_id = resolved_case(client, auth)
     maria.inbox()
     later(clock, core, hours=23)
     assert maria.inbox() == []
@@ -127,7 +113,7 @@ def test_no_answer_gets_one_reminder_then_auto_closes(
     later(clock, core, hours=1, seconds=1)
     assert case_of(core, case_id).status == "closed"
     assert maria.inbox() == []  # one reminder only
-    assert events(core, case_id)[-2:] == ["reminder_sent", "auto_closed"]
+    assert log_events(core, case_id)[-2:] == ["reminder_sent", "auto_closed"]
 
 
 def test_a_case_is_never_auto_closed_without_the_customer_being_asked(
@@ -138,12 +124,12 @@ def test_a_case_is_never_auto_closed_without_the_customer_being_asked(
     channels: dict[str, FakeChannel],
 ) -> None:
     channels["sms"].fail_next(1, retryable=False, code="30006")
-    case_id = resolved_case(client, auth, core)
+    case_id = resolved_case(client, auth)
     later(clock, core, days=10)
     later(clock, core, seconds=1)  # the alert about the failure goes out on the next run
     assert case_of(core, case_id).status == "resolved"
-    assert LogEvent.AUTO_CLOSED not in events(core, case_id)
-    assert LogEvent.INTERIM_FAILED in events(core, case_id)
+    assert LogEvent.AUTO_CLOSED not in log_events(core, case_id)
+    assert LogEvent.INTERIM_FAILED in log_events(core, case_id)
     assert any("could not be delivered" in m.body for m in channels["slack"].sent)
 
 
@@ -154,13 +140,13 @@ def test_reopen_after_closing_works_inside_the_window_only(
     clock: FrozenClock,
     maria: Customer,
 ) -> None:
-    first = resolved_case(client, auth, core, ref="A-1")
+    first = resolved_case(client, auth, ref="A-1")
     maria.says("YES")
     clock.advance(timedelta(days=6))
     verify_dialog(maria, [("REOPEN", ["is open again"])])
     assert case_of(core, first).status == "open"
 
-    second = resolved_case(client, auth, core, ref="A-2", subject="Slow speeds")
+    second = resolved_case(client, auth, ref="A-2", subject="Slow speeds")
     maria.says(f"YES {second}")
     clock.advance(timedelta(days=8))
     verify_dialog(maria, [(f"REOPEN {second}", ["closed too long ago"])])
@@ -174,7 +160,7 @@ def test_unclear_reply_is_kept_flagged_and_clarified_once_per_status(
     maria: Customer,
     channels: dict[str, FakeChannel],
 ) -> None:
-    case_id = resolved_case(client, auth, core)
+    case_id = resolved_case(client, auth)
     verify_dialog(
         maria,
         [
@@ -198,8 +184,8 @@ def test_several_cases_awaiting_confirmation_are_asked_which(
     core: Core,
     maria: Customer,
 ) -> None:
-    one = resolved_case(client, auth, core, ref="Z-1", subject="Internet down")
-    two = resolved_case(client, auth, core, ref="Z-2", subject="Double charge")
+    one = resolved_case(client, auth, ref="Z-1", subject="Internet down")
+    two = resolved_case(client, auth, ref="Z-2", subject="Double charge")
     verify_dialog(
         maria,
         [
@@ -251,7 +237,10 @@ def test_stop_opts_out_and_nothing_more_is_texted_until_start(
     assert maria.inbox() == []
     later(clock, core, hours=11)  # 08:00 in New York
     assert "Update on case" in maria.inbox()[-1]
-    assert [e for e in events(core, case_id) if e.startswith("opted")] == ["opted_out", "opted_in"]
+    assert [e for e in log_events(core, case_id) if e.startswith("opted")] == [
+        "opted_out",
+        "opted_in",
+    ]
 
 
 def test_a_repeated_webhook_is_stored_and_acted_on_once(
@@ -260,7 +249,7 @@ def test_a_repeated_webhook_is_stored_and_acted_on_once(
     core: Core,
     maria: Customer,
 ) -> None:
-    case_id = resolved_case(client, auth, core)
+    case_id = resolved_case(client, auth)
     first = maria.says("YES", sid="SM-duplicate")
     again = maria.says("YES", sid="SM-duplicate")
     assert not first.duplicate and again.duplicate
@@ -269,7 +258,7 @@ def test_a_repeated_webhook_is_stored_and_acted_on_once(
             select(func.count()).select_from(Message).where(Message.provider_id == "SM-duplicate")
         )
     assert count == 1
-    assert events(core, case_id).count("confirmed") == 1
+    assert log_events(core, case_id).count("confirmed") == 1
 
 
 def test_unknown_sender_is_kept_and_answered_once_a_day(
@@ -306,7 +295,7 @@ def test_media_without_text_and_very_long_text_are_kept(
     core: Core,
     maria: Customer,
 ) -> None:
-    case_id = resolved_case(client, auth, core)
+    case_id = resolved_case(client, auth)
     maria.says("", media=1)
     essay = "The connection drops every evening. " * 200
     maria.says(essay)

@@ -34,7 +34,8 @@ from bot.models import Base, Case, Contact, LogEntry, Message
 from bot.worker import tick
 from channels.base import InboundMessage
 from channels.registry import ChannelRegistry
-from tests.conftest import API_TOKEN, START, TEST_CONFIG, Customer, open_case
+from tests import conftest
+from tests.conftest import API_TOKEN, START, TEST_CONFIG, Customer, log_events, open_case
 from tests.fakes import FakeChannel
 from tests.pg_server import PostgresServer, find_pg_bin, throwaway_postgres
 
@@ -93,23 +94,7 @@ def pg_client(pg_core: Core) -> FlaskClient:
 
 
 def resolved_case(client: FlaskClient, phone: str = MARIA, name: str = "Maria Gomez") -> int:
-    case = open_case(client, AUTH, contact={"name": name, "phone": phone})
-    response = client.post(
-        f"/api/v1/cases/{case['id']}/resolve",
-        json={"resolution": "We replaced the line card."},
-        headers=AUTH,
-    )
-    assert response.status_code == 200, response.get_json()
-    return int(case["id"])
-
-
-def events(core: Core, case_id: int) -> list[str]:
-    with core.sessions() as session:
-        return list(
-            session.scalars(
-                select(LogEntry.event).where(LogEntry.case_id == case_id).order_by(LogEntry.seq)
-            )
-        )
+    return conftest.resolved_case(client, AUTH, contact={"name": name, "phone": phone})
 
 
 def all_at_once(count: int, work: Callable[[], T]) -> list[T]:
@@ -198,7 +183,7 @@ def test_twenty_copies_of_one_webhook_store_one_message(
         assert stored == 1
         status = session.scalar(select(Case.status).where(Case.id == case_id))
         assert status == "closed"
-    assert events(pg_core, case_id).count("confirmed") == 1
+    assert log_events(pg_core, case_id).count("confirmed") == 1
     with pg_core.sessions() as session:
         result = verify(session)
     assert result.ok, [p.describe() for p in result.problems]
@@ -230,7 +215,7 @@ def test_two_customers_reply_at_once_and_both_logs_verify(
         result = verify(session)
     assert result.ok, [p.describe() for p in result.problems]
     for case_id in cases.values():
-        assert events(pg_core, case_id)[:5] == JOURNEY
+        assert log_events(pg_core, case_id)[:5] == JOURNEY
         chain = [p for p in result.problems if p.chain == f"case:{case_id}"]
         assert chain == []
 
@@ -246,7 +231,7 @@ def test_cli_log_verify_passes_after_the_journey(
     case_id = resolved_case(pg_client)
     tick(pg_core, "test")  # the confirmation request goes out
     maria.says("YES")
-    assert events(pg_core, case_id)[:5] == JOURNEY
+    assert log_events(pg_core, case_id)[:5] == JOURNEY
 
     outcome = run_cli(["log", "verify"], pg_core.settings.database_url, tmp_path, monkeypatch)
 
@@ -337,6 +322,6 @@ def test_repeated_stops_at_once_opt_out_and_answer_once(
     all_at_once(8, stop)
     tick(pg_core, "test")
 
-    assert events(pg_core, case_id).count("opted_out") == 1
+    assert log_events(pg_core, case_id).count("opted_out") == 1
     answers = [b for b in channels["sms"].bodies_to(MARIA) if "no more texts" in b]
     assert len(answers) == 1, answers
