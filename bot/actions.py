@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import log
+from bot.alerts import queue_alert
 from bot.contacts import find_or_create
 from bot.core import Core
 from bot.domain import (
@@ -23,7 +24,7 @@ from bot.domain import (
 )
 from bot.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from bot.models import AuditEvent, Case, Contact, Note, NoteRevision
-from bot.outbox import queue_alert, queue_to_contact
+from bot.outbox import queue_to_contact
 from flows.interim import first_update_at, following_update_at, gets_updates
 
 OPEN_STATES = (CaseStatus.OPEN, CaseStatus.WAITING)

@@ -37,10 +37,15 @@ def addresses(contact: Contact) -> list[Address]:
     return found
 
 
+def can_receive(contact: Contact, channel: str) -> bool:
+    """False once the contact left the channel or its provider said the address is dead."""
+    return channel not in contact.opted_out and channel not in (contact.unreachable or ())
+
+
 def reach(contact: Contact) -> Address | None:
     """Where a proactive message goes: the preferred channel unless the contact left it."""
     for address in addresses(contact):
-        if address.channel not in contact.opted_out:
+        if can_receive(contact, address.channel):
             return address
     return None
 
@@ -92,6 +97,7 @@ def find_or_create(
         contact = session.scalar(select(Contact).where(Contact.phone == e164))
     if contact is None and slack_user_id:
         contact = session.scalar(select(Contact).where(Contact.slack_user_id == slack_user_id))
+    phone_changed = contact is not None and bool(e164) and contact.phone != e164
     if contact is None:
         contact = Contact(
             phone=e164,
@@ -121,6 +127,8 @@ def find_or_create(
     ):
         if value:
             setattr(contact, attr, value)
+    if phone_changed and "sms" in (contact.unreachable or ()):
+        contact.unreachable = [c for c in contact.unreachable if c != "sms"]  # a new number
     session.flush()
     return contact
 
@@ -132,4 +140,13 @@ def set_opted_out(contact: Contact, channel: str, opted_out: bool) -> bool:
     if wanted == current:
         return False
     contact.opted_out = sorted(wanted)  # a new list, so SQLAlchemy sees the change
+    return True
+
+
+def set_unreachable(contact: Contact, channel: str) -> bool:
+    """Stop sending on a channel whose address cannot get messages; True when it changed."""
+    current = set(contact.unreachable or ())
+    if channel in current:
+        return False
+    contact.unreachable = sorted(current | {channel})
     return True

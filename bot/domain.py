@@ -29,6 +29,8 @@ class MessageStatus(StrEnum):
     SENT = "sent"
     SIMULATED = "simulated"  # dry-run channel: stored and printed, not sent
     DELIVERED = "delivered"
+    READ = "read"
+    UNDELIVERED = "undelivered"  # the carrier could not deliver it
     FAILED = "failed"
     SKIPPED = "skipped"  # not sent on purpose, e.g. the contact opted out meanwhile
 
@@ -42,6 +44,15 @@ class OutboxKind(StrEnum):
     REMINDER = "reminder"
     REPLY = "reply"
     ALERT = "alert"
+
+
+# Messages the system sends on its own (not answers to the customer): they wait out quiet
+# hours and are logged as sent or failed.
+PROACTIVE = frozenset(
+    {OutboxKind.INTERIM, OutboxKind.DELAY_NOTICE, OutboxKind.CONFIRM_REQUEST, OutboxKind.REMINDER}
+)
+# Messages a customer must never get twice: when in doubt whether one went out, it is not resent.
+AT_MOST_ONCE = frozenset({OutboxKind.INTERIM, OutboxKind.DELAY_NOTICE})
 
 
 class OutboxStatus(StrEnum):
@@ -69,6 +80,13 @@ class LogEvent(StrEnum):
     CUSTOMER_MESSAGE = "customer_message"
     OPTED_OUT = "opted_out"
     OPTED_IN = "opted_in"
+
+
+class AddressProblem(StrEnum):
+    """What a provider's error says about an address: never send there again."""
+
+    OPTED_OUT = "opted_out"  # the person unsubscribed (Twilio 21610)
+    UNREACHABLE = "unreachable"  # the number cannot get messages (landline, unknown number)
 
 
 class NoteKind(StrEnum):

@@ -59,6 +59,13 @@ class Unauthorized(KeeppostedError):
     code = "unauthorized"
 
 
+class Forbidden(KeeppostedError):
+    """The request is not from who it claims to be (e.g. a webhook with a bad signature)."""
+
+    http_status = 403
+    code = "forbidden"
+
+
 class WorkerAlreadyRunning(KeeppostedError):
     """A second worker was started on an SQLite database, which supports only one."""
 
@@ -66,11 +73,27 @@ class WorkerAlreadyRunning(KeeppostedError):
 
 
 class ChannelError(KeeppostedError):
-    """A channel could not send. `retryable` says whether trying again later may work."""
+    """A channel could not send.
+
+    `retryable`: trying again later may work (a 429, a 5xx, a refused connection).
+    `maybe_sent`: the provider may have taken the message anyway (the answer was lost), so a
+    message that must never arrive twice is not retried.
+    `problem`: what the error says about the address (an AddressProblem value), if anything.
+    """
 
     code = "channel_error"
 
-    def __init__(self, message: str, *, retryable: bool, error_code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        error_code: str | None = None,
+        maybe_sent: bool = False,
+        problem: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.error_code = error_code
+        self.maybe_sent = maybe_sent
+        self.problem = problem

@@ -17,19 +17,27 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot import actions, log
-from bot.contacts import Address, find_by_address, set_opted_out
+from bot.alerts import queue_alert
+from bot.contacts import Address, find_by_address
 from bot.core import Core
+from bot.delivery import change_opt_out
 from bot.domain import CUSTOMER, AlertKind, CaseStatus, Direction, LogEvent, MessageStatus
 from bot.domain import OutboxKind as Kind
 from bot.models import Case, Contact, Message
-from bot.outbox import enqueue, queue_alert, queue_to_contact
+from bot.outbox import enqueue, queue_to_contact
 from channels.base import InboundMessage
-from flows.confirmation import CONVERSATION, Turn
+from flows.confirmation import CONVERSATION, Turn, in_csat_window, in_reopen_window
 from flows.intents import Intent, Reading, read_reply
 
 UNKNOWN_SENDER_REPLY_EVERY = timedelta(hours=24)  # one helpful reply, not a loop with a bot
 ANSWERED_BY_NAMING = (Intent.CONFIRM, Intent.REOPEN)
 REMEMBERED_FROM_STRANGERS = (Intent.OPT_OUT,)
+
+
+@dataclass(frozen=True)
+class Reply:
+    message_id: int
+    body: str
 
 
 @dataclass
@@ -38,11 +46,17 @@ class InboundResult:
     duplicate: bool = False
     intent: str | None = None
     case_id: int | None = None
-    replies: list[str] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
 
 
-def handle_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
-    """Store, read and answer one customer message. A repeat of a stored one changes nothing."""
+def handle_inbound(
+    core: Core, inbound: InboundMessage, *, replies_inline: bool = False
+) -> InboundResult:
+    """Store, read and answer one customer message. A repeat of a stored one changes nothing.
+
+    `replies_inline`: the channel sends our replies in its webhook answer (Twilio's TwiML), so
+    they are stored but not put in the outbox.
+    """
     with core.sessions.begin() as session:
         message_id = _insert_once(session, inbound)
         if message_id is None:
@@ -57,10 +71,10 @@ def handle_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
             # STOP from a number we do not know yet still binds us: remember it.
             contact = _stranger_contact(session, inbound, now)
         if contact is None:
-            replies = _answer_stranger(session, core, inbound, reading, now)
+            replies = _answer_stranger(session, core, inbound, reading, now, replies_inline)
             return InboundResult(message_id, intent=message.intent, replies=replies)
         message.contact_id = contact.id
-        writer = _Actions(session, core, contact, message, now)
+        writer = _Actions(session, core, contact, message, now, inline=replies_inline)
         case, asked_which = _choose_case(session, contact, reading, inbound.case_id, writer)
         if not asked_which:
             turn = Turn(
@@ -92,8 +106,10 @@ def handle_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
             next_status = handler(turn)
             if case is not None and next_status is not None:
                 case.status = next_status
+        session.flush()  # the replies' ids, for the channel's answer
+        replies = [Reply(m.id, m.body) for m in writer.replies]
         return InboundResult(
-            message_id, intent=message.intent, case_id=message.case_id, replies=writer.replies
+            message_id, intent=message.intent, case_id=message.case_id, replies=replies
         )
 
 
@@ -107,6 +123,7 @@ def _insert_once(session: Session, inbound: InboundMessage) -> int | None:
         "provider_id": inbound.provider_id,
         "status": str(MessageStatus.RECEIVED),
         "media_count": inbound.media_count,
+        "media_urls": list(inbound.media_urls) or None,
         "at": inbound.received_at,
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -132,8 +149,13 @@ def _stranger_contact(session: Session, inbound: InboundMessage, now: datetime) 
 
 
 def _answer_stranger(
-    session: Session, core: Core, inbound: InboundMessage, reading: Reading, now: datetime
-) -> list[str]:
+    session: Session,
+    core: Core,
+    inbound: InboundMessage,
+    reading: Reading,
+    now: datetime,
+    inline: bool,
+) -> list[Reply]:
     """Keep the message unmatched. HELP always gets the program's help (carrier rules);
     anything else gets one pointer a day at most, so two bots never loop."""
     template = "help" if reading.intent == Intent.HELP else "unknown_sender"
@@ -152,15 +174,17 @@ def _answer_stranger(
         return []
     context = {"program": core.config.program.model_dump()}
     body = core.templates.render(inbound.channel, template, context)
-    enqueue(
+    reply = enqueue(
         session,
         address=Address(inbound.channel, inbound.sender),
         body=body,
         template=template,
         kind=Kind.REPLY,
         now=now,
+        inline=inline,
     )
-    return [body]
+    session.flush()
+    return [Reply(reply.id, body)]
 
 
 def _choose_case(
@@ -196,6 +220,12 @@ def _choose_case(
         return None, True
     if len(awaiting) == 1:
         return awaiting[0], False
+    if reading.intent in (Intent.RATING, Intent.REOPEN):
+        # A score answers the CSAT question; REOPEN right after a YES means the case just
+        # closed, not another one still open.
+        recent = _recently_closed(session, writer, reading.intent)
+        if recent is not None:
+            return recent, False
     latest = session.scalar(
         select(Case)
         .where(Case.contact_id == contact.id)
@@ -204,6 +234,20 @@ def _choose_case(
         .with_for_update()
     )
     return latest, False
+
+
+def _recently_closed(session: Session, writer: _Actions, intent: Intent) -> Case | None:
+    """The contact's latest closed case that this rating or reopen request can still apply to."""
+    config, now = writer.core.config, writer.now
+    closed = session.scalars(
+        select(Case)
+        .where(Case.contact_id == writer.contact.id, Case.status == CaseStatus.CLOSED)
+        .order_by(Case.closed_at.desc(), Case.id.desc())
+        .limit(5)
+        .with_for_update()
+    )
+    fits = in_csat_window if intent == Intent.RATING else in_reopen_window
+    return next((case for case in closed if fits(case, config, now)), None)
 
 
 def _answer_word(core: Core, intent: Intent) -> str:
@@ -217,7 +261,14 @@ class _Actions:
     """TurnActions over the database: what the conversation's handlers do."""
 
     def __init__(
-        self, session: Session, core: Core, contact: Contact, message: Message, now: datetime
+        self,
+        session: Session,
+        core: Core,
+        contact: Contact,
+        message: Message,
+        now: datetime,
+        *,
+        inline: bool,
     ) -> None:
         self.session, self.core, self.contact, self.message, self.now = (
             session,
@@ -226,7 +277,8 @@ class _Actions:
             message,
             now,
         )
-        self.replies: list[str] = []
+        self.inline = inline
+        self.replies: list[Message] = []
 
     @property
     def _from(self) -> Address:
@@ -245,9 +297,10 @@ class _Actions:
             extra=extra,
             address=self._from,
             to_opted_out=to_opted_out,
+            inline=self.inline,
         )
         if sent is not None:
-            self.replies.append(sent.body)
+            self.replies.append(sent)
 
     def confirm(self, case: Case) -> None:
         actions.confirm(
@@ -296,27 +349,17 @@ class _Actions:
 
     def opt(self, out: bool) -> None:
         channel = self.message.channel
-        if not set_opted_out(self.contact, channel, out):
-            return
-        event = LogEvent.OPTED_OUT if out else LogEvent.OPTED_IN
-        open_cases: list[Case | None] = list(
-            self.session.scalars(
-                select(Case).where(
-                    Case.contact_id == self.contact.id, Case.status != CaseStatus.CLOSED
-                )
-            )
+        changed = change_opt_out(
+            self.session,
+            self.contact,
+            channel,
+            out=out,
+            now=self.now,
+            actor=CUSTOMER,
+            message_id=self.message.id,
         )
-        for case in open_cases or [None]:  # no open case: the contact's own chain
-            log.append(
-                self.session,
-                event=event,
-                at=self.now,
-                actor=CUSTOMER,
-                case_id=case.id if case else None,
-                contact_id=self.contact.id,
-                channel=channel,
-                message_id=self.message.id,
-            )
+        if not changed:
+            return
         # Twilio's Advanced Opt-Out answers STOP/START itself; a second answer breaks the rules.
         if channel == "sms" and self.core.config.channels.sms.advanced_opt_out:
             return

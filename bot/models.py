@@ -73,6 +73,8 @@ class Contact(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(16))
     opted_out: Mapped[list[str]] = mapped_column(default=list)  # channels the contact left
+    # Channels whose address the provider says can never be delivered to (e.g. a landline).
+    unreachable: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime]
 
     cases: Mapped[list[Case]] = relationship(back_populates="contact")
@@ -146,6 +148,7 @@ class Message(Base):
     intent: Mapped[str | None] = mapped_column(String(16))
     template: Mapped[str | None] = mapped_column(String(64))
     media_count: Mapped[int] = mapped_column(default=0)
+    media_urls: Mapped[list[str] | None] = mapped_column(JSON)  # MMS pictures the customer sent
     at: Mapped[datetime]
 
     contact: Mapped[Contact | None] = relationship()

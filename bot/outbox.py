@@ -20,11 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from bot import log
-from bot.contacts import Address, reach
+from bot.contacts import Address, can_receive, reach
 from bot.core import Core
+from bot.delivery import record_failure
 from bot.domain import (
+    AT_MOST_ONCE,
+    PROACTIVE,
     SYSTEM,
-    AlertKind,
     CaseStatus,
     Direction,
     LogEvent,
@@ -38,10 +40,6 @@ from bot.render import format_when
 from channels.base import OutboundMessage
 from flows.interim import UPDATING_STATES, contact_zone, earliest_send, gets_updates
 
-AT_MOST_ONCE = frozenset({OutboxKind.INTERIM, OutboxKind.DELAY_NOTICE})
-PROACTIVE = frozenset(
-    {OutboxKind.INTERIM, OutboxKind.DELAY_NOTICE, OutboxKind.CONFIRM_REQUEST, OutboxKind.REMINDER}
-)
 SENT_EVENTS = {
     OutboxKind.INTERIM: LogEvent.INTERIM_SENT,
     OutboxKind.DELAY_NOTICE: LogEvent.DELAY_NOTICE_SENT,
@@ -87,11 +85,12 @@ def queue_to_contact(
     extra: dict[str, Any] | None = None,
     address: Address | None = None,
     to_opted_out: bool = False,
+    inline: bool = False,
 ) -> Message | None:
     """Render a template for the contact and queue it; None when the contact cannot be reached.
 
     Replies go back where the customer wrote from (`address`); proactive messages go to the
-    contact's preferred channel, after their quiet hours.
+    contact's preferred channel, after their quiet hours. `inline`: see `enqueue`.
     """
     address = address or reach(contact)
     if address is None or (address.channel in contact.opted_out and not to_opted_out):
@@ -116,6 +115,7 @@ def queue_to_contact(
         contact_id=contact.id,
         to_opted_out=to_opted_out,
         not_before=send_after if kind in PROACTIVE else now,
+        inline=inline,
     )
 
 
@@ -131,8 +131,13 @@ def enqueue(
     contact_id: int | None = None,
     to_opted_out: bool = False,
     not_before: datetime | None = None,
+    inline: bool = False,
 ) -> Message:
-    """Store an outbound message and its outbox row; the sender job does the sending."""
+    """Store an outbound message and its outbox row; the sender job does the sending.
+
+    `inline`: the message goes back in the webhook's own answer (TwiML), so it gets no outbox
+    row; it stays `queued` until the provider reports on it.
+    """
     message = Message(
         case_id=case_id,
         contact_id=contact_id,
@@ -144,6 +149,9 @@ def enqueue(
         template=template,
         at=now,
     )
+    if inline:
+        session.add(message)
+        return message
     session.add(
         Outbox(
             message=message,  # the unit of work inserts both in order, batched with others
@@ -158,35 +166,6 @@ def enqueue(
         )
     )
     return message
-
-
-def queue_alert(
-    session: Session, core: Core, *, case: Case, kind: AlertKind, now: datetime, **extra: Any
-) -> None:
-    """Tell the team something needs a person; goes to the alerts channel, else the assignee."""
-    to = core.config.channels.slack.alerts_channel or case.assignee or "alerts"
-    context = {
-        "case": {
-            "label": case.label,
-            "subject": case.subject,
-            "status": str(case.status),
-            "priority": case.priority,
-        },
-        "assignee": case.assignee or "",
-        **extra,
-    }
-    body = core.templates.render("alerts", str(kind), context)
-    session.add(
-        Outbox(
-            case_id=case.id,
-            kind=OutboxKind.ALERT,
-            channel="slack",
-            address=to,
-            body=body,
-            not_before=now,
-            created_at=now,
-        )
-    )
 
 
 @dataclass
@@ -285,10 +264,14 @@ def send_due(core: Core, worker_id: str = "worker") -> SendReport:
 
 
 def _left_channel(row: Outbox) -> bool:
-    """Nothing is sent to a channel the contact opted out of since the row was queued."""
-    if row.message is None or row.message.contact is None or row.to_opted_out:
+    """Nothing is sent to a channel the contact opted out of (or that the provider called dead)
+    since the row was queued."""
+    if row.message is None or row.message.contact is None:
         return False
-    return row.channel in row.message.contact.opted_out
+    contact = row.message.contact
+    if row.to_opted_out:  # the one confirmation of a STOP: still not to a dead number
+        return row.channel in (contact.unreachable or ())
+    return not can_receive(contact, row.channel)
 
 
 def _overtaken(row: Outbox) -> bool:
@@ -321,8 +304,9 @@ def _mark_sent(
     row.status, row.sent_at, row.lease_until = OutboxStatus.SENT, now, None
     message = row.message
     if message is not None:
-        message.status = MessageStatus.SIMULATED if simulated else MessageStatus.SENT
-        message.provider_id = provider_id
+        if message.status == MessageStatus.QUEUED:  # a status report may have come first
+            message.status = MessageStatus.SIMULATED if simulated else MessageStatus.SENT
+        message.provider_id = message.provider_id or provider_id
     event = SENT_EVENTS.get(row.kind)
     case = row.case
     if event is None or case is None:
@@ -356,15 +340,17 @@ def _mark_sent(
 def _record_failure(core: Core, row_id: int, exc: ChannelError, report: SendReport) -> None:
     now = core.clock.now()
     with core.sessions.begin() as session:
-        row = session.get(Outbox, row_id)
+        row = session.get(Outbox, row_id, options=[joinedload(Outbox.message)])
         assert row is not None
-        if exc.retryable and row.attempts < core.config.worker.max_attempts:
+        # An interim update that may already be on its way is not tried again (see top).
+        may_repeat = not (exc.maybe_sent and row.kind in AT_MOST_ONCE)
+        if exc.retryable and may_repeat and row.attempts < core.config.worker.max_attempts:
             row.status, row.lease_until = OutboxStatus.PENDING, None
             row.not_before = now + backoff(row.attempts)
             row.last_error = exc.message
             report.retried += 1
             return
-        _fail(session, core, row, now, exc.message, error_code=exc.error_code)
+        _fail(session, core, row, now, exc.message, error_code=exc.error_code, problem=exc.problem)
         report.failed += 1
 
 
@@ -376,30 +362,21 @@ def _fail(
     reason: str,
     *,
     error_code: str | None,
+    problem: str | None = None,
 ) -> None:
     row.status, row.lease_until, row.last_error = OutboxStatus.FAILED, None, reason
-    if row.message is not None:
-        row.message.status = MessageStatus.FAILED
-        row.message.error_code = error_code
-    case = row.case
-    if case is None or row.kind not in PROACTIVE:
+    message = row.message
+    if message is None:  # an alert: nothing to tell the customer's case about
         return
-    log.append(
-        session,
-        event=LogEvent.INTERIM_FAILED,
-        at=now,
-        actor=SYSTEM,
-        case_id=case.id,
-        channel=row.channel,
-        message_id=row.message_id,
-        detail={"kind": str(row.kind), "error": reason, "error_code": error_code},
-    )
-    queue_alert(
+    message.status = MessageStatus.FAILED
+    message.error_code = error_code
+    record_failure(
         session,
         core,
-        case=case,
-        kind=AlertKind.DELIVERY_FAILED,
+        message,
+        kind=row.kind,
         now=now,
-        error=reason,
-        kind_failed=str(row.kind),
+        reason=reason,
+        error_code=error_code,
+        problem=problem,
     )

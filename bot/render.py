@@ -39,6 +39,7 @@ CUSTOMER_TEMPLATES = (
     "reopen_ack",
     "reopen_expired",
     "clarify",
+    "media_received",
     "which_case",
     "unknown_sender",
     "help",

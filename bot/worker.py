@@ -24,12 +24,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, selectinload
 
 from bot import actions
+from bot.alerts import queue_alert
 from bot.contacts import reach
 from bot.core import Core
 from bot.domain import SYSTEM, AlertKind, CaseStatus, OutboxKind
 from bot.errors import WorkerAlreadyRunning
 from bot.models import Case
-from bot.outbox import SendReport, queue_alert, queue_to_contact, send_due
+from bot.outbox import SendReport, queue_to_contact, send_due
 from flows.confirmation import Timer, confirmation_timer
 from flows.interim import UPDATING_STATES, contact_zone, following_update_at, quiet_hours_end
 

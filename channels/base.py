@@ -19,6 +19,7 @@ class InboundMessage:
     received_at: datetime
     media_count: int = 0
     case_id: int | None = None  # set when the channel already knows the case (web chat link)
+    media_urls: tuple[str, ...] = ()  # pictures and files sent with the message (MMS)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,18 @@ class OutboundMessage:
 class SendResult:
     provider_id: str
     simulated: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """A provider telling us what became of a message we sent (a Twilio status callback)."""
+
+    channel: str
+    provider_id: str
+    status: str  # a MessageStatus value
+    message_id: int | None = None  # ours, when the callback URL carried it
+    error_code: str | None = None
+    problem: str | None = None  # an AddressProblem value when the error says the address is dead
 
 
 class Channel(Protocol):

@@ -161,7 +161,9 @@ def keep_unclear(turn: Turn) -> CaseStatus | None:
     assert turn.case is not None
     turn.actions.flag_unclear(turn.case)
     if turn.case.clarified_in != turn.case.status:
-        turn.actions.reply("clarify")
+        # A picture with no words is not unclear to the customer: say we got it.
+        media_only = turn.message.media_count > 0 and not turn.message.body.strip()
+        turn.actions.reply("media_received" if media_only else "clarify")
         turn.case.clarified_in = str(turn.case.status)
     return turn.case.status
 
