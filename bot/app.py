@@ -12,6 +12,7 @@ from bot.api import api
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
 from bot.errors import KeeppostedError, Unauthorized
+from bot.sms_routes import sms_routes
 
 MAX_BODY_BYTES = 256 * 1024
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def create_app(
     app.config["SECRET_KEY"] = core.settings.secret_key
     app.extensions["keepposted"] = core
     app.register_blueprint(api, url_prefix="/api/v1")
+    app.register_blueprint(sms_routes)
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -88,8 +89,13 @@ def dev(state: State, host: str, port: int) -> None:
     from bot.worker import WorkerLock, schedule_jobs
 
     settings = Settings.from_env()
-    if not settings.api_token:  # dev only: make one up so the API can be tried at once
-        settings = Settings(**{**settings.__dict__, "api_token": secrets.token_urlsafe(16)})
+    # Dev only: make up the tokens that are not set, so the API and `simulate sms` work at once.
+    made_up = {
+        name: secrets.token_urlsafe(16)
+        for name in ("api_token", "twilio_auth_token")
+        if not getattr(settings, name)
+    }
+    settings = Settings(**{**settings.__dict__, **made_up})
     upgrade(settings.database_url)
     core = create_core(state.config, settings)
     lock = WorkerLock(settings.database_url)
@@ -97,7 +103,7 @@ def dev(state: State, host: str, port: int) -> None:
     scheduler = BackgroundScheduler(timezone="UTC")
     schedule_jobs(scheduler, core)
     base = f"http://{host}:{port}"
-    click.echo(_dev_banner(base, settings))
+    click.echo(_dev_banner(base, settings, state.config_path))
     scheduler.start()
     try:
         create_app(core=core).run(host=host, port=port, use_reloader=False, threaded=True)
@@ -106,8 +112,14 @@ def dev(state: State, host: str, port: int) -> None:
         lock.release()
 
 
-def _dev_banner(base: str, settings: Settings) -> str:
+def _dev_banner(base: str, settings: Settings, config_path: str | None) -> str:
     auth = f'-H "Authorization: Bearer {settings.api_token}"'
+    config = config_path or os.environ.get("KEEPPOSTED_CONFIG")
+    env = f"TWILIO_AUTH_TOKEN={settings.twilio_auth_token}" + (
+        f" KEEPPOSTED_CONFIG={config}" if config else ""
+    )
+    program = sys.argv[0] if sys.argv[0].endswith("keepposted") else "keepposted"
+    simulate = f"{env} {program} simulate sms --url {base}"
     return f"""
 keepposted dev is running on {settings.database_url}; channels without credentials are in
 dry-run: what would be sent is printed below as [simulated ...] and stored as `simulated`.
@@ -122,9 +134,55 @@ dry-run: what would be sent is printed below as [simulated ...] and stored as `s
   resolve     curl {auth} -H "Content-Type: application/json" \\
                 -d '{{"resolution": "Replaced the router"}}' {base}/api/v1/cases/1/resolve
 
+Play the customer by SMS from another terminal: each line posts a text signed the way Twilio
+signs it to /sms/inbound and prints the replies (resolve case 1 first, then answer YES):
+  {simulate} +14155550101 STATUS
+  {simulate} +14155550101 YES
+  {simulate} +14155550101 "still broken, please reopen"
+  {simulate} +442079460018 HELP
+
 In another terminal (same DATABASE_URL): keepposted case list, keepposted log verify.
 Press Ctrl-C to stop.
 """
+
+
+@main.group()
+def simulate() -> None:
+    """Play a customer against a running server."""
+
+
+@simulate.command("sms")
+@click.argument("sender", metavar="FROM")
+@click.argument("text")
+@click.option("--url", "server", help="where the server listens (default: public_url)")
+@click.option("--sid", help="the MessageSid to send (repeat one to test idempotency)")
+@click.option("--media", multiple=True, help="a picture URL sent with the text (MMS)")
+@pass_state
+def simulate_sms_command(
+    state: State, sender: str, text: str, server: str | None, sid: str | None, media: tuple[str]
+) -> None:
+    """Post a correctly signed inbound SMS from FROM and print the replies.
+
+    Signs with TWILIO_AUTH_TOKEN, which must match the server's (`keepposted dev` prints it).
+    """
+    from bot.simulate import simulate_sms
+
+    token = Settings.from_env().twilio_auth_token
+    if not token:
+        raise KeeppostedError(
+            "set TWILIO_AUTH_TOKEN to the server's token (`keepposted dev` prints one)"
+        )
+    result = simulate_sms(
+        state.config, token, sender, text, server=server, sid=sid, media=tuple(media)
+    )
+    click.echo(f"{sender} -> {text}")
+    if result.error is not None:
+        click.secho(f"the server answered {result.status}: {result.error}", fg="red", err=True)
+        sys.exit(1)
+    for reply in result.replies:
+        click.echo("  <- " + reply.replace("\n", "\n     "))
+    if not result.replies:
+        click.echo("  (no reply: the text was kept; see the case's messages and log)")
 
 
 @main.command()

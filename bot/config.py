@@ -159,7 +159,11 @@ class SmsSettings(Strict):
     from_number: str | None = Field(default=None, alias="from")
     messaging_service_sid: str | None = None
     max_segments: int = Field(default=3, ge=1, le=10)
-    mps: float = Field(default=1.0, gt=0)
+    mps: float = Field(default=1.0, gt=0)  # message segments per second per sender
+    # An interim update still queued at Twilio after this is dropped rather than sent stale.
+    interim_validity: Duration = Field(
+        default=timedelta(hours=1), ge=timedelta(seconds=1), le=timedelta(hours=10)
+    )
     # True when Twilio's Advanced Opt-Out already answers STOP/START, so we must not answer twice.
     advanced_opt_out: bool = False
 

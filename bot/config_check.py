@@ -13,6 +13,7 @@ from bot.config import Config
 from bot.domain import PRIORITIES
 from bot.durations import format_duration
 from bot.render import Templates, customer_templates, format_when
+from channels.segments import count_segments, describe
 
 SAMPLE_AT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 # Templates whose wording depends on the case's status are shown once per status they serve.
@@ -20,6 +21,7 @@ STATUS_VARIANTS = {
     "interim": ("open", "waiting"),
     "status": ("open", "waiting", "resolved", "closed"),
     "clarify": ("open", "resolved"),
+    "media_received": ("open", "resolved"),
 }
 
 
@@ -65,7 +67,7 @@ def cadence_lines(config: Config) -> list[str]:
 
 
 def check(config: Config, echo: Callable[[str], None]) -> bool:
-    """Print the report; False when any template fails to render."""
+    """Print the report; False when any template fails to render or is too long for SMS."""
     echo("config is valid.")
     for line in cadence_lines(config):
         echo(line)
@@ -94,6 +96,13 @@ def check(config: Config, echo: Callable[[str], None]) -> bool:
                 ok = False
                 continue
             label = f"sms/{name}" + (f" [{status}]" if status != "open" else "")
-            echo(f"  {label} ({len(text)} chars):")
+            segments = count_segments(text)
+            echo(f"  {label} ({describe(segments)}):")
             echo("    " + text.replace("\n", "\n    "))
+            if segments.segments > config.channels.sms.max_segments:
+                echo(
+                    f"    TOO LONG: {segments.segments} segments, over channels.sms.max_segments"
+                    f" ({config.channels.sms.max_segments}); shorten it or raise the limit"
+                )
+                ok = False
     return ok

@@ -41,12 +41,13 @@ def create_core(
     config = config or Config()
     settings = settings or Settings.from_env()
     engine = engine or make_engine(settings.database_url)
+    clock = clock or SystemClock()
     return Core(
         config=config,
         settings=settings,
         engine=engine,
         sessions=make_sessions(engine),
-        clock=clock or SystemClock(),
+        clock=clock,
         templates=Templates(config),
-        channels=channels or build_registry(config, settings),
+        channels=channels or build_registry(config, settings, clock),
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings
 from bot.errors import KeeppostedError
 from channels.base import Channel
 from channels.dryrun import DryRunChannel
+from channels.sms import SmsChannel
 
 CHANNEL_NAMES = ("sms", "slack", "webchat")
 
@@ -29,11 +31,13 @@ class ChannelRegistry(Mapping[str, Channel]):
         return len(self._channels)
 
 
-def build_registry(config: Config, settings: Settings) -> ChannelRegistry:
+def build_registry(
+    config: Config, settings: Settings, clock: Clock | None = None
+) -> ChannelRegistry:
     """Each channel runs for real when its credentials are set, else in dry-run.
 
-    Only the dry-run channel exists so far; the SMS, Slack and web chat channels register here
-    (one line each) when they land.
+    Slack and web chat are dry-run until their channels land; each registers here in one line.
     """
     channels: dict[str, Channel] = {name: DryRunChannel(name) for name in CHANNEL_NAMES}
+    channels["sms"] = SmsChannel(config, settings, clock=clock or SystemClock())
     return ChannelRegistry(channels)

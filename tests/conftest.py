@@ -5,15 +5,20 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
 from bot.app import create_app
 from bot.clock import FrozenClock
@@ -22,9 +27,12 @@ from bot.core import Core, create_core
 from bot.inbound import InboundResult, handle_inbound
 from bot.migrate import upgrade
 from bot.models import LogEntry
+from bot.simulate import inbound_form, twiml_messages
 from bot.worker import tick
 from channels.base import InboundMessage
 from channels.registry import ChannelRegistry
+from channels.sms import SmsChannel
+from tests.fake_twilio import FakeTwilio, signed_post
 from tests.fakes import FakeChannel
 
 API_TOKEN = "test-api-token"
@@ -131,9 +139,13 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def auth_header() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_TOKEN}"}
+
+
 @pytest.fixture
 def auth() -> dict[str, str]:
-    return {"Authorization": f"Bearer {API_TOKEN}"}
+    return auth_header()
 
 
 class Customer:
@@ -219,3 +231,104 @@ def later(clock: FrozenClock, core: Core, **delta: float) -> None:
     """Move time on and let the worker run once."""
     clock.advance(timedelta(**delta))
     tick(core, "test")
+
+
+# -- SMS over real HTTP: the app on an ephemeral port, Twilio faked by tests/fake_twilio.py ----
+
+SMS_FROM = "+15005550006"
+
+
+@dataclass
+class LiveApp:
+    """The app served over real HTTP, reached by signed webhooks as Twilio would reach it."""
+
+    url: str
+    core: Core
+    client: FlaskClient  # for the REST API; webhooks go over HTTP
+
+    @property
+    def sms(self) -> SmsChannel:
+        channel = self.core.channels["sms"]
+        assert isinstance(channel, SmsChannel)
+        return channel
+
+
+def sms_config(public_url: str, **sms: Any) -> Config:
+    channels = {**TEST_CONFIG["channels"], "sms": {"from": SMS_FROM, "mps": 1000} | sms}
+    return parse_config(TEST_CONFIG | {"public_url": public_url, "channels": channels})
+
+
+@contextmanager
+def serve_live(
+    database_url: str,
+    clock: FrozenClock,
+    fake: FakeTwilio,
+    *,
+    public_url: str | None = None,
+    **sms: Any,
+) -> Iterator[LiveApp]:
+    """Serve the app with the real SMS channel pointed at the fake Twilio."""
+    target: dict[str, Flask] = {}
+    server = make_server(
+        "127.0.0.1", 0, lambda environ, start: target["app"](environ, start), threaded=True
+    )
+    url = f"http://127.0.0.1:{server.port}"
+    settings = Settings(
+        database_url=database_url,
+        api_token=API_TOKEN,
+        twilio_account_sid=fake.account_sid,
+        twilio_auth_token=fake.auth_token,
+        twilio_api_base_url=fake.url,
+    )
+    core = create_core(sms_config(public_url or url, **sms), settings, clock=clock)
+    target["app"] = create_app(core=core)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield LiveApp(url, core, target["app"].test_client())
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        channel = core.channels["sms"]
+        if isinstance(channel, SmsChannel):
+            channel.close()
+        core.engine.dispose()
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def live(database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio) -> Iterator[LiveApp]:
+    with serve_live(database_url, clock, fake_twilio) as served:
+        yield served
+
+
+class Phone:
+    """A customer's phone: texts the app through signed webhooks, reads what Twilio got."""
+
+    def __init__(self, live: LiveApp, fake: FakeTwilio, number: str) -> None:
+        self.live, self.fake, self.number = live, fake, number
+        self._read = 0
+
+    def post(self, body: str, *, sid: str | None = None, **fields: str) -> requests.Response:
+        form = inbound_form(self.live.core.config, self.number, body, sid=sid) | fields
+        return signed_post(f"{self.live.url}/sms/inbound", form, auth_token=self.fake.auth_token)
+
+    def texts(self, body: str, *, sid: str | None = None, **fields: str) -> list[str]:
+        """Send a text; returns the replies the app gave in its TwiML answer."""
+        response = self.post(body, sid=sid, **fields)
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Type"].startswith("application/xml")
+        return twiml_messages(response.text)
+
+    def inbox(self) -> list[str]:
+        """Texts Twilio was asked to send to this phone since the last look (after a tick)."""
+        tick(self.live.core, "test")
+        bodies = [m.body for m in self.fake.messages if m.to == self.number]
+        new, self._read = bodies[self._read :], len(bodies)
+        return new

@@ -1,0 +1,261 @@
+"""SMS over Twilio: webhook signatures, inbound and status-callback parsing, TwiML replies, and
+sending through the real twilio Client, paced per sender.
+
+Without Twilio credentials the channel still takes signed webhooks (when TWILIO_AUTH_TOKEN is
+set, as `keepposted dev` does) and prints what it would send, like the dry-run channel.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import ConnectTimeout
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+from urllib3.exceptions import NewConnectionError
+
+from bot.clock import Clock
+from bot.config import Config, Settings
+from bot.domain import AddressProblem, MessageStatus
+from bot.errors import ChannelError, ConfigError, KeeppostedError
+from bot.phones import to_e164
+from channels.base import DeliveryReport, InboundMessage, OutboundMessage, SendResult
+from channels.dryrun import DryRunChannel
+from channels.pacing import Pacer
+from channels.segments import count_segments
+
+# Twilio error codes that say an address must not be sent to again.
+ADDRESS_PROBLEMS = {
+    "21610": AddressProblem.OPTED_OUT,  # the recipient replied STOP to this sender
+    "30005": AddressProblem.UNREACHABLE,  # unknown destination handset
+    "30006": AddressProblem.UNREACHABLE,  # landline or unreachable carrier
+    "21211": AddressProblem.UNREACHABLE,  # invalid 'To' phone number
+    "21614": AddressProblem.UNREACHABLE,  # 'To' is not a mobile number
+}
+# Twilio's message statuses in our words; callbacks only ever move a message forward.
+STATUSES = {
+    "accepted": MessageStatus.QUEUED,
+    "scheduled": MessageStatus.QUEUED,
+    "queued": MessageStatus.QUEUED,
+    "sending": MessageStatus.SENT,
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.READ,
+    "undelivered": MessageStatus.UNDELIVERED,
+    "failed": MessageStatus.FAILED,
+    "canceled": MessageStatus.FAILED,
+}
+# Interim updates and delay notices go stale: Twilio drops them if still queued after this.
+EXPIRING_KINDS = frozenset({"interim", "delay_notice"})
+MAX_VALIDITY_SECONDS = 36_000  # Twilio's ceiling (10 hours)
+SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+MAX_MEDIA = 10  # Twilio sends at most ten media items per message
+SEND_TIMEOUT_SECONDS = 15
+
+
+class SmsChannel:
+    name = "sms"
+
+    def __init__(
+        self,
+        config: Config,
+        settings: Settings,
+        *,
+        clock: Clock,
+        client: Client | None = None,
+        pacer: Pacer | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.sms = config.channels.sms
+        self.public_url = config.public_url.rstrip("/")
+        self.default_region = config.default_region
+        self.clock = clock
+        token = settings.twilio_auth_token
+        self.validator = RequestValidator(token) if token else None
+        self.client = client if client is not None else build_client(config, settings)
+        self.pacer = pacer or Pacer(self.sms.mps)
+        self.dry_run = DryRunChannel(self.name, stream)
+
+    @property
+    def live(self) -> bool:
+        """True when messages really go to Twilio; False prints them instead."""
+        return self.client is not None
+
+    @property
+    def sender(self) -> str:
+        return self.sms.messaging_service_sid or self.sms.from_number or "dry-run"
+
+    def close(self) -> None:
+        """Let go of the pooled HTTP connections to Twilio."""
+        session = getattr(getattr(self.client, "http_client", None), "session", None)
+        if session is not None:
+            session.close()
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def signed_url(self, request: Any) -> str:
+        """The URL Twilio signed: the public URL plus the exact path and query we were called
+        on, so a TLS-terminating proxy in front of us does not break the check."""
+        query = request.query_string.decode("latin-1")
+        return f"{self.public_url}{request.path}" + (f"?{query}" if query else "")
+
+    def verify(self, request: Any) -> bool:
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if self.validator is None or not signature:
+            return False
+        return bool(self.validator.validate(self.signed_url(request), request.form, signature))
+
+    def parse_inbound(self, request: Any) -> InboundMessage:
+        form = request.form
+        sid = form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid") or ""
+        sender = form.get("From", "").strip()
+        if not SID.match(sid):
+            raise KeeppostedError("MessageSid is missing or malformed", field="MessageSid")
+        if not sender or len(sender) > 64:
+            raise KeeppostedError("From is missing or too long", field="From")
+        media_count = _count(form.get("NumMedia"), field="NumMedia")
+        media = tuple(
+            url for i in range(min(media_count, MAX_MEDIA)) if (url := form.get(f"MediaUrl{i}"))
+        )
+        return InboundMessage(
+            channel=self.name,
+            sender=self._normalise(sender),
+            body=form.get("Body", ""),
+            provider_id=sid,
+            received_at=self.clock.now(),
+            media_count=media_count,
+            media_urls=media,
+        )
+
+    def parse_status(self, request: Any) -> DeliveryReport | None:
+        """A status callback; None for a status we do not track (nothing to change)."""
+        form = request.form
+        sid = form.get("MessageSid") or form.get("SmsSid") or ""
+        if not SID.match(sid):
+            raise KeeppostedError("MessageSid is missing or malformed", field="MessageSid")
+        status = STATUSES.get((form.get("MessageStatus") or form.get("SmsStatus") or "").lower())
+        if status is None:
+            return None
+        ours = request.args.get("m")
+        if ours is not None and not ours.isdigit():
+            raise KeeppostedError("m must be a message id", field="m")
+        code = form.get("ErrorCode") or None
+        return DeliveryReport(
+            channel=self.name,
+            provider_id=sid,
+            status=str(status),
+            message_id=int(ours) if ours else None,
+            error_code=code,
+            problem=_problem(code),
+        )
+
+    def status_callback_url(self, message_id: int) -> str:
+        """Where Twilio reports on a message; our id rides along so a callback that beats the
+        send's own bookkeeping still finds its message."""
+        return f"{self.public_url}/sms/status?m={message_id}"
+
+    def twiml(self, to: str, replies: Sequence[tuple[int, str]]) -> str:
+        """The webhook's answer: our replies as TwiML, each reporting its delivery to us."""
+        response = MessagingResponse()
+        for message_id, body in replies:
+            response.message(body, action=self.status_callback_url(message_id))
+            if not self.live:
+                self.dry_run.send(OutboundMessage(self.name, to, body, message_id, "reply"))
+        return str(response)
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        if self.client is None:
+            return self.dry_run.send(message)
+        self.pacer.wait(self.sender, count_segments(message.body).segments)
+        options: dict[str, Any] = {
+            "to": message.to,
+            "body": message.body,
+            "status_callback": self.status_callback_url(message.message_id),
+        }
+        if self.sms.messaging_service_sid:
+            options["messaging_service_sid"] = self.sms.messaging_service_sid
+        else:
+            options["from_"] = self.sms.from_number
+        if message.kind in EXPIRING_KINDS:
+            seconds = int(self.sms.interim_validity.total_seconds())
+            options["validity_period"] = max(1, min(seconds, MAX_VALIDITY_SECONDS))
+        try:
+            created = self.client.messages.create(**options)
+        except TwilioRestException as exc:
+            raise _rest_error(exc) from None
+        except ConnectTimeout as exc:
+            raise ChannelError(f"could not reach Twilio: {exc}", retryable=True) from None
+        except RequestsConnectionError as exc:
+            raise ChannelError(
+                f"lost the connection to Twilio: {exc}",
+                retryable=True,
+                maybe_sent=not _never_connected(exc),
+            ) from None
+        except (TwilioException, OSError, ValueError) as exc:  # timeouts, garbled answers
+            raise ChannelError(
+                f"Twilio answer unusable: {exc}", retryable=True, maybe_sent=True
+            ) from None
+        return SendResult(provider_id=str(created.sid))
+
+    def _normalise(self, sender: str) -> str:
+        """E.164 when it is a phone number; short codes and sender names are kept as sent."""
+        try:
+            return to_e164(sender, self.default_region)
+        except KeeppostedError:
+            return sender
+
+
+def build_client(config: Config, settings: Settings) -> Client | None:
+    """The real twilio Client when credentials are set; its base URL may point at a fake."""
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        return None
+    sms = config.channels.sms
+    if not (sms.from_number or sms.messaging_service_sid):
+        raise ConfigError(
+            ["channels.sms: set `from` or `messaging_service_sid` to send SMS through Twilio"]
+        )
+    client = Client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        http_client=TwilioHttpClient(timeout=SEND_TIMEOUT_SECONDS),
+    )
+    if settings.twilio_api_base_url:
+        client.api.base_url = settings.twilio_api_base_url.rstrip("/")
+    return client
+
+
+def _rest_error(exc: TwilioRestException) -> ChannelError:
+    code = str(exc.code) if exc.code is not None else None
+    return ChannelError(
+        f"Twilio answered {exc.status}" + (f" (error {code})" if code else "") + f": {exc.msg}",
+        retryable=exc.status == 429 or exc.status >= 500,
+        error_code=code or str(exc.status),
+        problem=_problem(code),
+    )
+
+
+def _problem(code: str | None) -> str | None:
+    problem = ADDRESS_PROBLEMS.get(code or "")
+    return str(problem) if problem else None
+
+
+def _never_connected(exc: RequestsConnectionError) -> bool:
+    """True when the request cannot have reached Twilio (the connection was never made)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+def _count(raw: str | None, *, field: str) -> int:
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise KeeppostedError(f"{field} must be a number", field=field)
+    return int(raw)

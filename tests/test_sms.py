@@ -1,0 +1,236 @@
+"""Whole SMS journeys over real HTTP: signed webhooks into the app, the real twilio Client out to
+the fake Twilio, and signed status callbacks back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from bot.cli import main
+from bot.clock import FrozenClock
+from bot.domain import MessageStatus, OutboxKind
+from bot.models import Case, Message, Outbox
+from tests.conftest import (
+    SMS_FROM,
+    LiveApp,
+    Phone,
+    auth_header,
+    later,
+    log_events,
+    open_case,
+    serve_live,
+)
+from tests.fake_twilio import FakeTwilio
+
+MARIA = "+14155550101"
+
+
+def _case(live: LiveApp, **fields: Any) -> dict[str, Any]:
+    return open_case(live.client, auth_header(), **fields)
+
+
+def _message(live: LiveApp, provider_id: str) -> Message:
+    with live.core.sessions() as session:
+        message = session.scalar(select(Message).where(Message.provider_id == provider_id))
+        assert message is not None
+        return message
+
+
+def _case_row(live: LiveApp, case_id: int) -> Case:
+    with live.core.sessions() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        return case
+
+
+def _resolve(live: LiveApp, case_id: int) -> None:
+    response = live.client.post(
+        f"/api/v1/cases/{case_id}/resolve",
+        json={"resolution": "We replaced the line card."},
+        headers=auth_header(),
+    )
+    assert response.status_code == 200, response.get_json()
+
+
+def test_updates_on_cadence_then_yes_closes_the_case(
+    live: LiveApp, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    phone = Phone(live, fake_twilio, MARIA)
+    case = _case(live)  # P2: first update after 2h, then every 8h
+    assert phone.inbox() == []
+
+    later(clock, live.core, hours=2)
+    [first] = fake_twilio.wait_for(1)
+    assert first.to == MARIA and first.from_ == SMS_FROM
+    assert "Next update by" in first.body
+    assert first.validity_period == 3600  # a stale interim update is dropped, not sent late
+    assert first.status_callback == f"{live.url}/sms/status?m={_message(live, first.sid).id}"
+
+    later(clock, live.core, hours=8)
+    assert len(fake_twilio.wait_for(2)) == 2
+
+    _resolve(live, case["id"])
+    [ask] = phone.inbox()[-1:]
+    assert "Reply YES" in ask
+    request = fake_twilio.messages[-1]
+    assert request.validity_period is None  # a confirmation request must arrive, however late
+
+    replies = phone.texts("YES")
+    assert any("closed" in reply for reply in replies), replies
+    assert _case_row(live, case["id"]).status == "closed"
+    assert log_events(live.core, case["id"]) == [
+        "case_opened",
+        "interim_sent",
+        "interim_sent",
+        "resolution_proposed",
+        "confirmation_requested",
+        "customer_message",
+        "confirmed",
+    ]
+    [thanks] = phone.texts("5")
+    assert "5" in thanks
+    assert log_events(live.core, case["id"])[-1] == "csat_received"
+
+
+def test_replies_in_twiml_report_their_delivery(live: LiveApp, fake_twilio: FakeTwilio) -> None:
+    phone = Phone(live, fake_twilio, MARIA)
+    _case(live)
+    response = phone.post("STATUS")
+    assert "<Message action=" in response.text
+    with live.core.sessions() as session:
+        reply = session.scalars(
+            select(Message).where(Message.direction == "out", Message.address == MARIA)
+        ).one()
+        assert reply.status == MessageStatus.QUEUED and reply.template == "status"
+        assert session.scalar(select(func.count()).select_from(Outbox)) == 0  # not sent twice
+    assert f'action="{live.url}/sms/status?m={reply.id}"' in response.text
+
+    # Twilio reports on the reply: the first report carries the new message's sid.
+    sid = "SM" + "ab" * 16
+    callback = {"MessageSid": sid, "MessageStatus": "delivered", "To": MARIA, "From": SMS_FROM}
+    assert fake_twilio.signed_post(f"{live.url}/sms/status?m={reply.id}", callback).ok
+    assert _message(live, sid).status == MessageStatus.DELIVERED
+
+
+def test_reopen_reopens_the_case_and_alerts_the_team(
+    live: LiveApp, fake_twilio: FakeTwilio
+) -> None:
+    phone = Phone(live, fake_twilio, MARIA)
+    case = _case(live)
+    _resolve(live, case["id"])
+    replies = phone.texts("No, it is still broken. REOPEN")
+    assert replies and "open again" in replies[0]
+    assert _case_row(live, case["id"]).status == "open"
+    assert "reopen_requested" in log_events(live.core, case["id"])
+    with live.core.sessions() as session:
+        alert = session.scalars(select(Outbox).where(Outbox.kind == OutboxKind.ALERT)).one()
+    assert "still broken" in alert.body
+
+
+def test_status_and_help_are_answered(live: LiveApp, fake_twilio: FakeTwilio) -> None:
+    phone = Phone(live, fake_twilio, MARIA)
+    case = _case(live, subject="Router keeps rebooting")
+    [status] = phone.texts("STATUS")
+    assert f"#{case['id']}" in status and "Router keeps rebooting" in status
+    [help_] = phone.texts("HELP")
+    assert "Acme support" in help_ and "1-800-555-0199" in help_ and "STOP" in help_
+    [info] = phone.texts("info")
+    assert info == help_
+
+
+def test_stop_mid_case_pauses_sms_and_start_resumes(
+    live: LiveApp, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    phone = Phone(live, fake_twilio, MARIA)
+    case = _case(live)
+    later(clock, live.core, hours=2)
+    assert len(phone.inbox()) == 1
+
+    [confirmation] = phone.texts("STOP")
+    assert "no more texts" in confirmation
+    assert "opted_out" in log_events(live.core, case["id"])
+    later(clock, live.core, hours=8)
+    assert phone.inbox() == []  # nothing is sent to an opted-out number
+    assert phone.texts("STOP") == []  # one confirmation, not one per STOP
+    [help_] = phone.texts("HELP")  # HELP is always answered
+    assert "Acme support" in help_
+
+    [welcome] = phone.texts("START")
+    assert "again" in welcome
+    assert log_events(live.core, case["id"]).count("opted_in") == 1
+    later(clock, live.core, hours=8)  # due at 04:00 in New York: held for quiet hours
+    later(clock, live.core, hours=4)
+    assert len(phone.inbox()) == 1
+
+
+def test_advanced_opt_out_leaves_the_answer_to_twilio(
+    database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    with serve_live(database_url, clock, fake_twilio, advanced_opt_out=True) as live:
+        phone = Phone(live, fake_twilio, MARIA)
+        case = _case(live)
+        assert phone.texts("STOP") == []
+        assert phone.texts("UNSTOP") == []
+        events = log_events(live.core, case["id"])
+        assert [e for e in events if e.startswith("opted")] == ["opted_out", "opted_in"]
+
+
+def test_messaging_service_sender(
+    database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    service = "MG" + "0" * 32
+    with serve_live(
+        database_url, clock, fake_twilio, **{"from": None, "messaging_service_sid": service}
+    ) as live:
+        _case(live, priority="P1")
+        later(clock, live.core, minutes=30)
+        [sent] = fake_twilio.wait_for(1)
+        assert sent.messaging_service_sid == service and sent.from_ is None
+
+
+def test_quiet_hours_hold_sms_until_morning(
+    live: LiveApp, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    phone = Phone(live, fake_twilio, MARIA)
+    _case(live, priority="P1", contact={"phone": MARIA, "timezone": "America/New_York"})
+    later(clock, live.core, hours=11, minutes=30)  # 21:30 in New York: an update is due
+    assert phone.inbox() == []
+    later(clock, live.core, hours=5)  # 02:30
+    assert phone.inbox() == []
+    later(clock, live.core, hours=5, minutes=35)  # 08:05
+    [morning] = phone.inbox()
+    assert "Next update by" in morning
+
+
+# -- keepposted simulate sms -------------------------------------------------------------------
+
+
+def test_simulate_sms_plays_the_customer_against_a_running_server(
+    live: LiveApp, fake_twilio: FakeTwilio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"public_url: {live.url}\n", encoding="utf-8")
+    case = _case(live)
+    _resolve(live, case["id"])
+    runner = CliRunner()
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", fake_twilio.auth_token)
+    result = runner.invoke(
+        main, ["--config", str(config), "simulate", "sms", "(415) 555-0101", "YES"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "<- Thank you for confirming" in result.output
+    assert _case_row(live, case["id"]).status == "closed"
+
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "not-the-servers-token")
+    result = runner.invoke(main, ["--config", str(config), "simulate", "sms", MARIA, "REOPEN"])
+    assert result.exit_code == 1 and "403" in result.output
+    assert _case_row(live, case["id"]).status == "closed"
+
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN")
+    result = runner.invoke(main, ["--config", str(config), "simulate", "sms", MARIA, "YES"])
+    assert result.exit_code == 2 and "TWILIO_AUTH_TOKEN" in result.output
