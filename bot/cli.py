@@ -115,11 +115,11 @@ def dev(state: State, host: str, port: int) -> None:
 def _dev_banner(base: str, settings: Settings, config_path: str | None) -> str:
     auth = f'-H "Authorization: Bearer {settings.api_token}"'
     config = config_path or os.environ.get("KEEPPOSTED_CONFIG")
-    env = f"TWILIO_AUTH_TOKEN={settings.twilio_auth_token}" + (
+    env = f"export TWILIO_AUTH_TOKEN={settings.twilio_auth_token}" + (
         f" KEEPPOSTED_CONFIG={config}" if config else ""
     )
     program = sys.argv[0] if sys.argv[0].endswith("keepposted") else "keepposted"
-    simulate = f"{env} {program} simulate sms --url {base}"
+    simulate = f"{program} simulate sms --url {base}"
     return f"""
 keepposted dev is running on {settings.database_url}; channels without credentials are in
 dry-run: what would be sent is printed below as [simulated ...] and stored as `simulated`.
@@ -136,6 +136,7 @@ dry-run: what would be sent is printed below as [simulated ...] and stored as `s
 
 Play the customer by SMS from another terminal: each line posts a text signed the way Twilio
 signs it to /sms/inbound and prints the replies (resolve case 1 first, then answer YES):
+  {env}
   {simulate} +14155550101 STATUS
   {simulate} +14155550101 YES
   {simulate} +14155550101 "still broken, please reopen"

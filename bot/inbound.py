@@ -26,7 +26,13 @@ from bot.domain import OutboxKind as Kind
 from bot.models import Case, Contact, Message
 from bot.outbox import enqueue, queue_to_contact
 from channels.base import InboundMessage
-from flows.confirmation import CONVERSATION, Turn, in_csat_window, in_reopen_window
+from flows.confirmation import (
+    CONVERSATION,
+    Turn,
+    in_csat_window,
+    in_reopen_window,
+    provider_answers_keywords,
+)
 from flows.intents import Intent, Reading, read_reply
 
 UNKNOWN_SENDER_REPLY_EVERY = timedelta(hours=24)  # one helpful reply, not a loop with a bot
@@ -159,6 +165,8 @@ def _answer_stranger(
     """Keep the message unmatched. HELP always gets the program's help (carrier rules);
     anything else gets one pointer a day at most, so two bots never loop."""
     template = "help" if reading.intent == Intent.HELP else "unknown_sender"
+    if template == "help" and provider_answers_keywords(inbound.channel, core.config):
+        return []
     recently = template == "unknown_sender" and session.scalar(
         select(Message.id)
         .where(
@@ -360,8 +368,7 @@ class _Actions:
         )
         if not changed:
             return
-        # Twilio's Advanced Opt-Out answers STOP/START itself; a second answer breaks the rules.
-        if channel == "sms" and self.core.config.channels.sms.advanced_opt_out:
+        if provider_answers_keywords(channel, self.core.config):
             return
         self.reply("opted_out" if out else "opted_in", to_opted_out=out)
 

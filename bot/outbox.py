@@ -11,12 +11,13 @@ auto-closes without the customer ever being asked).
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from bot import log
@@ -247,7 +248,13 @@ def send_due(core: Core, worker_id: str = "worker") -> SendReport:
                 report.skipped += 1
             else:
                 claimed.append((row.id, _outbound(row)))
-    for row_id, outbound in claimed:
+    # Pacing makes sends wait; hand back what cannot go out well inside the lease, so no row
+    # is ever sent by a worker whose lease on it has run out.
+    deadline = time.monotonic() + core.config.worker.lease.total_seconds() / 2
+    for position, (row_id, outbound) in enumerate(claimed):
+        if time.monotonic() > deadline:
+            _release(core, [row_id for row_id, _ in claimed[position:]])
+            break
         try:
             result = core.channels[outbound.channel].send(outbound)
         except ChannelError as exc:
@@ -261,6 +268,21 @@ def send_due(core: Core, worker_id: str = "worker") -> SendReport:
             _mark_sent(session, core, sent, result.provider_id, result.simulated)
         report.sent += 1
     return report
+
+
+def _release(core: Core, row_ids: list[int]) -> None:
+    """Give claimed rows back untried, for the next run."""
+    with core.sessions.begin() as session:
+        session.execute(
+            update(Outbox)
+            .where(Outbox.id.in_(row_ids), Outbox.status == OutboxStatus.SENDING)
+            .values(
+                status=OutboxStatus.PENDING,
+                lease_owner=None,
+                lease_until=None,
+                attempts=Outbox.attempts - 1,
+            )
+        )
 
 
 def _left_channel(row: Outbox) -> bool:

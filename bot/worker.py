@@ -175,12 +175,26 @@ def _guarded(job: Callable[[], object], name: str) -> Callable[[], None]:
     return run
 
 
+class _ExpectedOverlap(logging.Filter):
+    """A send run paced to the provider's rate may outlast its interval; APScheduler then skips
+    the next run and would warn about it every second. That is expected, so it is not logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in record.getMessage()
+
+
+_EXPECTED_OVERLAP = _ExpectedOverlap()
+
+
 def schedule_jobs(scheduler: BaseScheduler, core: Core, worker: str | None = None) -> None:
     """Add the interval jobs. One instance each at a time; missed runs coalesce into one.
 
     Each job first runs at start-up. The scheduler keeps real time; the jobs read core.clock.
     """
     me = worker or worker_id()
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if _EXPECTED_OVERLAP not in scheduler_log.filters:
+        scheduler_log.addFilter(_EXPECTED_OVERLAP)
     poll = core.config.worker.poll_every.total_seconds()
     jobs: list[tuple[str, Callable[[], object], float]] = [
         ("advance_due_updates", lambda: advance_due_updates(core), poll),

@@ -108,8 +108,15 @@ def opt_in(turn: Turn) -> CaseStatus | None:
     return turn.case.status if turn.case else None
 
 
+def provider_answers_keywords(channel: str, config: Config) -> bool:
+    """Twilio's Advanced Opt-Out answers STOP, START and HELP itself; a second answer from us
+    would break the carrier rules it exists to keep."""
+    return channel == "sms" and config.channels.sms.advanced_opt_out
+
+
 def send_help(turn: Turn) -> CaseStatus | None:
-    turn.actions.reply("help", to_opted_out=True)  # carriers want HELP answered, always
+    if not provider_answers_keywords(turn.message.channel, turn.config):
+        turn.actions.reply("help", to_opted_out=True)  # carriers want HELP answered, always
     return turn.case.status if turn.case else None
 
 

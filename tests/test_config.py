@@ -144,6 +144,21 @@ def test_config_check_fails_on_a_broken_template_override(tmp_path: Path) -> Non
     assert "sms/interim: FAILED" in result.output
 
 
+def test_config_check_counts_sms_segments_and_fails_above_the_limit(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--config", str(ROOT / "config.yaml"), "config", "check"])
+    assert "sms/confirm_request (1 segment, GSM-7," in result.output
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "channels:\n  sms:\n    max_segments: 1\n"
+        "templates:\n  sms:\n    csat_ask: 'How did we do? Rate us 1–5 ’'\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["--config", str(path), "config", "check"])
+    assert result.exit_code == 1
+    assert "sms/csat_ask (1 segment, UCS-2 (because of – U+2013, ’ U+2019)" in result.output
+    assert "TOO LONG: 2 segments, over channels.sms.max_segments (1)" in result.output
+
+
 def test_keyword_lists_replace_the_defaults() -> None:
     config = parse_config({"keywords": {"confirm": ["OK", "CONFIRM"]}})
     assert config.keyword_set.confirm == ("OK", "CONFIRM")

@@ -174,7 +174,9 @@ def test_advanced_opt_out_leaves_the_answer_to_twilio(
         phone = Phone(live, fake_twilio, MARIA)
         case = _case(live)
         assert phone.texts("STOP") == []
+        assert phone.texts("HELP") == []
         assert phone.texts("UNSTOP") == []
+        assert Phone(live, fake_twilio, "+12125550199").texts("HELP") == []  # a stranger too
         events = log_events(live.core, case["id"])
         assert [e for e in events if e.startswith("opted")] == ["opted_out", "opted_in"]
 

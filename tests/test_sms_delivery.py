@@ -3,6 +3,8 @@ numbers and pacing, with the real twilio Client talking to the fake Twilio."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -10,10 +12,20 @@ from bot.clock import FrozenClock
 from bot.domain import MessageStatus, OutboxKind, OutboxStatus
 from bot.errors import ChannelError
 from bot.models import Case, Contact, LogEntry, Message, Outbox
+from bot.outbox import send_due
+from bot.worker import advance_due_updates
 from channels.base import OutboundMessage
 from channels.pacing import Pacer
 from channels.segments import count_segments
-from tests.conftest import LiveApp, Phone, auth_header, later, log_events, open_case
+from tests.conftest import (
+    LiveApp,
+    Phone,
+    auth_header,
+    later,
+    log_events,
+    open_case,
+    serve_live,
+)
 from tests.fake_twilio import FakeTwilio, signed_post
 
 MARIA = "+14155550101"
@@ -264,3 +276,21 @@ def test_the_pacer_lines_up_one_sender_and_leaves_others_alone() -> None:
     now[0] = 10.0
     assert pacer.wait("+1555") == 0.0  # idle time is not saved up into a burst
     assert waits == [0.25, 0.5, 0.75]
+
+
+def test_a_paced_run_hands_back_what_it_cannot_send_inside_the_lease(
+    database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio
+) -> None:
+    with serve_live(database_url, clock, fake_twilio, mps=2) as live:
+        worker = live.core.config.worker.model_copy(update={"lease": timedelta(seconds=1)})
+        live.core.config = live.core.config.model_copy(update={"worker": worker})
+        for number in range(3):
+            open_case(live.client, auth_header(), contact={"phone": f"+1415555020{number}"})
+        clock.advance(timedelta(hours=2))
+        advance_due_updates(live.core)
+        report = send_due(live.core, "test")  # 0.5 s budget at 2 segments a second
+        assert report.sent == 2 and len(fake_twilio.messages) == 2
+        with live.core.sessions() as session:
+            [left] = session.scalars(select(Outbox).where(Outbox.status == "pending")).all()
+            assert left.attempts == 0 and left.lease_owner is None
+        assert send_due(live.core, "test").sent == 1
