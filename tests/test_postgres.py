@@ -31,11 +31,21 @@ from bot.inbound import InboundResult, handle_inbound
 from bot.log import verify
 from bot.migrate import upgrade
 from bot.models import Base, Case, Contact, LogEntry, Message
+from bot.simulate import inbound_form
 from bot.worker import tick
 from channels.base import InboundMessage
 from channels.registry import ChannelRegistry
 from tests import conftest
-from tests.conftest import API_TOKEN, START, TEST_CONFIG, Customer, log_events, open_case
+from tests.conftest import (
+    API_TOKEN,
+    START,
+    TEST_CONFIG,
+    Customer,
+    log_events,
+    open_case,
+    serve_live,
+)
+from tests.fake_twilio import FakeTwilio, signed_post
 from tests.fakes import FakeChannel
 from tests.pg_server import PostgresServer, find_pg_bin, throwaway_postgres
 
@@ -325,3 +335,27 @@ def test_repeated_stops_at_once_opt_out_and_answer_once(
     assert log_events(pg_core, case_id).count("opted_out") == 1
     answers = [b for b in channels["sms"].bodies_to(MARIA) if "no more texts" in b]
     assert len(answers) == 1, answers
+
+
+def test_fifty_concurrent_copies_of_an_sms_webhook_act_once_on_postgres(
+    pg_server: PostgresServer, clock: FrozenClock
+) -> None:
+    """The insert-or-ignore on MessageSid holds under PostgreSQL's concurrency too."""
+    url = pg_server.create_database(f"keepposted_{uuid.uuid4().hex[:16]}")
+    upgrade(url)
+    with FakeTwilio() as fake, serve_live(url, clock, fake) as live:
+        case_id = conftest.resolved_case(live.client, AUTH)
+        form = inbound_form(live.core.config, MARIA, "YES", sid="SM" + "7" * 32)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            responses = list(
+                pool.map(
+                    lambda _: signed_post(
+                        f"{live.url}/sms/inbound", form, auth_token=fake.auth_token
+                    ),
+                    range(50),
+                )
+            )
+        assert [r.status_code for r in responses] == [200] * 50
+        assert sum("<Message" in r.text for r in responses) == 1
+        events = log_events(live.core, case_id)
+        assert events.count("confirmed") == 1 and events.count("customer_message") == 1
