@@ -167,6 +167,21 @@ def test_stop_mid_case_pauses_sms_and_start_resumes(
     assert len(phone.inbox()) == 1
 
 
+def test_after_stop_updates_go_to_the_contacts_other_channel(
+    live: LiveApp, fake_twilio: FakeTwilio, clock: FrozenClock
+) -> None:
+    phone = Phone(live, fake_twilio, MARIA)
+    _case(live, contact={"phone": MARIA, "slack_user_id": "U0MARIA"})
+    phone.texts("STOP")
+    later(clock, live.core, hours=2)
+    assert phone.inbox() == []
+    with live.core.sessions() as session:
+        channels = session.scalars(
+            select(Message.channel).where(Message.template == "interim")
+        ).all()
+    assert channels == ["slack"]
+
+
 def test_advanced_opt_out_leaves_the_answer_to_twilio(
     database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio
 ) -> None:
