@@ -63,14 +63,12 @@ def handle_inbound(
     `replies_inline`: the channel sends our replies in its webhook answer (Twilio's TwiML), so
     they are stored but not put in the outbox.
     """
+    reading = read_reply(inbound.body, core.keywords)
     with core.sessions.begin() as session:
-        message_id = _insert_once(session, inbound)
-        if message_id is None:
+        message = _insert_once(session, inbound, str(reading.intent))
+        if message is None:
             return InboundResult(message_id=None, duplicate=True)
-        message = session.get(Message, message_id)
-        assert message is not None
-        reading = read_reply(inbound.body, core.keywords)
-        message.intent = str(reading.intent)
+        message_id = message.id
         now = core.clock.now()
         contact = find_by_address(session, inbound.channel, inbound.sender)
         if contact is None and reading.intent in REMEMBERED_FROM_STRANGERS:
@@ -81,7 +79,8 @@ def handle_inbound(
             return InboundResult(message_id, intent=message.intent, replies=replies)
         message.contact_id = contact.id
         writer = _Actions(session, core, contact, message, now, inline=replies_inline)
-        case, asked_which = _choose_case(session, contact, reading, inbound.case_id, writer)
+        with session.no_autoflush:  # its reads need none of this transaction's writes
+            case, asked_which = _choose_case(session, contact, reading, inbound.case_id, writer)
         if not asked_which:
             turn = Turn(
                 case=case,
@@ -119,8 +118,9 @@ def handle_inbound(
         )
 
 
-def _insert_once(session: Session, inbound: InboundMessage) -> int | None:
-    """Insert-or-ignore on (channel, provider_id): fifty copies of one webhook store one row."""
+def _insert_once(session: Session, inbound: InboundMessage, intent: str) -> Message | None:
+    """Insert-or-ignore on (channel, provider_id): fifty copies of one webhook store one row.
+    The row comes back as a Message in the session, with no second query."""
     values: dict[str, Any] = {
         "channel": inbound.channel,
         "direction": str(Direction.IN),
@@ -130,6 +130,7 @@ def _insert_once(session: Session, inbound: InboundMessage) -> int | None:
         "status": str(MessageStatus.RECEIVED),
         "media_count": inbound.media_count,
         "media_urls": list(inbound.media_urls) or None,
+        "intent": intent,
         "at": inbound.received_at,
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -137,9 +138,9 @@ def _insert_once(session: Session, inbound: InboundMessage) -> int | None:
         insert(Message)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-        .returning(Message.id)
+        .returning(Message)
     )
-    return session.scalar(statement)
+    return session.scalars(statement).one_or_none()
 
 
 def _stranger_contact(session: Session, inbound: InboundMessage, now: datetime) -> Contact | None:

@@ -66,17 +66,18 @@ def append(
     message_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> LogEntry:
-    """Append one entry to its case's chain, inside the caller's transaction."""
+    """Append one entry to its case's chain, inside the caller's transaction.
+
+    The entry gets its global `seq` before it is written, so its hash is computed once and the
+    row is inserted with the transaction's other writes, in one statement with its neighbours.
+    """
     if case_id is None and contact_id is None:
         raise ValueError("a log entry belongs to a case or, failing that, a contact")
     key = chain_for_case(case_id) if case_id is not None else chain_for_contact(contact_id or 0)
-    head = session.execute(
-        select(LogChain).where(LogChain.key == key).with_for_update()
-    ).scalar_one_or_none()
-    if head is None:
-        head = LogChain(key=key, length=0, head_hash=GENESIS)
-        session.add(head)
+    state = _TransactionState.of(session)
+    head = state.locked_head(session, key)
     entry = LogEntry(
+        seq=state.next_seq(session),
         chain=key,
         chain_seq=head.length + 1,
         case_id=case_id,
@@ -87,14 +88,53 @@ def append(
         message_id=message_id,
         detail=detail or {},
         prev_hash=head.head_hash,
-        hash="",
     )
-    session.add(entry)
-    session.flush()  # the global seq is part of what the hash covers
     entry.hash = entry_hash(entry.prev_hash, entry)
+    session.add(entry)
     head.length = entry.chain_seq
     head.head_hash = entry.hash
     return entry
+
+
+class _TransactionState:
+    """What appending has learnt in this transaction: the chain heads it locked (the lock lasts
+    until the end of the transaction, so a second entry needs no second SELECT) and, on SQLite,
+    the next seq (one writer at a time there, so it can be counted on)."""
+
+    def __init__(self, transaction: object) -> None:
+        self.transaction = transaction
+        self.heads: dict[str, LogChain] = {}
+        self.seq: int | None = None
+
+    @classmethod
+    def of(cls, session: Session) -> _TransactionState:
+        transaction = session.get_transaction()
+        state = session.info.get("log_state")
+        if not isinstance(state, cls) or state.transaction is not transaction:
+            state = session.info["log_state"] = cls(transaction)
+        return state
+
+    def locked_head(self, session: Session, key: str) -> LogChain:
+        head = self.heads.get(key)
+        if head is None:
+            head = session.execute(
+                select(LogChain).where(LogChain.key == key).with_for_update()
+            ).scalar_one_or_none()
+            if head is None:
+                head = LogChain(key=key, length=0, head_hash=GENESIS)
+                session.add(head)
+            self.heads[key] = head
+        return head
+
+    def next_seq(self, session: Session) -> int:
+        if session.get_bind().dialect.name == "postgresql":
+            sequence = func.pg_get_serial_sequence(LogEntry.__tablename__, "seq")
+            return int(session.scalar(select(func.nextval(sequence))) or 0)
+        if self.seq is None:
+            with session.no_autoflush:
+                self.seq = session.scalar(select(func.max(LogEntry.seq))) or 0
+        self.seq += 1
+        return self.seq
 
 
 @dataclass(frozen=True)
