@@ -20,6 +20,7 @@ from sqlalchemy import select
 from bot import actions
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
+from bot.db import make_engine
 from bot.domain import CaseStatus, agent
 from bot.durations import parse_when
 from bot.errors import KeeppostedError
@@ -115,8 +116,10 @@ def dev(state: State, host: str, port: int) -> None:
 def _dev_banner(base: str, settings: Settings, config_path: str | None) -> str:
     auth = f'-H "Authorization: Bearer {settings.api_token}"'
     config = config_path or os.environ.get("KEEPPOSTED_CONFIG")
-    env = f"export TWILIO_AUTH_TOKEN={settings.twilio_auth_token}" + (
-        f" KEEPPOSTED_CONFIG={config}" if config else ""
+    env = (
+        f"export TWILIO_AUTH_TOKEN={settings.twilio_auth_token}"
+        f" DATABASE_URL={settings.database_url}"
+        + (f" KEEPPOSTED_CONFIG={config}" if config else "")
     )
     program = sys.argv[0] if sys.argv[0].endswith("keepposted") else "keepposted"
     simulate = f"{program} simulate sms --url {base}"
@@ -158,31 +161,55 @@ def simulate() -> None:
 @click.option("--url", "server", help="where the server listens (default: public_url)")
 @click.option("--sid", help="the MessageSid to send (repeat one to test idempotency)")
 @click.option("--media", multiple=True, help="a picture URL sent with the text (MMS)")
+@click.option("--wait", default=10.0, show_default=True, help="seconds to wait for replies")
 @pass_state
 def simulate_sms_command(
-    state: State, sender: str, text: str, server: str | None, sid: str | None, media: tuple[str]
+    state: State,
+    sender: str,
+    text: str,
+    server: str | None,
+    sid: str | None,
+    media: tuple[str],
+    wait: float,
 ) -> None:
     """Post a correctly signed inbound SMS from FROM and print the replies.
 
     Signs with TWILIO_AUTH_TOKEN, which must match the server's (`keepposted dev` prints it).
+    The replies are read from the server's database (DATABASE_URL) once its worker sent them.
     """
-    from bot.simulate import simulate_sms
+    from bot.simulate import simulate_sms, wait_for_replies
 
-    token = Settings.from_env().twilio_auth_token
-    if not token:
+    settings = Settings.from_env()
+    if not settings.twilio_auth_token:
         raise KeeppostedError(
             "set TWILIO_AUTH_TOKEN to the server's token (`keepposted dev` prints one)"
         )
     result = simulate_sms(
-        state.config, token, sender, text, server=server, sid=sid, media=tuple(media)
+        state.config,
+        settings.twilio_auth_token,
+        sender,
+        text,
+        server=server,
+        sid=sid,
+        media=tuple(media),
     )
     click.echo(f"{sender} -> {text}")
     if result.error is not None:
         click.secho(f"the server answered {result.status}: {result.error}", fg="red", err=True)
         sys.exit(1)
-    for reply in result.replies:
+    engine = make_engine(settings.database_url)
+    try:
+        replies = wait_for_replies(engine, result.sid, result.sender, wait)
+    finally:
+        engine.dispose()
+    for reply in replies.bodies:
         click.echo("  <- " + reply.replace("\n", "\n     "))
-    if not result.replies:
+    if not replies.handled:
+        click.echo(
+            f"  (stored by the server, not answered within {wait:g}s: is its worker running, "
+            "and DATABASE_URL the server's?)"
+        )
+    elif not replies.bodies:
         click.echo("  (no reply: the text was kept; see the case's messages and log)")
 
 

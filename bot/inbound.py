@@ -1,17 +1,25 @@
-"""The engine's one entry point for customers: `handle_inbound(InboundMessage)`.
+"""The engine's entry points for customers.
 
-SMS, Slack and web chat all call it after checking their provider's signature. The message is
-stored first (idempotent on the provider id), then read into an intent, matched to a case, and
-answered by the conversation in flows/confirmation.py, all in one transaction.
+SMS, Slack and web chat call them after checking their provider's signature. A message is
+stored first (idempotent on the provider id), then read into an intent, matched to a case and
+answered by the conversation in flows/confirmation.py, in one transaction.
+
+Two ways in: `handle_inbound` stores and answers at once (for channels whose page waits for the
+answer, the demo and tests); `accept_inbound` only stores, so a webhook answers its provider in
+about a millisecond however busy the flows are, and the worker's `handle_received` reads and
+answers what was accepted, oldest first. A crash between the two loses nothing: the message is
+stored and stays unhandled until a worker handles it.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -38,12 +46,7 @@ from flows.intents import Intent, Reading, read_reply
 UNKNOWN_SENDER_REPLY_EVERY = timedelta(hours=24)  # one helpful reply, not a loop with a bot
 ANSWERED_BY_NAMING = (Intent.CONFIRM, Intent.REOPEN)
 REMEMBERED_FROM_STRANGERS = (Intent.OPT_OUT,)
-
-
-@dataclass(frozen=True)
-class Reply:
-    message_id: int
-    body: str
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,76 +55,158 @@ class InboundResult:
     duplicate: bool = False
     intent: str | None = None
     case_id: int | None = None
-    replies: list[Reply] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
 
 
-def handle_inbound(
-    core: Core, inbound: InboundMessage, *, replies_inline: bool = False
-) -> InboundResult:
-    """Store, read and answer one customer message. A repeat of a stored one changes nothing.
+def accept_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
+    """Store a customer's message for the worker to answer; a repeat stores nothing."""
+    statement = _store_ignoring_repeats(core.engine.dialect.name)
+    with core.engine.begin() as connection:  # one statement: no ORM session needed
+        message_id = connection.execute(statement, _values(inbound, None)).scalar()
+    return InboundResult(message_id, duplicate=message_id is None)
 
-    `replies_inline`: the channel sends our replies in its webhook answer (Twilio's TwiML), so
-    they are stored but not put in the outbox.
-    """
+
+def handle_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
+    """Store, read and answer one customer message. A repeat of a stored one changes nothing."""
     reading = read_reply(inbound.body, core.keywords)
     with core.sessions.begin() as session:
         message = _insert_once(session, inbound, str(reading.intent))
         if message is None:
             return InboundResult(message_id=None, duplicate=True)
-        message_id = message.id
-        now = core.clock.now()
-        contact = find_by_address(session, inbound.channel, inbound.sender)
-        if contact is None and reading.intent in REMEMBERED_FROM_STRANGERS:
-            # STOP from a number we do not know yet still binds us: remember it.
-            contact = _stranger_contact(session, inbound, now)
-        if contact is None:
-            replies = _answer_stranger(session, core, inbound, reading, now, replies_inline)
-            return InboundResult(message_id, intent=message.intent, replies=replies)
-        message.contact_id = contact.id
-        writer = _Actions(session, core, contact, message, now, inline=replies_inline)
-        with session.no_autoflush:  # its reads need none of this transaction's writes
-            case, asked_which = _choose_case(session, contact, reading, inbound.case_id, writer)
-        if not asked_which:
-            turn = Turn(
-                case=case,
-                contact=contact,
-                message=message,
-                reading=reading,
-                now=now,
-                config=core.config,
-                actions=writer,
+        return _answer(session, core, message, reading, inbound.case_id)
+
+
+def handle_received(core: Core, limit: int | None = None) -> int:
+    """Read and answer accepted messages, oldest first, each in its own transaction; returns
+    how many were handled. Claims skip rows another worker holds (SKIP LOCKED)."""
+    handled = 0
+    limit = limit or core.config.worker.batch_size
+    while handled < limit:
+        with core.sessions.begin() as session:
+            message = session.scalar(
+                select(Message)
+                .where(Message.direction == Direction.IN, Message.handled_at.is_(None))
+                .order_by(Message.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
             )
-            if case is not None:
-                message.case_id = case.id
-                log.append(
-                    session,
-                    event=LogEvent.CUSTOMER_MESSAGE,
-                    at=now,
-                    actor=CUSTOMER,
-                    case_id=case.id,
-                    channel=inbound.channel,
-                    message_id=message.id,
-                    detail={
-                        "words": inbound.body,
-                        "intent": message.intent,
-                        "media": inbound.media_count,
-                    },
-                )
-            handler = CONVERSATION.handler_for(reading.intent, case.status if case else None)
-            next_status = handler(turn)
-            if case is not None and next_status is not None:
-                case.status = next_status
-        session.flush()  # the replies' ids, for the channel's answer
-        replies = [Reply(m.id, m.body) for m in writer.replies]
-        return InboundResult(
-            message_id, intent=message.intent, case_id=message.case_id, replies=replies
+            if message is None:
+                return handled
+            if _waits_for_an_older_one(session, message):
+                return handled  # another worker is answering this customer's earlier message
+            try:
+                with session.begin_nested():
+                    _answer(session, core, message, read_reply(message.body, core.keywords))
+            except Exception:  # a message the flows choke on is kept, not retried forever
+                logger.exception("could not answer message %s; it is kept unanswered", message.id)
+                message.handled_at = core.clock.now()
+        handled += 1
+    return handled
+
+
+def _waits_for_an_older_one(session: Session, message: Message) -> bool:
+    """Answer each customer's messages in order: YES before the score that follows it."""
+    older = session.scalar(
+        select(Message.id)
+        .where(
+            Message.direction == Direction.IN,
+            Message.handled_at.is_(None),
+            Message.channel == message.channel,
+            Message.address == message.address,
+            Message.id < message.id,
         )
+        .limit(1)
+    )
+    return older is not None
 
 
-def _insert_once(session: Session, inbound: InboundMessage, intent: str) -> Message | None:
+def _answer(
+    session: Session,
+    core: Core,
+    message: Message,
+    reading: Reading,
+    known_case_id: int | None = None,
+) -> InboundResult:
+    """Read a stored message into its case and answer it, in the caller's transaction."""
+    now = core.clock.now()
+    message.intent = str(reading.intent)
+    message.handled_at = now
+    channel, sender = message.channel, message.address or ""
+    contact = find_by_address(session, channel, sender)
+    if contact is None and reading.intent in REMEMBERED_FROM_STRANGERS:
+        # STOP from a number we do not know yet still binds us: remember it.
+        contact = _stranger_contact(session, channel, sender, now)
+    if contact is None:
+        replies = _answer_stranger(session, core, channel, sender, reading, now)
+        return InboundResult(message.id, intent=message.intent, replies=replies)
+    message.contact_id = contact.id
+    writer = _Actions(session, core, contact, message, now)
+    with session.no_autoflush:  # its reads need none of this transaction's writes
+        case, asked_which = _choose_case(session, contact, reading, known_case_id, writer)
+    if not asked_which:
+        turn = Turn(
+            case=case,
+            contact=contact,
+            message=message,
+            reading=reading,
+            now=now,
+            config=core.config,
+            actions=writer,
+        )
+        if case is not None:
+            message.case_id = case.id
+            log.append(
+                session,
+                event=LogEvent.CUSTOMER_MESSAGE,
+                at=now,
+                actor=CUSTOMER,
+                case_id=case.id,
+                channel=channel,
+                message_id=message.id,
+                detail={
+                    "words": message.body,
+                    "intent": message.intent,
+                    "media": message.media_count,
+                },
+            )
+        handler = CONVERSATION.handler_for(reading.intent, case.status if case else None)
+        next_status = handler(turn)
+        if case is not None and next_status is not None:
+            case.status = next_status
+    return InboundResult(
+        message.id, intent=message.intent, case_id=message.case_id, replies=writer.replies
+    )
+
+
+def _insert_once(session: Session, inbound: InboundMessage, intent: str | None) -> Message | None:
     """Insert-or-ignore on (channel, provider_id): fifty copies of one webhook store one row.
     The row comes back as a Message in the session, with no second query."""
-    values: dict[str, Any] = {
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Message)
+        .values(**_values(inbound, intent))
+        .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+        .returning(Message)
+    )
+    return session.scalars(statement).one_or_none()
+
+
+@functools.cache
+def _store_ignoring_repeats(dialect: str) -> Any:
+    """The webhook's one statement, built once: a plain table insert with bound parameters is
+    a fraction of the ORM's per-call cost on this hot path."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = Message.__table__
+    assert isinstance(table, Table)
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+        .returning(table.c.id)
+    )
+
+
+def _values(inbound: InboundMessage, intent: str | None) -> dict[str, Any]:
+    return {
         "channel": inbound.channel,
         "direction": str(Direction.IN),
         "address": inbound.sender,
@@ -132,47 +217,33 @@ def _insert_once(session: Session, inbound: InboundMessage, intent: str) -> Mess
         "media_urls": list(inbound.media_urls) or None,
         "intent": intent,
         "at": inbound.received_at,
+        "handled_at": None,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(Message)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-        .returning(Message)
-    )
-    return session.scalars(statement).one_or_none()
 
 
-def _stranger_contact(session: Session, inbound: InboundMessage, now: datetime) -> Contact | None:
-    field = {"sms": "phone", "slack": "slack_user_id"}.get(inbound.channel)
+def _stranger_contact(session: Session, channel: str, sender: str, now: datetime) -> Contact | None:
+    field = {"sms": "phone", "slack": "slack_user_id"}.get(channel)
     if field is None:
         return None
-    contact = Contact(
-        channel=inbound.channel, opted_out=[], created_at=now, **{field: inbound.sender}
-    )
+    contact = Contact(channel=channel, opted_out=[], created_at=now, **{field: sender})
     session.add(contact)
     session.flush()
     return contact
 
 
 def _answer_stranger(
-    session: Session,
-    core: Core,
-    inbound: InboundMessage,
-    reading: Reading,
-    now: datetime,
-    inline: bool,
-) -> list[Reply]:
+    session: Session, core: Core, channel: str, sender: str, reading: Reading, now: datetime
+) -> list[str]:
     """Keep the message unmatched. HELP always gets the program's help (carrier rules);
     anything else gets one pointer a day at most, so two bots never loop."""
     template = "help" if reading.intent == Intent.HELP else "unknown_sender"
-    if template == "help" and provider_answers_keywords(inbound.channel, core.config):
+    if template == "help" and provider_answers_keywords(channel, core.config):
         return []
     recently = template == "unknown_sender" and session.scalar(
         select(Message.id)
         .where(
-            Message.channel == inbound.channel,
-            Message.address == inbound.sender,
+            Message.channel == channel,
+            Message.address == sender,
             Message.direction == Direction.OUT,
             Message.template == "unknown_sender",
             Message.at >= now - UNKNOWN_SENDER_REPLY_EVERY,
@@ -182,18 +253,16 @@ def _answer_stranger(
     if recently:
         return []
     context = {"program": core.config.program.model_dump()}
-    body = core.templates.render(inbound.channel, template, context)
-    reply = enqueue(
+    body = core.templates.render(channel, template, context)
+    enqueue(
         session,
-        address=Address(inbound.channel, inbound.sender),
+        address=Address(channel, sender),
         body=body,
         template=template,
         kind=Kind.REPLY,
         now=now,
-        inline=inline,
     )
-    session.flush()
-    return [Reply(reply.id, body)]
+    return [body]
 
 
 def _choose_case(
@@ -276,8 +345,6 @@ class _Actions:
         contact: Contact,
         message: Message,
         now: datetime,
-        *,
-        inline: bool,
     ) -> None:
         self.session, self.core, self.contact, self.message, self.now = (
             session,
@@ -286,8 +353,7 @@ class _Actions:
             message,
             now,
         )
-        self.inline = inline
-        self.replies: list[Message] = []
+        self.replies: list[str] = []
 
     @property
     def _from(self) -> Address:
@@ -306,10 +372,9 @@ class _Actions:
             extra=extra,
             address=self._from,
             to_opted_out=to_opted_out,
-            inline=self.inline,
         )
         if sent is not None:
-            self.replies.append(sent)
+            self.replies.append(sent.body)
 
     def confirm(self, case: Case) -> None:
         actions.confirm(

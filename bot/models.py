@@ -133,6 +133,7 @@ class Message(Base):
         UniqueConstraint("channel", "provider_id", name="uq_messages_channel_provider_id"),
         Index("ix_messages_case_id", "case_id"),
         Index("ix_messages_address", "channel", "address"),
+        Index("ix_messages_unhandled", "direction", "handled_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -150,6 +151,9 @@ class Message(Base):
     media_count: Mapped[int] = mapped_column(default=0)
     media_urls: Mapped[list[str] | None] = mapped_column(JSON)  # MMS pictures the customer sent
     at: Mapped[datetime]
+    # Inbound only: when the flows read and answered it. A webhook stores the message and
+    # answers the provider at once; the worker reads it (see bot/inbound.py).
+    handled_at: Mapped[datetime | None]
 
     contact: Mapped[Contact | None] = relationship()
 

@@ -86,12 +86,11 @@ def queue_to_contact(
     extra: dict[str, Any] | None = None,
     address: Address | None = None,
     to_opted_out: bool = False,
-    inline: bool = False,
 ) -> Message | None:
     """Render a template for the contact and queue it; None when the contact cannot be reached.
 
     Replies go back where the customer wrote from (`address`); proactive messages go to the
-    contact's preferred channel, after their quiet hours. `inline`: see `enqueue`.
+    contact's preferred channel, after their quiet hours.
     """
     address = address or reach(contact)
     if address is None or (address.channel in contact.opted_out and not to_opted_out):
@@ -116,7 +115,6 @@ def queue_to_contact(
         contact_id=contact.id,
         to_opted_out=to_opted_out,
         not_before=send_after if kind in PROACTIVE else now,
-        inline=inline,
     )
 
 
@@ -132,13 +130,8 @@ def enqueue(
     contact_id: int | None = None,
     to_opted_out: bool = False,
     not_before: datetime | None = None,
-    inline: bool = False,
 ) -> Message:
-    """Store an outbound message and its outbox row; the sender job does the sending.
-
-    `inline`: the message goes back in the webhook's own answer (TwiML), so it gets no outbox
-    row; it stays `queued` until the provider reports on it.
-    """
+    """Store an outbound message and its outbox row; the sender job does the sending."""
     message = Message(
         case_id=case_id,
         contact_id=contact_id,
@@ -150,9 +143,6 @@ def enqueue(
         template=template,
         at=now,
     )
-    if inline:
-        session.add(message)
-        return message
     session.add(
         Outbox(
             message=message,  # the unit of work inserts both in order, batched with others

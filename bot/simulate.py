@@ -1,18 +1,22 @@
 """`keepposted simulate sms FROM TEXT`: play the customer against a running server. It posts
-the form Twilio would post, signed with TWILIO_AUTH_TOKEN the way Twilio signs it, and reads the
-TwiML answer back, so the whole inbound path (signature, idempotency, flows) runs for real."""
+the form Twilio would post, signed with TWILIO_AUTH_TOKEN the way Twilio signs it, so the whole
+inbound path (signature, idempotency, flows) runs for real; then it watches the server's
+database for the replies the worker sends back, as the customer's phone would receive them."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from xml.etree import ElementTree
+import time
+from dataclasses import dataclass, field
 
 import requests
+from sqlalchemy import Engine, select
 from twilio.request_validator import RequestValidator
 
 from bot.config import Config
+from bot.domain import Direction, MessageStatus
 from bot.errors import KeeppostedError
+from bot.models import Message
 from bot.phones import to_e164
 
 TIMEOUT_SECONDS = 15  # Twilio's own webhook timeout
@@ -21,8 +25,15 @@ TIMEOUT_SECONDS = 15  # Twilio's own webhook timeout
 @dataclass(frozen=True)
 class SimulatedReply:
     status: int
-    replies: list[str]
+    sid: str = ""
+    sender: str = ""
     error: str | None = None
+
+
+@dataclass
+class Replies:
+    handled: bool = False  # False: the server never read the text (no worker, other database)
+    bodies: list[str] = field(default_factory=list)
 
 
 def inbound_form(
@@ -74,11 +85,34 @@ def simulate_sms(
     except requests.RequestException as exc:
         raise KeeppostedError(f"could not reach {target}: is the server running? ({exc})") from None
     if response.status_code != 200:
-        return SimulatedReply(response.status_code, [], error=response.text.strip()[:500])
-    return SimulatedReply(response.status_code, twiml_messages(response.text))
+        return SimulatedReply(response.status_code, error=response.text.strip()[:500])
+    return SimulatedReply(response.status_code, sid=form["MessageSid"], sender=form["From"])
 
 
-def twiml_messages(twiml: str) -> list[str]:
-    """The texts a TwiML answer sends back."""
-    root = ElementTree.fromstring(twiml)  # noqa: S314 - our own server's answer
-    return [element.text or "" for element in root.iter("Message")]
+def wait_for_replies(engine: Engine, sid: str, sender: str, timeout: float) -> Replies:
+    """The texts sent back to `sender` after the worker answered message `sid`."""
+    deadline = time.monotonic() + timeout
+    found = Replies()
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            inbound = connection.execute(
+                select(Message.id, Message.handled_at).where(
+                    Message.channel == "sms", Message.provider_id == sid
+                )
+            ).first()
+            if inbound is not None and inbound.handled_at is not None:
+                replies = connection.execute(
+                    select(Message.body, Message.status)
+                    .where(
+                        Message.channel == "sms",
+                        Message.direction == Direction.OUT,
+                        Message.address == sender,
+                        Message.id > inbound.id,
+                    )
+                    .order_by(Message.id)
+                ).all()
+                found = Replies(True, [reply.body for reply in replies])
+                if all(reply.status != MessageStatus.QUEUED for reply in replies):
+                    return found  # every reply has left the outbox
+        time.sleep(0.2)
+    return found

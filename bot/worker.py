@@ -29,6 +29,7 @@ from bot.contacts import reach
 from bot.core import Core
 from bot.domain import SYSTEM, AlertKind, CaseStatus, OutboxKind
 from bot.errors import WorkerAlreadyRunning
+from bot.inbound import handle_received
 from bot.models import Case
 from bot.outbox import SendReport, queue_to_contact, send_due
 from flows.confirmation import Timer, confirmation_timer
@@ -148,6 +149,7 @@ def check_etas(core: Core, now: datetime | None = None) -> int:
 
 @dataclass
 class TickReport:
+    answered: int
     updates: int
     timers: int
     etas: int
@@ -157,6 +159,7 @@ class TickReport:
 def tick(core: Core, worker: str = "worker") -> TickReport:
     """Run every job once, in order: what the scheduler does over one poll."""
     return TickReport(
+        answered=handle_received(core),
         updates=advance_due_updates(core),
         timers=run_confirmation_timers(core),
         etas=check_etas(core),
@@ -196,11 +199,13 @@ def schedule_jobs(scheduler: BaseScheduler, core: Core, worker: str | None = Non
     if _EXPECTED_OVERLAP not in scheduler_log.filters:
         scheduler_log.addFilter(_EXPECTED_OVERLAP)
     poll = core.config.worker.poll_every.total_seconds()
+    send_every = core.config.worker.send_every.total_seconds()
     jobs: list[tuple[str, Callable[[], object], float]] = [
         ("advance_due_updates", lambda: advance_due_updates(core), poll),
         ("run_confirmation_timers", lambda: run_confirmation_timers(core), poll),
         ("check_etas", lambda: check_etas(core), poll),
-        ("send_outbox", lambda: send_due(core, me), core.config.worker.send_every.total_seconds()),
+        ("answer_received", lambda: handle_received(core), send_every),
+        ("send_outbox", lambda: send_due(core, me), send_every),
     ]
     for name, job, seconds in jobs:
         scheduler.add_job(

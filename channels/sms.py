@@ -8,7 +8,6 @@ set, as `keepposted dev` does) and prints what it would send, like the dry-run c
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any, TextIO
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -55,8 +54,10 @@ STATUSES = {
 EXPIRING_KINDS = frozenset({"interim", "delay_notice"})
 MAX_VALIDITY_SECONDS = 36_000  # Twilio's ceiling (10 hours)
 SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 MAX_MEDIA = 10  # Twilio sends at most ten media items per message
 SEND_TIMEOUT_SECONDS = 15
+EMPTY_TWIML = str(MessagingResponse())  # "got it": the replies follow through the REST API
 
 
 class SmsChannel:
@@ -160,15 +161,6 @@ class SmsChannel:
         send's own bookkeeping still finds its message."""
         return f"{self.public_url}/sms/status?m={message_id}"
 
-    def twiml(self, to: str, replies: Sequence[tuple[int, str]]) -> str:
-        """The webhook's answer: our replies as TwiML, each reporting its delivery to us."""
-        response = MessagingResponse()
-        for message_id, body in replies:
-            response.message(body, action=self.status_callback_url(message_id))
-            if not self.live:
-                self.dry_run.send(OutboundMessage(self.name, to, body, message_id, "reply"))
-        return str(response)
-
     # -- sending ----------------------------------------------------------------------------
 
     def send(self, message: OutboundMessage) -> SendResult:
@@ -207,6 +199,8 @@ class SmsChannel:
 
     def _normalise(self, sender: str) -> str:
         """E.164 when it is a phone number; short codes and sender names are kept as sent."""
+        if E164.match(sender):  # what Twilio sends: no need to parse it again
+            return sender
         try:
             return to_e164(sender, self.default_region)
         except KeeppostedError:

@@ -43,6 +43,7 @@ def test_interval_jobs_claim_due_work_and_send_it(
         "advance_due_updates",
         "run_confirmation_timers",
         "check_etas",
+        "answer_received",
         "send_outbox",
     }
     scheduler.start()

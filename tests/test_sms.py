@@ -3,17 +3,19 @@ the fake Twilio, and signed status callbacks back."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.cli import main
 from bot.clock import FrozenClock
-from bot.domain import MessageStatus, OutboxKind
+from bot.domain import OutboxKind
 from bot.models import Case, Message, Outbox
+from bot.worker import tick
 from tests.conftest import (
     SMS_FROM,
     LiveApp,
@@ -36,6 +38,13 @@ def _case(live: LiveApp, **fields: Any) -> dict[str, Any]:
 def _message(live: LiveApp, provider_id: str) -> Message:
     with live.core.sessions() as session:
         message = session.scalar(select(Message).where(Message.provider_id == provider_id))
+        assert message is not None
+        return message
+
+
+def _message_by_sid(live: LiveApp, sid: str) -> Message:
+    with live.core.sessions() as session:
+        message = session.scalar(select(Message).where(Message.provider_id == sid))
         assert message is not None
         return message
 
@@ -96,24 +105,34 @@ def test_updates_on_cadence_then_yes_closes_the_case(
     assert log_events(live.core, case["id"])[-1] == "csat_received"
 
 
-def test_replies_in_twiml_report_their_delivery(live: LiveApp, fake_twilio: FakeTwilio) -> None:
+def test_the_webhook_only_stores_and_the_worker_answers(
+    live: LiveApp, fake_twilio: FakeTwilio
+) -> None:
     phone = Phone(live, fake_twilio, MARIA)
     _case(live)
-    response = phone.post("STATUS")
-    assert "<Message action=" in response.text
-    with live.core.sessions() as session:
-        reply = session.scalars(
-            select(Message).where(Message.direction == "out", Message.address == MARIA)
-        ).one()
-        assert reply.status == MessageStatus.QUEUED and reply.template == "status"
-        assert session.scalar(select(func.count()).select_from(Outbox)) == 0  # not sent twice
-    assert f'action="{live.url}/sms/status?m={reply.id}"' in response.text
+    response = phone.post("STATUS", sid="SM" + "ab" * 16)
+    assert response.status_code == 200 and "<Message" not in response.text
+    stored = _message_by_sid(live, "SM" + "ab" * 16)
+    assert stored.handled_at is None and stored.body == "STATUS"  # kept before any answer
+    assert fake_twilio.messages == []
 
-    # Twilio reports on the reply: the first report carries the new message's sid.
-    sid = "SM" + "ab" * 16
-    callback = {"MessageSid": sid, "MessageStatus": "delivered", "To": MARIA, "From": SMS_FROM}
-    assert fake_twilio.signed_post(f"{live.url}/sms/status?m={reply.id}", callback).ok
-    assert _message(live, sid).status == MessageStatus.DELIVERED
+    [answer] = phone.inbox()  # the worker's next run
+    assert "being worked on" in answer
+    sent = fake_twilio.messages[-1]
+    assert sent.status_callback == f"{live.url}/sms/status?m={_message(live, sent.sid).id}"
+    assert _message_by_sid(live, "SM" + "ab" * 16).intent == "status"
+
+
+def test_one_customers_texts_are_answered_in_order(live: LiveApp, fake_twilio: FakeTwilio) -> None:
+    phone = Phone(live, fake_twilio, MARIA)
+    case = _case(live)
+    _resolve(live, case["id"])
+    phone.inbox()
+    for text in ("YES", "5"):  # both arrive before the worker runs
+        assert phone.post(text).status_code == 200
+    replies = phone.inbox()
+    assert "closed" in replies[0] and "5" in replies[-1]
+    assert log_events(live.core, case["id"])[-1] == "csat_received"
 
 
 def test_reopen_reopens_the_case_and_alerts_the_team(
@@ -226,14 +245,29 @@ def test_quiet_hours_hold_sms_until_morning(
 # -- keepposted simulate sms -------------------------------------------------------------------
 
 
+def _work_until(live: LiveApp, stop: threading.Event) -> None:
+    """The server's worker, running beside it as `keepposted dev` runs one."""
+    while not stop.wait(0.05):
+        tick(live.core, "test")
+
+
 def test_simulate_sms_plays_the_customer_against_a_running_server(
-    live: LiveApp, fake_twilio: FakeTwilio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live: LiveApp,
+    fake_twilio: FakeTwilio,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(f"public_url: {live.url}\n", encoding="utf-8")
     case = _case(live)
     _resolve(live, case["id"])
     runner = CliRunner()
+    monkeypatch.setenv("DATABASE_URL", live.core.settings.database_url)
+    stop = threading.Event()
+    worker = threading.Thread(target=_work_until, args=(live, stop))
+    worker.start()
+    request.addfinalizer(lambda: (stop.set(), worker.join()))
 
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", fake_twilio.auth_token)
     result = runner.invoke(
@@ -246,6 +280,7 @@ def test_simulate_sms_plays_the_customer_against_a_running_server(
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "not-the-servers-token")
     result = runner.invoke(main, ["--config", str(config), "simulate", "sms", MARIA, "REOPEN"])
     assert result.exit_code == 1 and "403" in result.output
+    stop.set()
     assert _case_row(live, case["id"]).status == "closed"
 
     monkeypatch.delenv("TWILIO_AUTH_TOKEN")

@@ -1,4 +1,4 @@
-"""SMS delivery: contacts.unreachable and messages.media_urls
+"""SMS delivery: contacts.unreachable, messages.media_urls and messages.handled_at
 
 Revision ID: 0002
 Revises: 0001
@@ -23,10 +23,16 @@ def upgrade() -> None:
         )
     with op.batch_alter_table('messages') as batch:
         batch.add_column(sa.Column('media_urls', sa.JSON(), nullable=True))
+        batch.add_column(sa.Column('handled_at', sa.DateTime(), nullable=True))
+        batch.create_index('ix_messages_unhandled', ['direction', 'handled_at'], unique=False)
+    # Messages stored before this revision were read when they arrived.
+    op.execute("UPDATE messages SET handled_at = at WHERE direction = 'in'")
 
 
 def downgrade() -> None:
     with op.batch_alter_table('messages') as batch:
+        batch.drop_index('ix_messages_unhandled')
+        batch.drop_column('handled_at')
         batch.drop_column('media_urls')
     with op.batch_alter_table('contacts') as batch:
         batch.drop_column('unreachable')
