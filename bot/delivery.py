@@ -62,7 +62,7 @@ def record_report(core: Core, report: DeliveryReport) -> bool:
                 session,
                 core,
                 message,
-                kind=kind or OutboxKind.REPLY,  # replies sent as TwiML have no outbox row
+                kind=kind or OutboxKind.REPLY,  # a message with no outbox row was a reply
                 now=now,
                 reason=f"the carrier reported the message {status}",
                 error_code=report.error_code,

@@ -1,5 +1,5 @@
-"""SMS over Twilio: webhook signatures, inbound and status-callback parsing, TwiML replies, and
-sending through the real twilio Client, paced per sender.
+"""SMS over Twilio: webhook signatures, inbound and status-callback parsing, and sending
+through the real twilio Client, paced per sender.
 
 Without Twilio credentials the channel still takes signed webhooks (when TWILIO_AUTH_TOKEN is
 set, as `keepposted dev` does) and prints what it would send, like the dry-run channel.
