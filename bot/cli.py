@@ -177,13 +177,15 @@ def simulate_sms_command(
     Signs with TWILIO_AUTH_TOKEN, which must match the server's (`keepposted dev` prints it).
     The replies are read from the server's database (DATABASE_URL) once its worker sent them.
     """
-    from bot.simulate import simulate_sms, wait_for_replies
+    from bot.simulate import already_stored, simulate_sms, wait_for_replies
 
     settings = Settings.from_env()
     if not settings.twilio_auth_token:
         raise KeeppostedError(
             "set TWILIO_AUTH_TOKEN to the server's token (`keepposted dev` prints one)"
         )
+    engine = make_engine(settings.database_url)
+    repeat = sid is not None and already_stored(engine, sid)
     result = simulate_sms(
         state.config,
         settings.twilio_auth_token,
@@ -195,9 +197,13 @@ def simulate_sms_command(
     )
     click.echo(f"{sender} -> {text}")
     if result.error is not None:
+        engine.dispose()
         click.secho(f"the server answered {result.status}: {result.error}", fg="red", err=True)
         sys.exit(1)
-    engine = make_engine(settings.database_url)
+    if repeat:
+        engine.dispose()
+        click.echo(f"  (the server already had {sid}: it took the repeat and changed nothing)")
+        return
     try:
         replies = wait_for_replies(engine, result.sid, result.sender, wait)
     finally:

@@ -89,6 +89,15 @@ def simulate_sms(
     return SimulatedReply(response.status_code, sid=form["MessageSid"], sender=form["From"])
 
 
+def already_stored(engine: Engine, sid: str) -> bool:
+    """True when the server already has a text with this MessageSid (a repeat is ignored)."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(Message.id).where(Message.channel == "sms", Message.provider_id == sid)
+        ).first()
+    return found is not None
+
+
 def wait_for_replies(engine: Engine, sid: str, sender: str, timeout: float) -> Replies:
     """The texts sent back to `sender` after the worker answered message `sid`."""
     deadline = time.monotonic() + timeout

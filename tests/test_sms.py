@@ -276,6 +276,12 @@ def test_simulate_sms_plays_the_customer_against_a_running_server(
     assert result.exit_code == 0, result.output
     assert "<- Thank you for confirming" in result.output
     assert _case_row(live, case["id"]).status == "closed"
+    sid = ["--sid", "SM" + "9" * 32]
+    for expected in ("<- Case", "already had"):  # the repeat of a MessageSid changes nothing
+        result = runner.invoke(
+            main, ["--config", str(config), "simulate", "sms", *sid, MARIA, "STATUS"]
+        )
+        assert result.exit_code == 0 and expected in result.output, result.output
 
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "not-the-servers-token")
     result = runner.invoke(main, ["--config", str(config), "simulate", "sms", MARIA, "REOPEN"])
