@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, event, func, insert, select
+from sql_counter import SqlCounter  # a sibling script module (see its docstring)
+from sqlalchemy import Engine, Table, func, insert, select
 
 from bot import actions, log
 from bot.clock import FrozenClock
@@ -83,27 +84,6 @@ class MemoryChannel:
     def send(self, message: OutboundMessage) -> SendResult:
         self.sent.append(message)
         return SendResult(provider_id=f"MEM{self.name.upper()}{next(self._ids):07d}")
-
-
-@dataclass
-class SqlCounter:
-    """Counts statements sent to the database and commits, to show where the time goes."""
-
-    statements: int = 0
-    commits: int = 0
-
-    def attach(self, engine: Engine) -> None:
-        event.listen(engine, "before_cursor_execute", self._on_execute)
-        event.listen(engine, "commit", self._on_commit)
-
-    def _on_execute(self, *_args: Any) -> None:
-        self.statements += 1
-
-    def _on_commit(self, *_args: Any) -> None:
-        self.commits += 1
-
-    def snapshot(self) -> tuple[int, int]:
-        return self.statements, self.commits
 
 
 @dataclass

@@ -82,12 +82,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from http.client import HTTPConnection, HTTPException
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlencode
 
 import yaml
 from flask import Flask, Response, request
-from sqlalchemy import Column, Engine, MetaData, String, Table, Text, event, func, select
+from sqlalchemy import Column, MetaData, String, Table, Text, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from twilio.request_validator import RequestValidator
 
@@ -541,27 +541,13 @@ def drain(core: Core) -> tuple[int, float]:
 # -- in-process profile -------------------------------------------------------------------------
 
 
-@dataclass
-class SqlCounter:
-    statements: int = 0
-    commits: int = 0
-
-    def attach(self, engine: Engine) -> None:
-        event.listen(engine, "before_cursor_execute", self._on_execute)
-        event.listen(engine, "commit", self._on_commit)
-
-    def _on_execute(self, *_args: Any) -> None:
-        self.statements += 1
-
-    def _on_commit(self, *_args: Any) -> None:
-        self.commits += 1
-
-
 def profile_in_process(
     config: Config, settings: Settings, forms: list[dict[str, str]], top: int
 ) -> list[str]:
     """The webhook through Flask's test client (no HTTP, no gunicorn), then the worker's
     answering of those messages under cProfile."""
+    from sql_counter import SqlCounter  # a sibling script module (see its docstring)
+
     from bot.app import create_app
     from bot.inbound import handle_received
 
