@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,7 +55,6 @@ class InboundResult:
     duplicate: bool = False
     intent: str | None = None
     case_id: int | None = None
-    replies: list[str] = field(default_factory=list)
 
 
 def accept_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
@@ -137,8 +136,8 @@ def _answer(
         # STOP from a number we do not know yet still binds us: remember it.
         contact = _stranger_contact(session, channel, sender, now)
     if contact is None:
-        replies = _answer_stranger(session, core, channel, sender, reading, now)
-        return InboundResult(message.id, intent=message.intent, replies=replies)
+        _answer_stranger(session, core, channel, sender, reading, now)
+        return InboundResult(message.id, intent=message.intent)
     message.contact_id = contact.id
     writer = _Actions(session, core, contact, message, now)
     with session.no_autoflush:  # its reads need none of this transaction's writes
@@ -173,9 +172,7 @@ def _answer(
         next_status = handler(turn)
         if case is not None and next_status is not None:
             case.status = next_status
-    return InboundResult(
-        message.id, intent=message.intent, case_id=message.case_id, replies=writer.replies
-    )
+    return InboundResult(message.id, intent=message.intent, case_id=message.case_id)
 
 
 def _insert_once(session: Session, inbound: InboundMessage, intent: str | None) -> Message | None:
@@ -233,12 +230,12 @@ def _stranger_contact(session: Session, channel: str, sender: str, now: datetime
 
 def _answer_stranger(
     session: Session, core: Core, channel: str, sender: str, reading: Reading, now: datetime
-) -> list[str]:
+) -> None:
     """Keep the message unmatched. HELP always gets the program's help (carrier rules);
     anything else gets one pointer a day at most, so two bots never loop."""
     template = "help" if reading.intent == Intent.HELP else "unknown_sender"
     if template == "help" and provider_answers_keywords(channel, core.config):
-        return []
+        return
     recently = template == "unknown_sender" and session.scalar(
         select(Message.id)
         .where(
@@ -251,7 +248,7 @@ def _answer_stranger(
         .limit(1)
     )
     if recently:
-        return []
+        return
     context = {"program": core.config.program.model_dump()}
     body = core.templates.render(channel, template, context)
     enqueue(
@@ -262,7 +259,6 @@ def _answer_stranger(
         kind=Kind.REPLY,
         now=now,
     )
-    return [body]
 
 
 def _choose_case(
@@ -353,7 +349,6 @@ class _Actions:
             message,
             now,
         )
-        self.replies: list[str] = []
 
     @property
     def _from(self) -> Address:
@@ -361,7 +356,7 @@ class _Actions:
 
     def reply(self, template: str, *, to_opted_out: bool = False, **extra: Any) -> None:
         case = self.session.get(Case, self.message.case_id) if self.message.case_id else None
-        sent = queue_to_contact(
+        queue_to_contact(
             self.session,
             self.core,
             contact=self.contact,
@@ -373,8 +368,6 @@ class _Actions:
             address=self._from,
             to_opted_out=to_opted_out,
         )
-        if sent is not None:
-            self.replies.append(sent.body)
 
     def confirm(self, case: Case) -> None:
         actions.confirm(

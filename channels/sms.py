@@ -8,7 +8,7 @@ set, as `keepposted dev` does) and prints what it would send, like the dry-run c
 from __future__ import annotations
 
 import re
-from typing import Any, TextIO
+from typing import Any
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import ConnectTimeout
@@ -71,7 +71,6 @@ class SmsChannel:
         clock: Clock,
         client: Client | None = None,
         pacer: Pacer | None = None,
-        stream: TextIO | None = None,
     ) -> None:
         self.sms = config.channels.sms
         self.public_url = config.public_url.rstrip("/")
@@ -81,12 +80,7 @@ class SmsChannel:
         self.validator = RequestValidator(token) if token else None
         self.client = client if client is not None else build_client(config, settings)
         self.pacer = pacer or Pacer(self.sms.mps)
-        self.dry_run = DryRunChannel(self.name, stream)
-
-    @property
-    def live(self) -> bool:
-        """True when messages really go to Twilio; False prints them instead."""
-        return self.client is not None
+        self.dry_run = DryRunChannel(self.name)
 
     @property
     def sender(self) -> str:

@@ -16,6 +16,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
 
+from tests.ci import missing
+
 _BINARIES = ("initdb", "pg_ctl", "postgres")
 _AS_ROOT = os.geteuid() == 0
 
@@ -45,6 +47,14 @@ def find_pg_bin() -> Path | None:
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
     return next((path for path in candidates if _has_binaries(path)), None)
+
+
+def require_pg_bin() -> Path:
+    """The server binaries, or the test stops (fails in CI, skips elsewhere)."""
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        missing("PostgreSQL server binaries not found (apt-get install postgresql)")
+    return bin_dir
 
 
 def _free_port() -> int:

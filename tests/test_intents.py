@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from flows.intents import DEFAULT_KEYWORDS, Intent, Keywords, Reading, normalize, read_reply
+from tests.ci import missing
 
 OWN_CORPUS = Path(__file__).resolve().parent / "data" / "replies.tsv"
 SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "replies.tsv"
@@ -35,11 +35,9 @@ def misread(rows: list[tuple[str, Intent]]) -> list[str]:
 
 def shared_corpus() -> Path:
     """The team's shared corpus; its absence fails in CI and only skips on a laptop."""
-    if SHARED_CORPUS.is_file():
-        return SHARED_CORPUS
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off"):
-        pytest.fail(f"shared corpus missing in CI: {SHARED_CORPUS}")
-    pytest.skip(f"shared corpus not checked out beside the repo: {SHARED_CORPUS}")
+    if not SHARED_CORPUS.is_file():
+        missing(f"shared corpus not checked out beside the repo: {SHARED_CORPUS}")
+    return SHARED_CORPUS
 
 
 @pytest.mark.parametrize(("text", "intent"), load_corpus(OWN_CORPUS))

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import sqlalchemy as sa
 
-from tests.pg_server import find_pg_bin, throwaway_postgres
-
-
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+from tests.pg_server import require_pg_bin, throwaway_postgres
 
 
 def _scalar(engine: sa.Engine, query: str) -> object:
@@ -21,14 +15,7 @@ def _scalar(engine: sa.Engine, query: str) -> object:
 
 @pytest.mark.postgres
 def test_throwaway_postgres_lifecycle() -> None:
-    if find_pg_bin() is None:
-        # On CI the server is installed on purpose, so a missing one is a broken setup.
-        message = "PostgreSQL server binaries not found (apt-get install postgresql)"
-        if _ci():
-            pytest.fail(message)
-        pytest.skip(message)
-
-    with throwaway_postgres() as server:
+    with throwaway_postgres(require_pg_bin()) as server:
         assert server.url.startswith("postgresql+psycopg://postgres@127.0.0.1:")
         assert f":{server.port}/" in server.url
         assert server.data_dir.is_dir()

@@ -5,7 +5,6 @@ One throwaway server serves the module; each test gets a fresh database migrated
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -47,7 +46,7 @@ from tests.conftest import (
 )
 from tests.fake_twilio import FakeTwilio, signed_post
 from tests.fakes import FakeChannel
-from tests.pg_server import PostgresServer, find_pg_bin, throwaway_postgres
+from tests.pg_server import PostgresServer, require_pg_bin, throwaway_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -64,20 +63,10 @@ JOURNEY = [
 T = TypeVar("T")
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture(scope="module")
 def pg_server() -> Iterator[PostgresServer]:
     """One throwaway PostgreSQL server for the whole module, stopped and deleted afterwards."""
-    if find_pg_bin() is None:
-        # On CI the server is installed on purpose, so a missing one is a broken setup.
-        message = "PostgreSQL server binaries not found (apt-get install postgresql)"
-        if _ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    with throwaway_postgres() as server:
+    with throwaway_postgres(require_pg_bin()) as server:
         yield server
 
 
