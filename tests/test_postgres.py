@@ -96,6 +96,14 @@ def resolved_case(client: FlaskClient, phone: str = MARIA, name: str = "Maria Go
     return conftest.resolved_case(client, AUTH, contact={"name": name, "phone": phone})
 
 
+def confirmed_case(core: Core, client: FlaskClient, channels: dict[str, FakeChannel]) -> int:
+    """Maria's case, resolved, asked and confirmed with YES; returns its id."""
+    case_id = resolved_case(client)
+    tick(core, "test")  # the confirmation request goes out
+    Customer(core, channels, MARIA).says("YES")
+    return case_id
+
+
 def all_at_once(count: int, work: Callable[[], T]) -> list[T]:
     """Run `work` in `count` threads released together; re-raise the first failure."""
     barrier = threading.Barrier(count)
@@ -226,10 +234,7 @@ def test_cli_log_verify_passes_after_the_journey(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    maria = Customer(pg_core, channels, MARIA)
-    case_id = resolved_case(pg_client)
-    tick(pg_core, "test")  # the confirmation request goes out
-    maria.says("YES")
+    case_id = confirmed_case(pg_core, pg_client, channels)
     assert log_events(pg_core, case_id)[:5] == JOURNEY
 
     outcome = run_cli(["log", "verify"], pg_core.settings.database_url, tmp_path, monkeypatch)
@@ -245,10 +250,7 @@ def test_a_tampered_entry_fails_verify_naming_its_seq(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    maria = Customer(pg_core, channels, MARIA)
-    case_id = resolved_case(pg_client)
-    tick(pg_core, "test")  # the confirmation request goes out
-    maria.says("YES")
+    case_id = confirmed_case(pg_core, pg_client, channels)
     with pg_core.sessions() as session:
         seq = session.scalar(
             select(LogEntry.seq).where(
