@@ -23,7 +23,7 @@ from bot.domain import (
     OutboxKind,
 )
 from bot.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from bot.models import AuditEvent, Case, Contact, Note, NoteRevision
+from bot.models import AuditEvent, Case, Contact, Message, Note, NoteRevision
 from bot.outbox import queue_to_contact
 from flows.interim import first_update_at, following_update_at, gets_updates
 
@@ -112,15 +112,16 @@ def open_case(
 
 def send_update(
     session: Session, core: Core, case: Case, *, text: str, actor: str, now: datetime
-) -> None:
-    """`/case update`: send the agent's words now and restart the cadence."""
+) -> Message | None:
+    """`/case update`: send the agent's words now and restart the cadence. Returns the queued
+    message, or None when the customer cannot be reached on any channel."""
     _require(case, "sent an update", *OPEN_STATES)
     if not text.strip():
         raise InvalidInput("the update has no text", field="text")
     case.latest_update = text.strip()
     if gets_updates(case):
         case.next_update_at = following_update_at(case, core.config, now)
-    queue_to_contact(
+    message = queue_to_contact(
         session,
         core,
         contact=case.contact,
@@ -131,6 +132,7 @@ def send_update(
         extra={"text": text.strip()},
     )
     _touch(session, case, actor, "update_sent", now)
+    return message
 
 
 def put_waiting(

@@ -1,4 +1,5 @@
-"""Alerts: telling the team that a case needs a person. They go to the alerts channel."""
+"""Alerts: telling the team that a case needs a person. They go to the Slack alerts channel
+(else to the assignee) as Block Kit with buttons that act on the case (bot/slack_routes.py)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,33 @@ from sqlalchemy.orm import Session
 from bot.core import Core
 from bot.domain import AlertKind, OutboxKind
 from bot.models import Case, Outbox
+from bot.render import mrkdwn
+
+
+def alert_address(core: Core, case: Case) -> str:
+    return core.config.channels.slack.alerts_channel or case.assignee or "alerts"
 
 
 def queue_alert(
     session: Session, core: Core, *, case: Case, kind: AlertKind, now: datetime, **extra: Any
 ) -> None:
-    """Tell the team something needs a person; goes to the alerts channel, else the assignee."""
-    to = core.config.channels.slack.alerts_channel or case.assignee or "alerts"
+    """Tell the team something needs a person. Everything quoted (a customer's words, a subject
+    typed by a CRM) is escaped, so nobody can ping the channel or forge a link through it."""
+    case_view = {
+        "id": case.id,
+        "label": case.label,
+        "subject": mrkdwn(case.subject),
+        "status": str(case.status),
+        "priority": case.priority,
+    }
     context = {
-        "case": {
-            "label": case.label,
-            "subject": case.subject,
-            "status": str(case.status),
-            "priority": case.priority,
-        },
+        "case": case_view,
         "assignee": case.assignee or "",
-        **extra,
+        "kind": str(kind),
+        **{
+            name: mrkdwn(value) if isinstance(value, str) else value
+            for name, value in extra.items()
+        },
     }
     body = core.templates.render("alerts", str(kind), context)
     session.add(
@@ -33,8 +45,9 @@ def queue_alert(
             case_id=case.id,
             kind=OutboxKind.ALERT,
             channel="slack",
-            address=to,
+            address=alert_address(core, case),
             body=body,
+            blocks=core.templates.render_blocks("slack", "alert", context | {"text": body}),
             not_before=now,
             created_at=now,
         )

@@ -202,13 +202,10 @@ def _act(
 
 @api.post("/cases/<int:case_id>/updates")
 def send_update(case_id: int) -> tuple[Response, int]:
-    return _act(
-        case_id,
-        UpdateIn,
-        lambda s, c, b, now: actions.send_update(
-            s, core(), c, text=b.text, actor=actor_of(b), now=now
-        ),
-    )
+    def act(session: Session, case: Case, body: UpdateIn, now: datetime) -> None:
+        actions.send_update(session, core(), case, text=body.text, actor=actor_of(body), now=now)
+
+    return _act(case_id, UpdateIn, act)
 
 
 @api.post("/cases/<int:case_id>/wait")

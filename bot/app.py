@@ -12,6 +12,7 @@ from bot.api import api
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
 from bot.errors import KeeppostedError, Unauthorized
+from bot.slack_routes import register_slack, slack_routes
 from bot.sms_routes import sms_routes
 
 MAX_BODY_BYTES = 256 * 1024
@@ -35,6 +36,8 @@ def create_app(
     app.extensions["keepposted"] = core
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(sms_routes)
+    app.register_blueprint(slack_routes)
+    register_slack(app, core)
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:

@@ -172,7 +172,7 @@ def _resolve(core: Core, case_id: int, resolution: str) -> None:
     )
 
 
-def _act(core: Core, case_id: int, act: Callable[..., None]) -> None:
+def _act(core: Core, case_id: int, act: Callable[..., object]) -> None:
     with core.sessions.begin() as session:
         act(session, actions.get_case(session, case_id, lock=True))
     tick(core, "demo")

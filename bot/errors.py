@@ -66,6 +66,13 @@ class Forbidden(KeeppostedError):
     code = "forbidden"
 
 
+class NotConfigured(KeeppostedError):
+    """A part of keepposted is reached that its credentials do not switch on (e.g. Slack)."""
+
+    http_status = 503
+    code = "not_configured"
+
+
 class WorkerAlreadyRunning(KeeppostedError):
     """A second worker was started on an SQLite database, which supports only one."""
 

@@ -289,7 +289,7 @@ def _choose_case(
         writer.reply(
             "which_case",
             cases=[{"label": c.label, "subject": c.subject, "id": c.id} for c in awaiting],
-            answer=_answer_word(writer.core, reading.intent),
+            answer=writer.core.keywords.answer_word(reading.intent),
         )
         return None, True
     if len(awaiting) == 1:
@@ -322,13 +322,6 @@ def _recently_closed(session: Session, writer: _Actions, intent: Intent) -> Case
     )
     fits = in_csat_window if intent == Intent.RATING else in_reopen_window
     return next((case for case in closed if fits(case, config, now)), None)
-
-
-def _answer_word(core: Core, intent: Intent) -> str:
-    """The word to suggest, from the configured keywords: YES, or whatever ops chose."""
-    words = core.keywords.confirm if intent == Intent.CONFIRM else core.keywords.reopen
-    single = [w for w in words if " " not in w and w.isalpha()]
-    return (single[0] if single else intent.value).upper()
 
 
 class _Actions:

@@ -172,6 +172,8 @@ class Outbox(Base):
     channel: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
+    # Slack's Block Kit layout (buttons and all) sent beside `body`, which stays the plain text.
+    blocks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # The one message a contact who opted out may still get: the opt-out confirmation.
     to_opted_out: Mapped[bool] = mapped_column(default=False)
     status: Mapped[OutboxStatus] = mapped_column(

@@ -103,6 +103,8 @@ def queue_to_contact(
             next_send, str(contact_zone(contact, core.config))
         )
     body = core.templates.render(address.channel, template, context)
+    # Slack gets Block Kit (e.g. Confirm / Reopen buttons) where the channel has a layout for it.
+    blocks = core.templates.render_blocks(address.channel, template, context | {"text": body})
     send_after = earliest_send(now, contact, address.channel, core.config)
     return enqueue(
         session,
@@ -115,6 +117,7 @@ def queue_to_contact(
         contact_id=contact.id,
         to_opted_out=to_opted_out,
         not_before=send_after if kind in PROACTIVE else now,
+        blocks=blocks,
     )
 
 
@@ -130,6 +133,7 @@ def enqueue(
     contact_id: int | None = None,
     to_opted_out: bool = False,
     not_before: datetime | None = None,
+    blocks: list[dict[str, Any]] | None = None,
 ) -> Message:
     """Store an outbound message and its outbox row; the sender job does the sending."""
     message = Message(
@@ -151,6 +155,7 @@ def enqueue(
             channel=address.channel,
             address=address.to,
             body=body,
+            blocks=blocks,
             to_opted_out=to_opted_out,
             not_before=not_before or now,
             created_at=now,
@@ -306,6 +311,7 @@ def _outbound(row: Outbox) -> OutboundMessage:
         body=row.body,
         message_id=row.message_id or 0,
         kind=str(row.kind),
+        metadata={"blocks": row.blocks} if row.blocks else {},
     )
 
 

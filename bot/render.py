@@ -6,6 +6,8 @@ the SMS one, so a new channel only adds templates where its wording or format di
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,20 @@ CUSTOMER_TEMPLATES = (
 )
 
 
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def mrkdwn(value: object) -> str:
+    """Text made safe for Slack's markup: a customer writing `<!channel>` pings nobody."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(user_id: object) -> str:
+    """`<@U123>` for a real Slack user id; anything else is shown as escaped text."""
+    text = str(user_id or "")
+    return f"<@{text}>" if SLACK_USER_ID.match(text) else mrkdwn(text)
+
+
 def customer_templates(config: Config) -> list[str]:
     """Every template a customer can receive, with one delay notice per waiting reason."""
     delays = [f"delay_{reason}" for reason in config.waiting_reasons]
@@ -83,6 +99,9 @@ class Templates:
             keep_trailing_newline=False,
         )
         self.env.filters["when"] = format_when
+        self.env.filters["mrkdwn"] = mrkdwn
+        self.env.filters["mention"] = mention
+        self._no_layout: set[str] = set()
 
     def has(self, channel: str, name: str) -> bool:
         try:
@@ -96,3 +115,24 @@ class Templates:
         source = channel if self.has(channel, name) else FALLBACK_CHANNEL
         text = self.env.get_template(f"{source}/{name}.txt.j2").render(context)
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+    def render_blocks(
+        self, channel: str, name: str, context: dict[str, Any]
+    ) -> list[dict[str, Any]] | None:
+        """Block Kit for `name` from `<channel>/<name>.json.j2`, or None when there is none.
+
+        The template writes a JSON list of blocks; values go in with `| tojson` (and
+        `| mrkdwn` first where Slack reads markup), so no text can break the JSON or the layout.
+        """
+        key = f"{channel}/{name}.json.j2"
+        if key in self._no_layout:  # most channels have none: skip the loader's file lookups
+            return None
+        try:
+            template = self.env.get_template(key)
+        except TemplateNotFound:
+            self._no_layout.add(key)
+            return None
+        blocks = json.loads(template.render(context))
+        if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+            raise ValueError(f"{channel}/{name}.json.j2 must render a JSON list of blocks")
+        return blocks

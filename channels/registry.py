@@ -9,6 +9,7 @@ from bot.config import Config, Settings
 from bot.errors import KeeppostedError
 from channels.base import Channel
 from channels.dryrun import DryRunChannel
+from channels.slack import SlackChannel
 from channels.sms import SmsChannel
 
 CHANNEL_NAMES = ("sms", "slack", "webchat")
@@ -36,8 +37,10 @@ def build_registry(
 ) -> ChannelRegistry:
     """Each channel runs for real when its credentials are set, else in dry-run.
 
-    Slack and web chat are dry-run until their channels land; each registers here in one line.
+    Web chat is dry-run until its channel lands; each channel registers here in one line.
     """
+    clock = clock or SystemClock()
     channels: dict[str, Channel] = {name: DryRunChannel(name) for name in CHANNEL_NAMES}
-    channels["sms"] = SmsChannel(config, settings, clock=clock or SystemClock())
+    channels["sms"] = SmsChannel(config, settings, clock=clock)
+    channels["slack"] = SlackChannel(settings, clock)
     return ChannelRegistry(channels)

@@ -85,6 +85,12 @@ class Keywords:
         for f in fields(self):
             object.__setattr__(self, f.name, tuple(str(w) for w in getattr(self, f.name)))
 
+    def answer_word(self, intent: Intent) -> str:
+        """The one word to suggest (or a button to stand for): YES, or whatever ops chose."""
+        words = self.confirm if intent == Intent.CONFIRM else self.reopen
+        single = [w for w in words if " " not in w and w.isalpha()]
+        return (single[0] if single else intent.value).upper()
+
 
 @dataclass(frozen=True)
 class Reading:

@@ -1,0 +1,452 @@
+"""`/case`: what agents do from Slack (SPEC §4). Nothing here knows Slack's libraries:
+bot/slack_routes.py hands in the user and the command text and sends the Reply back as the
+command's ephemeral answer.
+
+Each subcommand is one database transaction, committed before the answer goes back, so a
+restart right after the answer loses nothing; messages to customers are only queued (outbox).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from bot import actions
+from bot.command_args import (
+    UsageError,
+    Words,
+    case_id,
+    duration,
+    moment,
+    phone_or_user,
+    priority,
+    user_id,
+)
+from bot.config import Config
+from bot.core import Core
+from bot.domain import CaseStatus, NoteKind, agent
+from bot.durations import format_duration
+from bot.errors import InvalidInput, KeeppostedError, NotFound
+from bot.models import Case, Note
+from bot.render import format_when, mention, mrkdwn
+from bot.summary import summarize
+from flows.interim import cadence_of, earliest_send
+
+LIST_LIMIT = 20
+NOTES_LIMIT = 20
+LIST_FILTERS = ("open", "mine", "waiting", "resolved", "reopened")
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+
+def role_of(config: Config, user: str) -> Role | None:
+    slack = config.channels.slack
+    if user in slack.supervisors:
+        return Role.SUPERVISOR
+    if user in slack.agents:
+        return Role.AGENT
+    return None
+
+
+@dataclass
+class Reply:
+    """The ephemeral answer: `text` always (notifications, screen readers), `blocks` to show."""
+
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class Call:
+    """One `/case` run: who asked, the words after the subcommand, and the open transaction."""
+
+    core: Core
+    session: Session
+    user: str
+    role: Role
+    now: datetime
+    words: Words
+    options: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> str:
+        return agent(self.user)
+
+    @property
+    def zone(self) -> str:
+        return self.core.config.timezone
+
+    def option(self, name: str) -> str | None:
+        return self.options.get(name, [None])[0]
+
+    def case(self, index: int = 1) -> Case:
+        """The case named by word `index` (`#12`, `12` or its ref), locked for the change."""
+        wanted = case_id(self.words.word(index))
+        if isinstance(wanted, int):
+            return actions.get_case(self.session, wanted, lock=True)
+        found = self.session.scalar(select(Case).where(Case.ref == wanted).with_for_update())
+        if found is None:
+            raise NotFound(f"no case has the number or ref {wanted!r}")
+        return found
+
+    def text(self, index: int, what: str) -> str:
+        said = self.words.rest(index)
+        if not said:
+            raise UsageError(f"add the {what}")
+        return said
+
+    def card(self, case: Case, headline: str) -> Reply:
+        context = {"headline": headline, "case": case_view(case, self.zone)}
+        blocks = self.core.templates.render_blocks("slack", "case_card", context)
+        return Reply(f"{headline}\n{case.label} {case.subject}: {case.status}", blocks)
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    usage: str
+    about: str
+    run: Callable[[Call], Reply]
+    supervisors_only: bool = False
+    options: tuple[str, ...] = ()
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def subcommand(
+    usage: str, about: str, *, supervisors_only: bool = False, options: tuple[str, ...] = ()
+) -> Callable[[Callable[[Call], Reply]], Callable[[Call], Reply]]:
+    def register(run: Callable[[Call], Reply]) -> Callable[[Call], Reply]:
+        name = usage.split(" ", 1)[0]
+        SUBCOMMANDS[name] = Subcommand(usage, about, run, supervisors_only, options)
+        return run
+
+    return register
+
+
+def run_command(core: Core, user: str, text: str) -> Reply:
+    """Run `/case <text>` for Slack user `user`; every outcome is a Reply, never an exception."""
+    role = role_of(core.config, user)
+    if role is None:
+        return Reply(
+            f"Sorry, `/case` is for the agents and supervisors listed in config.yaml "
+            f"(channels.slack.agents / supervisors). Ask ops to add your Slack id `{user}`."
+        )
+    words = Words.of(text)
+    name = (words.word(0) or "help").lower()
+    if case_id_like(name):  # `/case 12` shows the case
+        name, words = "status", Words.of(f"status {words.line}")
+    sub = SUBCOMMANDS.get(name)
+    if sub is None:
+        return Reply(f":warning: There is no `/case {mrkdwn(name)}`.\n{help_text()}")
+    if sub.supervisors_only and role != Role.SUPERVISOR:
+        return Reply(f":no_entry: `/case {name}` is for supervisors: ask one to do it.")
+    try:
+        options = words.take_options(sub.options, repeatable=("tag",)).values
+        with core.sessions.begin() as session:
+            call = Call(core, session, user, role, core.clock.now(), words, options)
+            return sub.run(call)
+    except (UsageError, InvalidInput) as exc:
+        problem = exc.message if isinstance(exc, InvalidInput) else str(exc)
+        return Reply(f":warning: {mrkdwn(problem)}\nUsage: `/case {sub.usage}`")
+    except KeeppostedError as exc:  # not found, not allowed in this state
+        return Reply(f":warning: {mrkdwn(exc.message)}")
+
+
+def case_id_like(word: str) -> bool:
+    return isinstance(_safe_case_id(word), int)
+
+
+def _safe_case_id(word: str) -> int | str | None:
+    try:
+        return case_id(word)
+    except UsageError:
+        return None
+
+
+def help_text() -> str:
+    lines = [f"`/case {sub.usage}` {sub.about}" for sub in SUBCOMMANDS.values()]
+    return "*/case* runs a case from Slack:\n" + "\n".join(lines)
+
+
+def case_view(case: Case, zone: str) -> dict[str, Any]:
+    """What an agent's card shows, as plain values (times in the operation's zone)."""
+    contact = case.contact
+    customer = contact.name or ""
+    if contact.slack_user_id and contact.channel == "slack":
+        address = mention(contact.slack_user_id)
+    else:
+        address = mrkdwn(contact.phone or f"contact {contact.id}")
+    state = str(case.status)
+    if case.status == CaseStatus.WAITING and case.waiting_reason:
+        state += f" ({case.waiting_reason.replace('_', ' ')})"
+    if case.paused:
+        state += ", updates paused"
+    return {
+        "id": case.id,
+        "label": case.label,
+        "subject": case.subject,
+        "state": state,
+        "priority": case.priority,
+        "customer": (mrkdwn(customer) + " " if customer else "") + address,
+        "channel": contact.channel,
+        "assignee": case.assignee or "",
+        "next_update": format_when(case.next_update_at, zone),
+        "eta": format_when(case.eta, zone),
+        "ref": case.ref or "",
+        "category": case.category or "",
+        "resolution": case.resolution or "",
+        "reopen_count": case.reopen_count,
+        "csat": case.csat_score,
+    }
+
+
+# -- the subcommands, in the order `/case help` lists them ------------------------------------
+
+
+@subcommand(
+    "new <phone|@user> <subject> [--priority P2] [--category c] [--ref ZD-1] [--name 'Ana']",
+    "opens a case for a customer and assigns it to you.",
+    options=("priority", "category", "ref", "name"),
+)
+def new_case(call: Call) -> Reply:
+    contact, subject = phone_or_user(call.words, 1, call.core.config.default_region)
+    if not subject:
+        raise UsageError("add the subject: what the customer needs")
+    if call.option("name"):
+        contact["name"] = call.option("name") or ""
+    case = actions.open_case(
+        call.session,
+        call.core,
+        subject=subject,
+        contact=contact,
+        actor=call.actor,
+        now=call.now,
+        priority=priority(call.option("priority") or "P3"),
+        category=call.option("category"),
+        ref=call.option("ref"),
+        assignee=call.user,
+    )
+    first = format_when(case.next_update_at, call.zone)
+    return call.card(case, f":white_check_mark: Opened {case.label}; first update {first}.")
+
+
+@subcommand("update <id> <text>", "sends the customer an update now and restarts the cadence.")
+def update(call: Call) -> Reply:
+    case = call.case()
+    text = call.text(2, "update's text")
+    message = actions.send_update(
+        call.session, call.core, case, text=text, actor=call.actor, now=call.now
+    )
+    if message is None:
+        return call.card(
+            case, ":warning: Update recorded, but the customer opted out of every channel."
+        )
+    held = earliest_send(call.now, case.contact, message.channel, call.core.config)
+    when = f" (held until {format_when(held, call.zone)}: quiet hours)" if held > call.now else ""
+    return call.card(
+        case, f":outbox_tray: Update for {case.label} queued by {message.channel}{when}."
+    )
+
+
+@subcommand(
+    "note <id> [kind] <text> [--tag t]",
+    f"adds an internal note ({', '.join(NoteKind)}); customers never see notes.",
+    options=("tag",),
+)
+def note(call: Call) -> Reply:
+    case = call.case()
+    kind_word = (call.words.word(2) or "").lower().replace("-", "_")
+    kinds = {k.value for k in NoteKind}
+    kind, start = (kind_word, 3) if kind_word in kinds else (NoteKind.INTERACTION.value, 2)
+    added = actions.add_note(
+        call.session,
+        case,
+        kind=kind,
+        text=call.text(start, "note's text"),
+        tags=[t.lstrip("#").lower() for t in call.options.get("tag", [])],
+        author=call.actor,
+        now=call.now,
+    )
+    tags = f", tags: {', '.join(added.tags)}" if added.tags else ""
+    return Reply(f":memo: Note added to {case.label} ({kind}{tags}). Customers never see notes.")
+
+
+@subcommand("notes <id>", "lists the case's internal notes.")
+def notes(call: Call) -> Reply:
+    case = call.case()
+    found = list(
+        call.session.scalars(
+            select(Note).where(Note.case_id == case.id).order_by(Note.created_at, Note.id)
+        )
+    )
+    actions.audit(
+        call.session, actor=call.actor, action="notes_viewed", case_id=case.id, at=call.now
+    )
+    shown = found[-NOTES_LIMIT:]
+    context = {
+        "case": case_view(case, call.zone),
+        "notes": [
+            {
+                "kind": n.kind,
+                "text": n.text,
+                "tags": n.tags,
+                "author": n.author.removeprefix("agent:"),
+                "at": format_when(n.created_at, call.zone),
+                "edited": n.updated_at != n.created_at,
+            }
+            for n in shown
+        ],
+        "hidden": len(found) - len(shown),
+    }
+    blocks = call.core.templates.render_blocks("slack", "notes", context)
+    return Reply(f"{len(found)} note(s) on {case.label}", blocks)
+
+
+@subcommand("status <id>", "shows the case card.")
+def status(call: Call) -> Reply:
+    case = call.case()
+    return call.card(case, "")
+
+
+@subcommand(
+    "wait <id> <reason> [eta]",
+    "puts the case on hold for a reason (the customer is told at once), with an optional ETA.",
+)
+def wait(call: Call) -> Reply:
+    case = call.case()
+    reason = (call.words.word(2) or "").lower().replace("-", "_")
+    if not reason:
+        raise UsageError(f"say why: {', '.join(call.core.config.waiting_reasons)}")
+    eta_text = call.words.rest(3)
+    eta = moment(eta_text, call.now, call.zone) if eta_text else None
+    actions.put_waiting(
+        call.session, call.core, case, reason=reason, eta=eta, actor=call.actor, now=call.now
+    )
+    return call.card(
+        case, f":hourglass_flowing_sand: {case.label} is waiting; the customer was told why."
+    )
+
+
+@subcommand("eta <id> <when>", "sets when the fix is expected (`tomorrow 3pm`, `4h`).")
+def eta(call: Call) -> Reply:
+    case = call.case()
+    when = moment(call.text(2, "time, like `tomorrow 3pm` or `4h`"), call.now, call.zone)
+    if when <= call.now:
+        raise UsageError(f"{format_when(when, call.zone)} has already passed")
+    actions.set_eta(call.session, case, eta=when, actor=call.actor, now=call.now)
+    return call.card(
+        case, f":calendar: ETA for {case.label} set to {format_when(when, call.zone)}."
+    )
+
+
+@subcommand("cadence <id> <every>", "changes how often the customer hears from us (`4h`).")
+def cadence(call: Call) -> Reply:
+    case = call.case()
+    every = duration(call.text(2, "interval, like `4h`"))
+    actions.set_cadence(call.session, call.core, case, every=every, actor=call.actor, now=call.now)
+    return call.card(case, f":repeat: {case.label} now updates every {format_duration(every)}.")
+
+
+@subcommand("pause <id>", "stops the cadence updates until `resume`.")
+def pause(call: Call) -> Reply:
+    case = call.case()
+    actions.pause(call.session, case, actor=call.actor, now=call.now)
+    return call.card(case, f":double_vertical_bar: Updates for {case.label} are paused.")
+
+
+@subcommand("resume <id>", "restarts the cadence updates.")
+def resume(call: Call) -> Reply:
+    case = call.case()
+    actions.resume(call.session, call.core, case, actor=call.actor, now=call.now)
+    every = format_duration(cadence_of(case, call.core.config).every)
+    return call.card(case, f":arrow_forward: Updates for {case.label} resumed (every {every}).")
+
+
+@subcommand("resolve <id> <resolution>", "marks it fixed and asks the customer to confirm.")
+def resolve(call: Call) -> Reply:
+    case = call.case()
+    resolution = call.text(2, "resolution: what was done")
+    actions.resolve(
+        call.session, call.core, case, resolution=resolution, actor=call.actor, now=call.now
+    )
+    return call.card(
+        case, f":white_check_mark: {case.label} resolved; the customer was asked to confirm."
+    )
+
+
+@subcommand("close <id>", "closes the case without the customer's word.", supervisors_only=True)
+def close(call: Call) -> Reply:
+    case = call.case()
+    actions.close(call.session, case, actor=call.actor, now=call.now)
+    return call.card(case, f":lock: {case.label} closed by {mention(call.user)}.")
+
+
+@subcommand("reopen <id>", "reopens a resolved or closed case.", supervisors_only=True)
+def reopen(call: Call) -> Reply:
+    case = call.case()
+    actions.reopen(call.session, call.core, case, actor=call.actor, now=call.now)
+    return call.card(case, f":arrows_counterclockwise: {case.label} is open again.")
+
+
+@subcommand("assign <id> <@user|me>", "gives the case to someone.")
+def assign(call: Call) -> Reply:
+    case = call.case()
+    who = call.words.word(2)
+    assignee = call.user if (who or "").lower() == "me" else user_id(who)
+    actions.assign(call.session, case, assignee=assignee, actor=call.actor, now=call.now)
+    return call.card(case, f":bust_in_silhouette: {case.label} is assigned to {mention(assignee)}.")
+
+
+@subcommand(
+    "list [mine|open|waiting|resolved|reopened]", "lists cases (open ones when you name none)."
+)
+def list_cases(call: Call) -> Reply:
+    which = (call.words.word(1) or "open").lower()
+    query = select(Case).options(selectinload(Case.contact))
+    if which == "mine":
+        query = query.where(Case.assignee == call.user, Case.status != CaseStatus.CLOSED)
+    elif which == "open":
+        query = query.where(Case.status.in_(actions.OPEN_STATES))
+    elif which in ("waiting", "resolved"):
+        query = query.where(Case.status == CaseStatus(which))
+    elif which == "reopened":
+        query = query.where(Case.reopen_count > 0, Case.status != CaseStatus.CLOSED)
+    else:
+        raise UsageError(f"list {which!r}? pick one of: {', '.join(LIST_FILTERS)}")
+    found = list(call.session.scalars(query.order_by(Case.priority, Case.id).limit(LIST_LIMIT + 1)))
+    context = {
+        "which": which,
+        "cases": [case_view(c, call.zone) for c in found[:LIST_LIMIT]],
+        "more": len(found) > LIST_LIMIT,
+    }
+    blocks = call.core.templates.render_blocks("slack", "case_list", context)
+    count = f"{LIST_LIMIT}+" if context["more"] else str(len(found))
+    return Reply(f"{count} {which} case(s)", blocks)
+
+
+@subcommand("summary <id>", "gives the case's story in a few sentences, with its key times.")
+def summary(call: Call) -> Reply:
+    case = call.case()
+    told = summarize(call.session, case, call.zone)
+    context = {
+        "case": case_view(case, call.zone),
+        "text": told.text,
+        "times": [(label, format_when(at, call.zone)) for label, at in told.key_times],
+    }
+    blocks = call.core.templates.render_blocks("slack", "summary", context)
+    return Reply(f"{case.label}: {told.text}", blocks)
+
+
+@subcommand("help", "shows this list.")
+def show_help(call: Call) -> Reply:
+    return Reply(help_text())

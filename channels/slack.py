@@ -1,0 +1,215 @@
+"""Slack: customers reached as DMs (Confirm / Reopen buttons, typed replies) and the team's
+alerts, sent through slack_sdk's WebClient; the base URL comes from SLACK_API_URL when set.
+
+Retries: only Slack's own 429 is retried here (RateLimitErrorRetryHandler waits Retry-After).
+slack_sdk's default connection-error retry is left out on purpose: a post whose answer was lost
+may already be in the customer's DMs, and the outbox decides what may be sent again (an interim
+update never is). Posts are paced to about one a second per conversation, Slack's limit for
+chat.postMessage.
+
+The `/slack/events` endpoint (commands, buttons, events) is bolt's, in bot/slack_routes.py;
+this module turns what it receives into InboundMessages.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain import AddressProblem
+from bot.errors import ChannelError
+from bot.render import mrkdwn
+from channels.base import InboundMessage, OutboundMessage, SendResult
+from channels.dryrun import DryRunChannel
+from channels.pacing import Pacer
+
+POSTS_PER_SECOND = 1.0  # chat.postMessage: about one message a second per conversation
+SEND_TIMEOUT_SECONDS = 15
+RATE_LIMIT_RETRIES = 2
+# Message subtypes that are a person writing; edits, deletions, joins and bots are not.
+CUSTOMER_SUBTYPES = (None, "file_share", "thread_broadcast")
+# Slack errors that say this person can never get a DM from us.
+UNREACHABLE_ERRORS = frozenset(
+    {"user_not_found", "user_disabled", "account_inactive", "cannot_dm_bot", "user_not_visible"}
+)
+# Errors that will not go away by trying again: our token, scopes or the address are wrong.
+FINAL_ERRORS = UNREACHABLE_ERRORS | {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "msg_too_long",
+    "no_text",
+    "invalid_blocks",
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+    "missing_scope",
+    "restricted_action",
+}
+
+
+def build_client(settings: Settings) -> WebClient:
+    """The real WebClient, retrying only Slack's 429s; pointed at SLACK_API_URL when set."""
+    options: dict[str, Any] = {}
+    if settings.slack_api_url:
+        options["base_url"] = settings.slack_api_url.rstrip("/") + "/"
+    return WebClient(
+        token=settings.slack_bot_token,
+        timeout=SEND_TIMEOUT_SECONDS,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+        **options,
+    )
+
+
+def is_user(address: str) -> bool:
+    """A person (U…/W…) gets a DM; anything else (C…, G…, D…, #name) is a conversation."""
+    return address[:1] in ("U", "W") and address[1:].isalnum()
+
+
+def provider_id(conversation: str, ts: str) -> str:
+    """Slack's `ts` is unique only inside one conversation; together they name one message."""
+    return f"{conversation}:{ts}"
+
+
+class SlackChannel:
+    name = "slack"
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.clock = clock
+        self.signing_secret = settings.slack_signing_secret
+        self.client = build_client(settings) if settings.slack_bot_token else None
+        self.dry_run = DryRunChannel(self.name)
+        self.pacer = Pacer(POSTS_PER_SECOND)
+        self._dms: dict[str, str] = {}
+        self._dms_lock = threading.Lock()
+
+    # -- inbound ----------------------------------------------------------------------------
+
+    def verify(self, request: Any) -> bool:
+        """Slack's signature and its 5-minute replay window (bolt runs the same check)."""
+        if not self.signing_secret:
+            return False
+        verifier = SignatureVerifier(self.signing_secret)
+        return verifier.is_valid_request(request.get_data(), dict(request.headers))
+
+    def parse_inbound(self, request: Any) -> InboundMessage:
+        """A customer's DM from an Events API body; ValueError when it is not one."""
+        message = self.message_event(request)
+        if message is None:
+            raise ValueError("not a customer's direct message")
+        return message
+
+    def message_event(self, body: Mapping[str, Any]) -> InboundMessage | None:
+        """A person writing to us in a DM; None for our own posts, edits and channel chatter."""
+        event = body.get("event") or {}
+        if event.get("type") != "message" or event.get("channel_type") != "im":
+            return None
+        if event.get("bot_id") or event.get("subtype") not in CUSTOMER_SUBTYPES:
+            return None
+        user, conversation, ts = event.get("user"), event.get("channel"), event.get("ts")
+        if not (user and conversation and ts):
+            return None
+        files = event.get("files") or []
+        return InboundMessage(
+            channel=self.name,
+            sender=str(user),
+            body=str(event.get("text") or ""),
+            provider_id=provider_id(str(conversation), str(ts)),
+            received_at=self.clock.now(),
+            media_count=len(files),
+            media_urls=tuple(str(f.get("url_private", "")) for f in files if f.get("url_private")),
+        )
+
+    def button_answer(
+        self, body: Mapping[str, Any], action: Mapping[str, Any], words: str, case_id: int | None
+    ) -> InboundMessage:
+        """A customer's click on Confirm, Reopen or a score, as the words it stands for."""
+        container = body.get("container") or {}
+        conversation = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
+        return InboundMessage(
+            channel=self.name,
+            sender=str((body.get("user") or {}).get("id", "")),
+            body=words,
+            provider_id=provider_id(str(conversation), f"action-{action.get('action_ts', '')}"),
+            received_at=self.clock.now(),
+            case_id=case_id,
+        )
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        if self.client is None:
+            return self.dry_run.send(message)
+        # Alerts are written as Slack markup (quoted words already escaped); customer messages
+        # are plain text and are escaped here, so `<` or `&` in them shows as typed.
+        text = message.body if message.kind == "alert" else mrkdwn(message.body)
+        try:
+            conversation = self._conversation(message.to)
+            self.pacer.wait(conversation)
+            answer = self.client.chat_postMessage(
+                channel=conversation,
+                text=text,
+                blocks=message.metadata.get("blocks"),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            raise _api_error(exc) from None
+        except (URLError, TimeoutError, SlackClientError, OSError) as exc:
+            raise ChannelError(
+                f"lost the connection to Slack: {exc}",
+                retryable=True,
+                maybe_sent=not _never_connected(exc),
+            ) from None
+        return SendResult(provider_id=provider_id(str(answer["channel"]), str(answer["ts"])))
+
+    def _conversation(self, address: str) -> str:
+        """Where to post: a person's DM (opened once and remembered) or the address itself."""
+        if not is_user(address):
+            return address
+        with self._dms_lock:
+            known = self._dms.get(address)
+        if known:
+            return known
+        assert self.client is not None
+        opened = self.client.conversations_open(users=address)
+        conversation = str(opened["channel"]["id"])
+        with self._dms_lock:
+            self._dms[address] = conversation
+        return conversation
+
+
+def _api_error(exc: SlackApiError) -> ChannelError:
+    status = exc.response.status_code
+    error = str(exc.response.get("error") or status)
+    if status == 429 or error == "ratelimited":
+        return ChannelError(
+            "Slack kept answering 429 (rate limited)", retryable=True, error_code="ratelimited"
+        )
+    problem = str(AddressProblem.UNREACHABLE) if error in UNREACHABLE_ERRORS else None
+    return ChannelError(
+        f"Slack answered {status}: {error}",
+        # Slack's 5xx and unknown errors may pass; a 5xx may even have posted the message.
+        retryable=error not in FINAL_ERRORS,
+        maybe_sent=status >= 500,
+        error_code=error,
+        problem=problem,
+    )
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True when the request cannot have reached Slack (the connection was refused)."""
+    reason = exc.reason if isinstance(exc, URLError) else exc
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror)
