@@ -43,7 +43,7 @@ def test_agent_runs_a_case_and_the_customer_confirms_by_button(
     dm = "D" + CUSTOMER[1:]
     [ask] = workspace.sent_to(dm)
     assert "Reply YES" in ask["text"]
-    buttons = [b for b in ask["blocks"] if b["type"] == "actions"][0]["elements"]
+    buttons = next(b for b in ask["blocks"] if b["type"] == "actions")["elements"]
     assert [b["action_id"] for b in buttons] == ["customer_confirm", "customer_reopen"]
     response = workspace.click(CUSTOMER, "customer_confirm", "1", channel=dm, message=ask)
     assert response.status_code == 200, response.text
