@@ -169,9 +169,10 @@ class SmsSettings(Strict):
 
 
 class SlackSettings(Strict):
-    alerts_channel: str | None = None
-    agents: list[str] = Field(default_factory=list)
-    supervisors: list[str] = Field(default_factory=list)
+    alerts_channel: str | None = None  # a channel id (C0123...) or #name the app is in
+    agents: list[str] = Field(default_factory=list)  # Slack user ids allowed to use /case
+    supervisors: list[str] = Field(default_factory=list)  # ... and to close and reopen by hand
+    mps: float = Field(default=1.0, gt=0)  # posts per second per conversation (Slack: about 1)
 
 
 class WebchatSettings(Strict):

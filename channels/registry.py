@@ -42,5 +42,5 @@ def build_registry(
     clock = clock or SystemClock()
     channels: dict[str, Channel] = {name: DryRunChannel(name) for name in CHANNEL_NAMES}
     channels["sms"] = SmsChannel(config, settings, clock=clock)
-    channels["slack"] = SlackChannel(settings, clock)
+    channels["slack"] = SlackChannel(settings, clock, posts_per_second=config.channels.slack.mps)
     return ChannelRegistry(channels)

@@ -33,7 +33,6 @@ from channels.base import InboundMessage, OutboundMessage, SendResult
 from channels.dryrun import DryRunChannel
 from channels.pacing import Pacer
 
-POSTS_PER_SECOND = 1.0  # chat.postMessage: about one message a second per conversation
 SEND_TIMEOUT_SECONDS = 15
 RATE_LIMIT_RETRIES = 2
 # Message subtypes that are a person writing; edits, deletions, joins and bots are not.
@@ -86,12 +85,13 @@ def provider_id(conversation: str, ts: str) -> str:
 class SlackChannel:
     name = "slack"
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, *, posts_per_second: float = 1.0) -> None:
         self.clock = clock
         self.signing_secret = settings.slack_signing_secret
         self.client = build_client(settings) if settings.slack_bot_token else None
         self.dry_run = DryRunChannel(self.name)
-        self.pacer = Pacer(POSTS_PER_SECOND)
+        # chat.postMessage allows about one message a second per conversation.
+        self.pacer = Pacer(posts_per_second)
         self._dms: dict[str, str] = {}
         self._dms_lock = threading.Lock()
 

@@ -37,7 +37,12 @@ ALERTS = "CALERTS01"
 
 
 def slack_config(**slack: Any) -> Config:
-    settings = {"alerts_channel": ALERTS, "agents": [AGENT], "supervisors": [SUPERVISOR]} | slack
+    settings = {
+        "alerts_channel": ALERTS,
+        "agents": [AGENT],
+        "supervisors": [SUPERVISOR],
+        "mps": 1000,  # pacing has its own tests; here it would only slow the journeys down
+    } | slack
     return parse_config(TEST_CONFIG | {"channels": {**TEST_CONFIG["channels"], "slack": settings}})
 
 
