@@ -269,8 +269,10 @@ def request_reopen(
     message_id: int | None,
     channel: str | None,
     actor: str,
+    upset: float | None = None,
 ) -> None:
-    """The customer says it is not fixed: log their words, reopen, and alert the assignee."""
+    """The customer says it is not fixed: log their words, reopen, and alert the assignee
+    (and the supervisors when `upset` carries a strongly negative sentiment score)."""
     log.append(
         session,
         event=LogEvent.REOPEN_REQUESTED,
@@ -282,7 +284,7 @@ def request_reopen(
         detail={"words": words},
     )
     reopen(session, core, case, actor=actor, now=now)
-    queue_alert(session, core, case=case, kind=AlertKind.REOPEN, now=now, words=words)
+    queue_alert(session, core, case=case, kind=AlertKind.REOPEN, now=now, words=words, upset=upset)
 
 
 def reopen(session: Session, core: Core, case: Case, *, actor: str, now: datetime) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.core import Core
 from bot.domain import AlertKind, OutboxKind
 from bot.models import Case, Outbox
-from bot.render import mrkdwn
+from bot.render import mention, mrkdwn
 
 
 def alert_address(core: Core, case: Case) -> str:
@@ -19,10 +19,20 @@ def alert_address(core: Core, case: Case) -> str:
 
 
 def queue_alert(
-    session: Session, core: Core, *, case: Case, kind: AlertKind, now: datetime, **extra: Any
+    session: Session,
+    core: Core,
+    *,
+    case: Case,
+    kind: AlertKind,
+    now: datetime,
+    upset: float | None = None,
+    **extra: Any,
 ) -> None:
     """Tell the team something needs a person. Everything quoted (a customer's words, a subject
-    typed by a CRM) is escaped, so nobody can ping the channel or forge a link through it."""
+    typed by a CRM) is escaped, so nobody can ping the channel or forge a link through it.
+
+    `upset`: the sentiment score of a strongly negative message behind the alert; the alert
+    then says so and mentions the supervisors (SPEC §3)."""
     case_view = {
         "id": case.id,
         "label": case.label,
@@ -40,6 +50,11 @@ def queue_alert(
         },
     }
     body = core.templates.render("alerts", str(kind), context)
+    if upset is not None:
+        supervisors = " ".join(mention(s) for s in core.config.channels.slack.supervisors)
+        body += f"\n:red_circle: Strongly negative ({upset:+.2f})" + (
+            f", cc {supervisors}" if supervisors else ""
+        )
     session.add(
         Outbox(
             case_id=case.id,

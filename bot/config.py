@@ -185,6 +185,11 @@ class Channels(Strict):
     webchat: WebchatSettings = WebchatSettings()
 
 
+class SentimentSettings(Strict):
+    # A customer message scoring at or below this (VADER, -1 to +1) alerts a supervisor.
+    alert_below: float = Field(default=-0.6, ge=-1.0, le=0.0)
+
+
 class WorkerSettings(Strict):
     poll_every: Duration = timedelta(seconds=5)
     send_every: Duration = timedelta(seconds=1)
@@ -211,6 +216,7 @@ class Config(Strict):
     confirmation: Confirmation = Confirmation()
     keywords: KeywordLists = KeywordLists()
     channels: Channels = Channels()
+    sentiment: SentimentSettings = SentimentSettings()
     templates: dict[str, dict[str, str]] = Field(default_factory=dict)
     worker: WorkerSettings = WorkerSettings()
 

@@ -105,6 +105,7 @@ class AlertKind(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     ETA_MISSED = "eta_missed"
     UNCLEAR_REPLY = "unclear_reply"
+    NEGATIVE_MESSAGE = "negative_message"
 
 
 PRIORITIES = ("P1", "P2", "P3", "P4")

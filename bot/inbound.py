@@ -42,6 +42,7 @@ from flows.confirmation import (
     provider_answers_keywords,
 )
 from flows.intents import Intent, Reading, read_reply
+from flows.sentiment import sentiment
 
 UNKNOWN_SENDER_REPLY_EVERY = timedelta(hours=24)  # one helpful reply, not a loop with a bot
 ANSWERED_BY_NAMING = (Intent.CONFIRM, Intent.REOPEN)
@@ -129,6 +130,7 @@ def _answer(
     """Read a stored message into its case and answer it, in the caller's transaction."""
     now = core.clock.now()
     message.intent = str(reading.intent)
+    message.sentiment = sentiment(message.body)
     message.handled_at = now
     channel, sender = message.channel, message.address or ""
     contact = find_by_address(session, channel, sender)
@@ -172,6 +174,9 @@ def _answer(
         next_status = handler(turn)
         if case is not None and next_status is not None:
             case.status = next_status
+        if case is not None and writer.upset is not None and not writer.alerted:
+            # Nothing else told the team about this message, but the customer needs a person.
+            writer.alert(case, AlertKind.NEGATIVE_MESSAGE)
     return InboundResult(message.id, intent=message.intent, case_id=message.case_id)
 
 
@@ -342,6 +347,24 @@ class _Actions:
             message,
             now,
         )
+        self.alerted = False  # the team already heard about this message
+        score, threshold = message.sentiment, core.config.sentiment.alert_below
+        self.upset = score if score is not None and score <= threshold else None
+
+    def alert(self, case: Case, kind: AlertKind, **extra: Any) -> None:
+        """One alert per customer message, quoting their words; a strongly negative one also
+        calls the supervisors."""
+        self.alerted = True
+        queue_alert(
+            self.session,
+            self.core,
+            case=case,
+            kind=kind,
+            now=self.now,
+            upset=self.upset,
+            words=self.message.body,
+            **extra,
+        )
 
     @property
     def _from(self) -> Address:
@@ -374,6 +397,7 @@ class _Actions:
         )
 
     def request_reopen(self, case: Case) -> None:
+        self.alerted = True
         actions.request_reopen(
             self.session,
             self.core,
@@ -383,6 +407,7 @@ class _Actions:
             message_id=self.message.id,
             channel=self.message.channel,
             actor=CUSTOMER,
+            upset=self.upset,
         )
 
     def record_csat(self, case: Case, score: int) -> None:
@@ -398,14 +423,7 @@ class _Actions:
             detail={"score": score},
         )
         if score <= self.core.config.confirmation.csat.low_score:
-            queue_alert(
-                self.session,
-                self.core,
-                case=case,
-                kind=AlertKind.LOW_CSAT,
-                now=self.now,
-                score=score,
-            )
+            self.alert(case, AlertKind.LOW_CSAT, score=score)
 
     def opt(self, out: bool) -> None:
         channel = self.message.channel
@@ -425,11 +443,4 @@ class _Actions:
         self.reply("opted_out" if out else "opted_in", to_opted_out=out)
 
     def flag_unclear(self, case: Case) -> None:
-        queue_alert(
-            self.session,
-            self.core,
-            case=case,
-            kind=AlertKind.UNCLEAR_REPLY,
-            now=self.now,
-            words=self.message.body,
-        )
+        self.alert(case, AlertKind.UNCLEAR_REPLY)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -150,6 +151,7 @@ class Message(Base):
     template: Mapped[str | None] = mapped_column(String(64))
     media_count: Mapped[int] = mapped_column(default=0)
     media_urls: Mapped[list[str] | None] = mapped_column(JSON)  # MMS pictures the customer sent
+    sentiment: Mapped[float | None] = mapped_column(Float)  # VADER's score, -1 to +1
     at: Mapped[datetime]
     # Inbound only: when the flows read and answered it. A webhook stores the message and
     # answers the provider at once; the worker reads it (see bot/inbound.py).

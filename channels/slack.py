@@ -13,6 +13,7 @@ this module turns what it receives into InboundMessages.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Mapping
@@ -37,9 +38,10 @@ SEND_TIMEOUT_SECONDS = 15
 RATE_LIMIT_RETRIES = 2
 # Message subtypes that are a person writing; edits, deletions, joins and bots are not.
 CUSTOMER_SUBTYPES = (None, "file_share", "thread_broadcast")
-# Slack errors that say this person can never get a DM from us.
+# Slack errors that say this person can never get a DM from us. (`account_inactive` is not
+# one: Slack sends it when our own token's user or workspace is gone.)
 UNREACHABLE_ERRORS = frozenset(
-    {"user_not_found", "user_disabled", "account_inactive", "cannot_dm_bot", "user_not_visible"}
+    {"user_not_found", "user_disabled", "cannot_dm_bot", "user_not_visible"}
 )
 # Errors that will not go away by trying again: our token, scopes or the address are wrong.
 FINAL_ERRORS = UNREACHABLE_ERRORS | {
@@ -57,6 +59,11 @@ FINAL_ERRORS = UNREACHABLE_ERRORS | {
     "missing_scope",
     "restricted_action",
 }
+# Slack's word that the call failed part-way: the post may have been made all the same.
+MAYBE_DONE_ERRORS = frozenset({"internal_error", "fatal_error"})
+# What Slack's error codes look like; slack_sdk puts a sentence in `error` when the body was not
+# JSON (a 5xx page), and messages.error_code holds 32 characters.
+ERROR_CODE = re.compile(r"[a-z0-9_]{1,32}")
 
 
 def build_client(settings: Settings) -> WebClient:
@@ -155,9 +162,11 @@ class SlackChannel:
         # Alerts are written as Slack markup (quoted words already escaped); customer messages
         # are plain text and are escaped here, so `<` or `&` in them shows as typed.
         text = message.body if message.kind == "alert" else mrkdwn(message.body)
+        posting = False  # nothing can reach the customer before chat.postMessage goes out
         try:
             conversation = self._conversation(message.to)
             self.pacer.wait(conversation)
+            posting = True
             answer = self.client.chat_postMessage(
                 channel=conversation,
                 text=text,
@@ -166,12 +175,12 @@ class SlackChannel:
                 unfurl_media=False,
             )
         except SlackApiError as exc:
-            raise _api_error(exc) from None
+            raise _api_error(exc, posting=posting) from None
         except (URLError, TimeoutError, SlackClientError, OSError) as exc:
             raise ChannelError(
                 f"lost the connection to Slack: {exc}",
                 retryable=True,
-                maybe_sent=not _never_connected(exc),
+                maybe_sent=posting and not _never_connected(exc),
             ) from None
         return SendResult(provider_id=provider_id(str(answer["channel"]), str(answer["ts"])))
 
@@ -191,19 +200,21 @@ class SlackChannel:
         return conversation
 
 
-def _api_error(exc: SlackApiError) -> ChannelError:
+def _api_error(exc: SlackApiError, *, posting: bool) -> ChannelError:
     status = exc.response.status_code
-    error = str(exc.response.get("error") or status)
+    answered = str(exc.response.get("error") or status)
+    error = answered if ERROR_CODE.fullmatch(answered) else str(status)
     if status == 429 or error == "ratelimited":
         return ChannelError(
             "Slack kept answering 429 (rate limited)", retryable=True, error_code="ratelimited"
         )
     problem = str(AddressProblem.UNREACHABLE) if error in UNREACHABLE_ERRORS else None
     return ChannelError(
-        f"Slack answered {status}: {error}",
-        # Slack's 5xx and unknown errors may pass; a 5xx may even have posted the message.
+        f"Slack answered {status}: {answered}",
+        # Slack's 5xx and unknown errors may pass; a 5xx (or Slack's internal_error) on the post
+        # may even have posted the message.
         retryable=error not in FINAL_ERRORS,
-        maybe_sent=status >= 500,
+        maybe_sent=posting and (status >= 500 or error in MAYBE_DONE_ERRORS),
         error_code=error,
         problem=problem,
     )

@@ -299,3 +299,36 @@ def test_someone_not_listed_cannot_act_on_an_alert(
     assert not fake_slack.calls_to("views.open")
     refusals = fake_slack.calls_to("chat.postEphemeral")
     assert len(refusals) == 2 and all(c.params["user"] == OUTSIDER for c in refusals)
+
+
+def test_a_strongly_negative_reply_alerts_a_supervisor(workspace: Workspace) -> None:
+    slack_case(workspace)
+    workspace.dm(CUSTOMER, "This is ridiculous, worst service ever, I am furious")
+    [alert] = workspace.sent_to(ALERTS)  # an unclear reply, flagged as strongly negative
+    assert (
+        "wrote:" in alert["text"] and "Strongly negative (-0.88), cc <@USUPER001>" in alert["text"]
+    )
+    assert [b["action_id"] for b in buttons(alert)][:1] == ["alert_update"]
+    workspace.dm(CUSTOMER, "thanks for the quick answer!")
+    calm = workspace.sent_to(ALERTS)[-1]  # still shown to the assignee, but nobody is called
+    assert "thanks for the quick answer" in calm["text"] and "Strongly" not in calm["text"]
+    with workspace.app.core.sessions() as session:
+        scores = session.scalars(select(Message.sentiment).where(Message.direction == "in")).all()
+    assert scores[0] is not None and scores[0] <= -0.6 and scores[1] is not None and scores[1] > 0
+
+
+def test_an_angry_reopen_raises_the_reopen_alert_only(workspace: Workspace) -> None:
+    slack_case(workspace, resolve=True)
+    workspace.dm(CUSTOMER, "not fixed, I am very angry and disappointed")
+    [alert] = workspace.sent_to(ALERTS)
+    assert "reopened by the customer" in alert["text"] and "cc <@USUPER001>" in alert["text"]
+
+
+def test_a_confirmation_written_in_anger_still_alerts_a_supervisor(workspace: Workspace) -> None:
+    slack_case(workspace, resolve=True)
+    workspace.dm(
+        CUSTOMER, "YES. Finally. Worst, most useless service I have ever had, I am furious"
+    )
+    assert case_of(workspace.app)["status"] == "closed"
+    [alert] = workspace.sent_to(ALERTS)
+    assert "sounds very unhappy" in alert["text"] and "cc <@USUPER001>" in alert["text"]

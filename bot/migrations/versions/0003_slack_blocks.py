@@ -1,4 +1,4 @@
-"""Slack: outbox.blocks holds the Block Kit layout sent beside a message's text
+"""Slack: outbox.blocks (Block Kit beside a message's text) and messages.sentiment
 
 Revision ID: 0003
 Revises: 0002
@@ -19,8 +19,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('outbox') as batch:
         batch.add_column(sa.Column('blocks', sa.JSON(), nullable=True))
+    with op.batch_alter_table('messages') as batch:
+        batch.add_column(sa.Column('sentiment', sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('messages') as batch:
+        batch.drop_column('sentiment')
     with op.batch_alter_table('outbox') as batch:
         batch.drop_column('blocks')
