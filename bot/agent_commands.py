@@ -32,7 +32,7 @@ from bot.config import Config
 from bot.core import Core
 from bot.domain import CaseStatus, NoteKind, agent
 from bot.durations import format_duration
-from bot.errors import InvalidInput, KeeppostedError, NotFound
+from bot.errors import InvalidInput, InvalidTransition, KeeppostedError, NotFound
 from bot.models import Case, Note
 from bot.render import format_when, mention, mrkdwn
 from bot.summary import summarize
@@ -107,7 +107,8 @@ class Call:
     def card(self, case: Case, headline: str) -> Reply:
         context = {"headline": headline, "case": case_view(case, self.zone)}
         blocks = self.core.templates.render_blocks("slack", "case_card", context)
-        return Reply(f"{headline}\n{case.label} {case.subject}: {case.status}", blocks)
+        text = f"{case.label} {case.subject}: {case.status}"
+        return Reply(f"{headline}\n{text}" if headline else text, blocks)
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,8 @@ def wait(call: Call) -> Reply:
         raise UsageError(f"say why: {', '.join(call.core.config.waiting_reasons)}")
     eta_text = call.words.rest(3)
     eta = moment(eta_text, call.now, call.zone) if eta_text else None
+    if eta is not None and eta <= call.now:
+        raise UsageError(f"the ETA {format_when(eta, call.zone)} has already passed")
     actions.put_waiting(
         call.session, call.core, case, reason=reason, eta=eta, actor=call.actor, now=call.now
     )
@@ -353,6 +356,8 @@ def eta(call: Call) -> Reply:
 def cadence(call: Call) -> Reply:
     case = call.case()
     every = duration(call.text(2, "interval, like `4h`"))
+    if case.status == CaseStatus.CLOSED:  # a closed case gets no updates to space out
+        raise InvalidTransition(case.id, str(case.status), "given a cadence")
     actions.set_cadence(call.session, call.core, case, every=every, actor=call.actor, now=call.now)
     return call.card(case, f":repeat: {case.label} now updates every {format_duration(every)}.")
 

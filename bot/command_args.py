@@ -25,7 +25,15 @@ USER_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|([^>]*))?>")
 BARE_USER_ID = re.compile(r"^@?([UW][A-Z0-9]{6,})$")
 _ANGLED = re.compile(r"<([^<>]*)>")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "＂": '"'})
-_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+# A word, or a phrase in "double" or 'single' quotes (as the usage lines show `--name 'Ana'`). A
+# single quote only opens at the start of a word and closes at the end of one, so apostrophes
+# (`isn't`, `it’s`) are left alone.
+_SINGLE = r"(?<!\S)['‘]((?:(?!['’](?:\s|$)).)*)['’](?!\S)"
+_TOKEN = re.compile(r'"([^"]*)"|' + _SINGLE + r"|(\S+)")
+_WHOLLY_QUOTED = re.compile(r'"([^"]*)"|' + _SINGLE)
+_OPTION = re.compile(r"--[A-Za-z][\w-]*(?:=.*)?", re.DOTALL)
+_PHONE_WORD = re.compile(r"[+(]*\d[\d().\-/]*")
+MAX_DURATION = timedelta(days=3650)
 _CASE_REF = re.compile(r"^#?(\d{1,18})$")
 
 
@@ -74,7 +82,7 @@ class Words:
     @classmethod
     def _split(cls, line: str) -> Words:
         tokens = [
-            Token(m.group(1) if m.group(1) is not None else m.group(2), m.start(), m.end())
+            Token(next(g for g in m.groups() if g is not None), m.start(), m.end())
             for m in _TOKEN.finditer(line)
         ]
         return cls(line, tokens)
@@ -99,7 +107,8 @@ class Words:
         index = 0
         while index < len(self.tokens):
             token = self.tokens[index]
-            if not token.text.startswith("--") or self.line[token.start] == '"':
+            quoted = self.line[token.start] in "\"'‘"
+            if quoted or not _OPTION.fullmatch(token.text):  # `--` in free text is no option
                 index += 1
                 continue
             start = token.start
@@ -143,10 +152,11 @@ class Options:
 
 
 def unquote(text: str) -> str:
-    """One wholly quoted phrase loses its quotes: `"Router keeps dropping"`."""
+    """One wholly quoted phrase loses its quotes: `"Router keeps dropping"`, `'Ana Gomez'`."""
     text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] == '"' and '"' not in text[1:-1]:
-        return text[1:-1].strip()
+    whole = _WHOLLY_QUOTED.fullmatch(text)
+    if whole:
+        return next(g for g in whole.groups() if g is not None).strip()
     return text
 
 
@@ -160,25 +170,42 @@ def case_id(word: str | None) -> int | str:
 
 def user_id(word: str | None) -> str:
     """A Slack user from a mention (`<@U123|ana>`) or a bare id (`U0123ABCD`)."""
-    if word:
-        mention = USER_MENTION.fullmatch(word)
-        if mention:
-            return mention.group(1)
-        bare = BARE_USER_ID.match(word)
-        if bare:
-            return bare.group(1)
+    if not word:
+        raise UsageError("say who: mention them, like @ana")
+    mention = USER_MENTION.fullmatch(word)
+    if mention:
+        return mention.group(1)
+    bare = BARE_USER_ID.match(word)
+    if bare:
+        return bare.group(1)
     raise UsageError(f"{word!r} is not a Slack user: mention them, like @ana")
 
 
 def leading_phone(text: str, region: str) -> tuple[str, str] | None:
-    """A phone number at the start of `text` in any common format, and the text after it."""
-    for match in phonenumbers.PhoneNumberMatcher(
-        text, region, leniency=phonenumbers.Leniency.POSSIBLE
-    ):
-        if match.start != 0:
-            return None
-        return to_e164(match.raw_string, region), text[match.end :].strip()
-    return None
+    """A phone number at the start of `text` in any common format, and the text after it.
+
+    The number is the longest run of leading number-like words that makes a valid number (else a
+    possible one), so a subject may start with a number: `(415) 555-0101 3 lines down`."""
+    words: list[re.Match[str]] = []
+    for word in re.finditer(r"\S+", text):
+        if len(words) == 8 or not _PHONE_WORD.fullmatch(word.group()):
+            break
+        words.append(word)
+    possible = None
+    for word in reversed(words):
+        raw = text[: word.end()]
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            possible = raw
+            break
+        if possible is None and phonenumbers.is_possible_number(number):
+            possible = raw
+    if possible is None:
+        return None
+    return to_e164(possible, region), text[len(possible) :].strip()
 
 
 def priority(word: str) -> str:
@@ -191,9 +218,14 @@ def priority(word: str) -> str:
 
 def duration(text: str) -> timedelta:
     try:
-        return parse_duration(text.removeprefix("every ").strip())
+        length = parse_duration(text.removeprefix("every ").strip())
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except OverflowError:  # more days than a timedelta holds
+        length = timedelta.max
+    if length > MAX_DURATION:
+        raise UsageError(f"{text.strip()!r} is too long: at most 3650d")
+    return length
 
 
 def moment(text: str, now: datetime, zone: str) -> datetime:
@@ -202,10 +234,14 @@ def moment(text: str, now: datetime, zone: str) -> datetime:
     Times without a zone are read in `zone` (the operation's time zone)."""
     if not text.strip():
         raise UsageError("say when: a date and time like `tomorrow 3pm` or a duration like `2h`")
+    if re.fullmatch(r"\s*[+-]?\d+\s*", text):  # dateparser would read `12` as December
+        raise UsageError(f"{text.strip()!r} needs a unit or a time, like `{text.strip()}h`")
     try:
         return parse_when(text, now, zone)
     except ValueError:
         pass
+    except OverflowError:  # a time past the year 9999
+        raise UsageError(f"{text!r} is too far in the future") from None
     local_now = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
     found = dateparser.parse(
         text,

@@ -12,7 +12,7 @@ from jinja2 import TemplateError
 from bot.config import Config
 from bot.domain import PRIORITIES
 from bot.durations import format_duration
-from bot.render import Templates, customer_templates, format_when
+from bot.render import SLACK_USER_ID, Templates, customer_templates, format_when
 from channels.segments import count_segments, describe
 
 SAMPLE_AT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -105,4 +105,41 @@ def check(config: Config, echo: Callable[[str], None]) -> bool:
                     f" ({config.channels.sms.max_segments}); shorten it or raise the limit"
                 )
                 ok = False
+    return _check_slack(config, templates, context, echo) and ok
+
+
+def _check_slack(
+    config: Config, templates: Templates, context: dict[str, Any], echo: Callable[[str], None]
+) -> bool:
+    """Every Block Kit layout must render to valid JSON blocks; say who may use /case."""
+    slack = config.channels.slack
+    alerts_to = slack.alerts_channel or "each case's assignee"
+    echo(f"slack: alerts to {alerts_to}")
+    if not (slack.agents or slack.supervisors):
+        echo("  nobody may use /case yet: add Slack user ids to channels.slack.agents")
+    for role, ids in (("agents", slack.agents), ("supervisors", slack.supervisors)):
+        odd = [i for i in ids if not SLACK_USER_ID.match(i)]
+        if odd:
+            echo(
+                f"  channels.slack.{role}: {', '.join(odd)} do not look like Slack user ids (U...)"
+            )
+    ok = True
+    names = [*customer_templates(config), "alert"]
+    for name in names:
+        data = {**context, "text": "Sample text.", "assignee": "U0123ABCD", "kind": "reopen"}
+        try:
+            blocks = templates.render_blocks("slack", name, data)
+        except (TemplateError, ValueError) as exc:
+            echo(f"  slack/{name}.json.j2: FAILED: {exc}")
+            ok = False
+            continue
+        if blocks is not None:
+            buttons = [
+                e["text"]["text"]
+                for b in blocks
+                if b.get("type") == "actions"
+                for e in b["elements"]
+            ]
+            shown = f", buttons: {' | '.join(buttons)}" if buttons else ""
+            echo(f"  slack/{name}.json.j2: {len(blocks)} blocks{shown}")
     return ok

@@ -172,3 +172,20 @@ def test_secrets_come_from_the_environment_only() -> None:
     with pytest.raises(ConfigError, match="api_token: unknown key"):
         parse_config({"api_token": "in the file"})
     assert isinstance(Config(), Config)
+
+
+def test_config_check_renders_the_slack_layouts_and_says_who_may_use_case(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--config", str(ROOT / "config.yaml"), "config", "check"])
+    assert result.exit_code == 0, result.output
+    assert "slack/confirm_request.json.j2: 2 blocks, buttons: Confirm, it's fixed | Reopen" in (
+        result.output
+    )
+    assert "slack/alert.json.j2: 3 blocks, buttons: Send update | Resolve | Assign to me" in (
+        result.output
+    )
+    assert "nobody may use /case yet" in result.output
+    path = tmp_path / "config.yaml"
+    path.write_text("channels:\n  slack:\n    agents: [U0123ABCD, ana.ruiz]\n")
+    result = CliRunner().invoke(main, ["--config", str(path), "config", "check"])
+    assert "nobody may use /case" not in result.output
+    assert "channels.slack.agents: ana.ruiz do not look like Slack user ids" in result.output
