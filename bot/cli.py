@@ -123,6 +123,13 @@ def _dev_banner(base: str, settings: Settings, config_path: str | None) -> str:
     )
     program = sys.argv[0] if sys.argv[0].endswith("keepposted") else "keepposted"
     simulate = f"{program} simulate sms --url {base}"
+    if settings.slack_bot_token and settings.slack_signing_secret:
+        slack = "Slack is on: its request URLs go to {public_url}/slack/events (README, Slack)."
+    else:
+        slack = (
+            "Slack is in dry-run (alerts print as [simulated slack ...]); set SLACK_BOT_TOKEN and\n"
+            "SLACK_SIGNING_SECRET and create the app from slack-app-manifest.yaml (README, Slack)."
+        )
     return f"""
 keepposted dev is running on {settings.database_url}; channels without credentials are in
 dry-run: what would be sent is printed below as [simulated ...] and stored as `simulated`.
@@ -144,6 +151,8 @@ signs it to /sms/inbound and prints the replies (resolve case 1 first, then answ
   {simulate} +14155550101 YES
   {simulate} +14155550101 "still broken, please reopen"
   {simulate} +442079460018 HELP
+
+{slack}
 
 In another terminal (same DATABASE_URL): keepposted case list, keepposted log verify.
 Press Ctrl-C to stop.

@@ -332,3 +332,18 @@ def test_a_confirmation_written_in_anger_still_alerts_a_supervisor(workspace: Wo
     assert case_of(workspace.app)["status"] == "closed"
     [alert] = workspace.sent_to(ALERTS)
     assert "sounds very unhappy" in alert["text"] and "cc <@USUPER001>" in alert["text"]
+
+
+def test_stop_in_the_dm_stops_slack_messages_and_start_resumes_them(workspace: Workspace) -> None:
+    slack_case(workspace)
+    workspace.dm(CUSTOMER, "STOP")
+    [confirmation] = workspace.sent_to(DM)
+    assert "no more" in confirmation["text"].lower()
+    workspace.command(AGENT, "update 1 The engineer is on the way.")
+    assert len(workspace.sent_to(DM)) == 1  # not over Slack any more
+    with workspace.app.core.sessions() as session:
+        update = session.scalars(select(Message).where(Message.template == "agent_update")).one()
+    assert update.channel == "webchat"  # the contact's next way in
+    workspace.dm(CUSTOMER, "START")
+    workspace.command(AGENT, "update 1 Fixed soon.")
+    assert "Fixed soon." in workspace.sent_to(DM)[-1]["text"]
