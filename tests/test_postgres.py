@@ -351,3 +351,35 @@ def test_fifty_concurrent_copies_of_an_sms_webhook_act_once_on_postgres(
         tick(live.core, "test")
         events = log_events(live.core, case_id)
         assert events.count("confirmed") == 1 and events.count("customer_message") == 1
+
+
+def test_a_slack_case_on_postgres_with_a_retried_event_and_a_button(
+    pg_server: PostgresServer, clock: FrozenClock
+) -> None:
+    """/case, Block Kit in the outbox (JSON column), a retried DM event and a button click."""
+    from tests.fake_slack import FakeSlack
+    from tests.slack_harness import AGENT, CUSTOMER, Workspace, serve_slack
+
+    url = pg_server.create_database(f"keepposted_{uuid.uuid4().hex[:16]}")
+    upgrade(url)
+    dm = "D" + CUSTOMER[1:]
+    with FakeSlack() as fake, serve_slack(url, clock, fake) as app:
+        slack = Workspace(app, fake)
+        slack.command(AGENT, f"new <@{CUSTOMER}|dana> Card declined abroad --priority P2")
+        slack.command(AGENT, "resolve 1 We lifted the travel block.")
+        [ask] = slack.sent_to(dm)
+        for retry in (None, "1", "2"):
+            headers = {"X-Slack-Retry-Num": retry} if retry else {}
+            response = slack.dm(CUSTOMER, "what is the status?", ts="1763900000.1", headers=headers)
+            assert response.status_code == 200
+        assert slack.click(CUSTOMER, "customer_confirm", "1", channel=dm, message=ask).ok
+        assert log_events(app.core, 1) == [
+            "case_opened",
+            "resolution_proposed",
+            "confirmation_requested",
+            "customer_message",
+            "customer_message",
+            "confirmed",
+        ]
+        with app.core.sessions() as session:
+            assert verify(session).ok
