@@ -183,6 +183,8 @@ def set_cadence(
 ) -> None:
     if every < timedelta(minutes=1):
         raise InvalidInput("a cadence shorter than 1m would flood the customer", field="every")
+    if case.status == CaseStatus.CLOSED:  # a closed case gets no updates to space out
+        raise InvalidTransition(case.id, str(case.status), "given a cadence")
     case.cadence_every_s = int(every.total_seconds())
     if gets_updates(case):
         case.next_update_at = following_update_at(case, core.config, now)
@@ -191,12 +193,16 @@ def set_cadence(
 
 def pause(session: Session, case: Case, *, actor: str, now: datetime) -> None:
     _require(case, "paused", *OPEN_STATES)
+    if case.paused:
+        raise Conflict(f"updates for {case.label} are already paused", field="paused")
     case.paused, case.next_update_at = True, None
     _touch(session, case, actor, "paused", now)
 
 
 def resume(session: Session, core: Core, case: Case, *, actor: str, now: datetime) -> None:
     _require(case, "resumed", *OPEN_STATES)
+    if not case.paused:
+        raise Conflict(f"updates for {case.label} are not paused", field="paused")
     case.paused = False
     case.next_update_at = following_update_at(case, core.config, now)
     _touch(session, case, actor, "resumed", now)

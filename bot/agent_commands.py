@@ -32,7 +32,7 @@ from bot.config import Config
 from bot.core import Core
 from bot.domain import CaseStatus, NoteKind, agent
 from bot.durations import format_duration
-from bot.errors import InvalidInput, InvalidTransition, KeeppostedError, NotFound
+from bot.errors import InvalidInput, KeeppostedError, NotFound
 from bot.models import Case, Note
 from bot.render import format_when, mention, mrkdwn
 from bot.summary import summarize
@@ -152,7 +152,8 @@ def run_command(core: Core, user: str, text: str) -> Reply:
     if sub.supervisors_only and role != Role.SUPERVISOR:
         return Reply(f":no_entry: `/case {name}` is for supervisors: ask one to do it.")
     try:
-        options = words.take_options(sub.options, repeatable=("tag",)).values
+        # Only subcommands with options read `--words`; elsewhere they are the agent's text.
+        options = words.take_options(sub.options, repeatable=("tag",)).values if sub.options else {}
         with core.sessions.begin() as session:
             call = Call(core, session, user, role, core.clock.now(), words, options)
             return sub.run(call)
@@ -356,8 +357,6 @@ def eta(call: Call) -> Reply:
 def cadence(call: Call) -> Reply:
     case = call.case()
     every = duration(call.text(2, "interval, like `4h`"))
-    if case.status == CaseStatus.CLOSED:  # a closed case gets no updates to space out
-        raise InvalidTransition(case.id, str(case.status), "given a cadence")
     actions.set_cadence(call.session, call.core, case, every=every, actor=call.actor, now=call.now)
     return call.card(case, f":repeat: {case.label} now updates every {format_duration(every)}.")
 
@@ -436,7 +435,8 @@ def list_cases(call: Call) -> Reply:
     }
     blocks = call.core.templates.render_blocks("slack", "case_list", context)
     count = f"{LIST_LIMIT}+" if context["more"] else str(len(found))
-    return Reply(f"{count} {which} case(s)", blocks)
+    described = "assigned to you" if which == "mine" else which
+    return Reply(f"{count} case(s) {described}", blocks)
 
 
 @subcommand("summary <id>", "gives the case's story in a few sentences, with its key times.")

@@ -116,7 +116,10 @@ class Words:
             name = name.lower().replace("-", "_")
             if name not in names:
                 allowed = ", ".join(f"--{n}" for n in names) or "none"
-                raise UsageError(f"unknown option --{name} (allowed: {allowed})")
+                raise UsageError(
+                    f"unknown option --{name} (allowed: {allowed}); "
+                    'put text that has "--" in it in quotes'
+                )
             if not equals:
                 index += 1
                 if index >= len(self.tokens):

@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from bot.errors import ChannelError
-from channels.base import OutboundMessage, SendResult
+from channels.base import InboundMessage, OutboundMessage, SendResult
 
 
 @dataclass
@@ -21,7 +21,7 @@ class FakeChannel:
     def verify(self, request: object) -> bool:
         return False
 
-    def parse_inbound(self, request: object) -> object:
+    def parse_inbound(self, request: object) -> InboundMessage:
         raise NotImplementedError
 
     def send(self, message: OutboundMessage) -> SendResult:
