@@ -66,8 +66,7 @@ def register_slack(flask_app: Flask, core: Core) -> None:
         return
     bolt = App(
         signing_secret=settings.slack_signing_secret,
-        token=settings.slack_bot_token,
-        client=channel.client,
+        client=channel.client,  # carries SLACK_BOT_TOKEN and SLACK_API_URL
         process_before_response=True,
         # No call to Slack while the app starts; bolt asks auth.test on the first request.
         token_verification_enabled=False,

@@ -88,7 +88,7 @@ def _what_was_done(case: Case, updates: list[LogEntry], when: Format) -> str:
     if case.waiting_reason:
         parts.append(f"the case waited on {case.waiting_reason.replace('_', ' ')}")
     if case.resolution:
-        parts.append(f"the proposed fix was: {case.resolution}")
+        parts.append(f"the proposed fix was: {case.resolution.rstrip('.!? ')}")
     if not parts:
         return ""
     text = "; ".join(parts)

@@ -86,8 +86,12 @@ class Keywords:
             object.__setattr__(self, f.name, tuple(str(w) for w in getattr(self, f.name)))
 
     def answer_word(self, intent: Intent) -> str:
-        """The one word to suggest (or a button to stand for): YES, or whatever ops chose."""
+        """The one word to suggest (or a button to stand for): YES and REOPEN, as the SPEC and
+        our templates say them, unless ops took them out; then their first single word."""
         words = self.confirm if intent == Intent.CONFIRM else self.reopen
+        usual = "yes" if intent == Intent.CONFIRM else "reopen"
+        if any(w.casefold() == usual for w in words):
+            return usual.upper()
         single = [w for w in words if " " not in w and w.isalpha()]
         return (single[0] if single else intent.value).upper()
 

@@ -468,8 +468,8 @@ def test_list_filters(workspace: Workspace) -> None:
         "list waiting": ("Waiting", [waiting]),
         "list resolved": ("Resolved", [resolved]),
         "list reopened": ("Reopened", [reopened]),
-        "list mine": ("Mine", [mine]),
-        "list MINE": ("Mine", [mine]),
+        "list mine": ("Your", [mine]),
+        "list MINE": ("Your", [mine]),
     }
     for text, (title, ids) in expected.items():
         shown = ask(workspace, AGENT, text)
@@ -481,7 +481,7 @@ def test_list_filters(workspace: Workspace) -> None:
         shown
     )
     assert "waiting (outage)" in shown
-    assert "*Mine cases*: none" in ask(workspace, SUPERVISOR, "list mine")
+    assert "*Your cases*: none" in ask(workspace, SUPERVISOR, "list mine")
     assert snapshot(workspace.app.core) == before
 
 

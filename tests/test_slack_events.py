@@ -206,7 +206,7 @@ def test_reopen_by_button_reopens_and_alerts_the_team_with_buttons(
     events = log_events(workspace.app.core, 1)
     assert events[-2:] == ["reopen_requested", "reopened"]
     [alert] = workspace.sent_to(ALERTS)
-    assert "reopened by the customer" in alert["text"]
+    assert "reopened by the customer" in alert["text"] and 'They said: "REOPEN"' in alert["text"]
     assert [b["action_id"] for b in buttons(alert)] == [
         "alert_update",
         "alert_resolve",
