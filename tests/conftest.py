@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
@@ -32,8 +32,12 @@ from bot.worker import tick
 from channels.base import InboundMessage
 from channels.registry import ChannelRegistry
 from channels.sms import EMPTY_TWIML, SmsChannel
+from tests.fake_slack import FakeSlack
 from tests.fake_twilio import FakeTwilio, signed_post
 from tests.fakes import FakeChannel
+
+if TYPE_CHECKING:
+    from tests.slack_harness import SlackApp, Workspace
 
 API_TOKEN = "test-api-token"
 # A Monday, 10:00 in New York: outside the default quiet hours.
@@ -333,3 +337,27 @@ class Phone:
         bodies = [m.body for m in self.fake.messages if m.to == self.number]
         new, self._read = bodies[self._read :], len(bodies)
         return new
+
+
+# -- Slack over real HTTP: tests/slack_harness.py, Slack's Web API faked by tests/fake_slack.py ----
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def slack_app(database_url: str, clock: FrozenClock, fake_slack: FakeSlack) -> Iterator[SlackApp]:
+    from tests.slack_harness import serve_slack  # it builds on this module's test config
+
+    with serve_slack(database_url, clock, fake_slack) as served:
+        yield served
+
+
+@pytest.fixture
+def workspace(slack_app: SlackApp, fake_slack: FakeSlack) -> Workspace:
+    from tests.slack_harness import Workspace
+
+    return Workspace(slack_app, fake_slack)

@@ -33,11 +33,12 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from functools import partial
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import TCPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self, cast
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from tests.loopback_server import LoopbackServer
 
 DEFAULT_TOKEN = "xoxb-fake-token"
 DEFAULT_BOT_USER_ID = "UBOT0001"
@@ -224,23 +225,6 @@ def _has_content(params: dict[str, Any]) -> bool:
     return any(params.get(name) for name in ("text", "blocks", "attachments", "markdown_text"))
 
 
-class _Server(ThreadingHTTPServer):
-    """Joins its request threads on close so no socket outlives `FakeSlack.stop()`."""
-
-    daemon_threads = False
-    block_on_close = True
-    request_queue_size = 256  # socketserver's 5 resets connections under load tests
-
-    def __init__(self, fake: FakeSlack) -> None:
-        self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host's FQDN, which can stall on some hosts.
-        TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-
-
 class _Handler(BaseHTTPRequestHandler):
     """Hands each request to the FakeSlack; one request per connection (HTTP/1.0)."""
 
@@ -257,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): str(value) for name, value in self.headers.items()}
-        fake = cast(_Server, self.server).fake
+        fake = cast(LoopbackServer[FakeSlack], self.server).fake
         reply = fake.handle(self.path, headers, body)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
@@ -297,7 +281,7 @@ class FakeSlack:
         self._view_serial = 0  # bumped per open and update, for a fresh hash each time
         self._opened_conversations: set[str] = set()
         self._user_overrides: dict[str, dict[str, Any]] = {}
-        self._server: _Server | None = None
+        self._server: LoopbackServer[FakeSlack] | None = None
         self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
@@ -315,7 +299,7 @@ class FakeSlack:
     def start(self) -> Self:
         if self._server is not None:
             raise RuntimeError("FakeSlack is already running")
-        self._server = _Server(self)
+        self._server = LoopbackServer(self, _Handler)
         # A short poll keeps stop() quick: shutdown() waits for the loop to notice.
         self._thread = threading.Thread(
             target=partial(self._server.serve_forever, poll_interval=0.02),

@@ -33,8 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import TCPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self, cast
 from urllib.parse import parse_qsl, urlsplit
@@ -43,6 +42,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from channels.segments import count_segments
+from tests.loopback_server import LoopbackServer
 
 DEFAULT_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 DEFAULT_AUTH_TOKEN = "fake-auth-token"
@@ -177,23 +177,6 @@ class _ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class _Server(ThreadingHTTPServer):
-    """Joins its request threads on close so no socket outlives `FakeTwilio.stop()`."""
-
-    daemon_threads = False
-    block_on_close = True
-    request_queue_size = 256  # socketserver's 5 resets connections under load tests
-
-    def __init__(self, fake: FakeTwilio) -> None:
-        self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host's FQDN, which can stall on some hosts.
-        TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-
-
 class _Handler(BaseHTTPRequestHandler):
     """Routes a request to the FakeTwilio; one request per connection (HTTP/1.0)."""
 
@@ -213,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def _fake(self) -> FakeTwilio:
-        return cast(_Server, self.server).fake
+        return cast(LoopbackServer[FakeTwilio], self.server).fake
 
     def _read_form(self) -> dict[str, str]:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -257,7 +240,7 @@ class FakeTwilio:
         self._callbacks: list[PostedCallback] = []
         self._attempts = 0
         self._failures = _Failures()
-        self._server: _Server | None = None
+        self._server: LoopbackServer[FakeTwilio] | None = None
         self._threads: list[threading.Thread] = []
         self._jobs: queue.Queue[tuple[float, str] | None] = queue.Queue()
         self._stopping = threading.Event()
@@ -268,7 +251,7 @@ class FakeTwilio:
         if self._server is not None:
             raise RuntimeError("FakeTwilio is already running")
         self._stopping.clear()
-        self._server = _Server(self)
+        self._server = LoopbackServer(self, _Handler)
         # A short poll keeps stop() quick: shutdown() waits for the loop to notice.
         self._spawn(partial(self._server.serve_forever, poll_interval=0.02), "fake-twilio-http")
         if self.auto_status:

@@ -31,7 +31,7 @@ from channels.base import OutboundMessage
 from channels.slack import RATE_LIMIT_RETRIES, SlackChannel
 from tests.conftest import auth_header
 from tests.fake_slack import FakeSlack
-from tests.slack_harness import ALERTS, CUSTOMER, SlackApp, serve_slack
+from tests.slack_harness import ALERTS, CUSTOMER, SlackApp
 
 DM = "D" + CUSTOMER[1:]  # the DM the fake opens with CUSTOMER
 OTHER_USER = "UOTHER001"
@@ -43,12 +43,6 @@ UNPACED = 1000.0  # posts per second for the tests that are not about pacing
 def _no_retry_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
     """slack_sdk waits Retry-After plus up to a second at random; only Retry-After here."""
     monkeypatch.setattr(builtin_handlers, "random", SimpleNamespace(random=lambda: 0.0))
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
 
 
 def slack_channel(
@@ -387,12 +381,6 @@ def test_conversations_are_paced_apart(fake_slack: FakeSlack, clock: FrozenClock
 
 
 # -- through the outbox -------------------------------------------------------------------
-
-
-@pytest.fixture
-def slack_app(database_url: str, clock: FrozenClock, fake_slack: FakeSlack) -> Iterator[SlackApp]:
-    with serve_slack(database_url, clock, fake_slack) as served:
-        yield served
 
 
 def queue_update(app: SlackApp, text: str = "We are replacing the card reader.") -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -30,10 +29,8 @@ from tests.slack_harness import (
     CUSTOMER,
     OUTSIDER,
     SUPERVISOR,
-    SlackApp,
     Workspace,
     flatten,
-    serve_slack,
 )
 
 PHONE = "+14155550101"  # open_case's customer
@@ -42,23 +39,6 @@ SPEC_SUBCOMMANDS = [
     *("new", "update", "note", "notes", "status", "wait", "eta", "cadence", "pause"),
     *("resume", "resolve", "close", "reopen", "assign", "list", "summary", "help"),
 ]
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def slack_app(database_url: str, clock: FrozenClock, fake_slack: FakeSlack) -> Iterator[SlackApp]:
-    with serve_slack(database_url, clock, fake_slack) as served:
-        yield served
-
-
-@pytest.fixture
-def workspace(slack_app: SlackApp, fake_slack: FakeSlack) -> Workspace:
-    return Workspace(slack_app, fake_slack)
 
 
 # -- helpers -------------------------------------------------------------------------------------

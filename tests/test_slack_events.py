@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FrozenClock
 from bot.models import Message
 from tests.conftest import auth_header, log_events
 from tests.fake_slack import FakeSlack
@@ -23,27 +20,9 @@ from tests.slack_harness import (
     OUTSIDER,
     SlackApp,
     Workspace,
-    serve_slack,
 )
 
 DM = "D" + CUSTOMER[1:]
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def slack_app(database_url: str, clock: FrozenClock, fake_slack: FakeSlack) -> Iterator[SlackApp]:
-    with serve_slack(database_url, clock, fake_slack) as served:
-        yield served
-
-
-@pytest.fixture
-def workspace(slack_app: SlackApp, fake_slack: FakeSlack) -> Workspace:
-    return Workspace(slack_app, fake_slack)
 
 
 def message_count(app: SlackApp) -> int:

@@ -3,31 +3,10 @@ answers with a button, and the log that results. Real bolt, real slack_sdk, fake
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from bot.clock import FrozenClock
 from tests.conftest import auth_header, log_events
 from tests.fake_slack import FakeSlack
-from tests.slack_harness import AGENT, CUSTOMER, SlackApp, Workspace, flatten, serve_slack
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        yield fake
-
-
-@pytest.fixture
-def slack_app(database_url: str, clock: FrozenClock, fake_slack: FakeSlack) -> Iterator[SlackApp]:
-    with serve_slack(database_url, clock, fake_slack) as served:
-        yield served
-
-
-@pytest.fixture
-def workspace(slack_app: SlackApp, fake_slack: FakeSlack) -> Workspace:
-    return Workspace(slack_app, fake_slack)
+from tests.slack_harness import AGENT, CUSTOMER, Workspace, flatten
 
 
 def test_agent_runs_a_case_and_the_customer_confirms_by_button(
