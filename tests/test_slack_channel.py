@@ -478,3 +478,53 @@ def test_a_5xx_on_the_post_fails_the_update_with_a_short_error_code(
     assert message.error_code == "503"  # messages.error_code is VARCHAR(32)
     assert contact.unreachable == []
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+# -- the Channel protocol's verify and parse_inbound --------------------------------------------
+
+
+def test_verify_checks_slack_s_signature_and_replay_window(clock: FrozenClock) -> None:
+    import time
+
+    from flask import Flask
+
+    from tests.slack_harness import SIGNING_SECRET, signed_headers
+
+    channel = SlackChannel(Settings(slack_signing_secret=SIGNING_SECRET), clock)
+    body = "command=%2Fcase&text=help"
+
+    def verified(headers: dict[str, str]) -> bool:
+        with Flask(__name__).test_request_context(
+            "/slack/events", method="POST", data=body, headers=headers
+        ) as context:
+            return channel.verify(context.request)
+
+    assert verified(signed_headers(body))
+    assert not verified(signed_headers(body, secret="another-secret"))
+    assert not verified(signed_headers(body, timestamp=int(time.time()) - 6 * 60))
+    assert not verified({})
+    unconfigured = SlackChannel(Settings(), clock)
+    with Flask(__name__).test_request_context("/", method="POST", data=body) as context:
+        assert not unconfigured.verify(context.request)
+
+
+def test_parse_inbound_reads_a_customer_dm_and_refuses_anything_else(clock: FrozenClock) -> None:
+    channel = SlackChannel(Settings(), clock)
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": "D1",
+        "user": CUSTOMER,
+        "text": "YES",
+        "ts": "1763900000.000100",
+        "files": [{"url_private": "https://files.slack.com/x.png"}],
+    }
+    message = channel.parse_inbound({"event": event})
+    assert (message.sender, message.body, message.provider_id) == (
+        CUSTOMER,
+        "YES",
+        "D1:1763900000.000100",
+    )
+    assert message.media_urls == ("https://files.slack.com/x.png",)
+    with pytest.raises(ValueError):
+        channel.parse_inbound({"event": event | {"bot_id": "B1"}})
