@@ -23,6 +23,7 @@ from bot.command_args import (
     Words,
     case_id,
     duration,
+    is_case_number,
     moment,
     phone_or_user,
     priority,
@@ -144,8 +145,8 @@ def run_command(core: Core, user: str, text: str) -> Reply:
         )
     words = Words.of(text)
     name = (words.word(0) or "help").lower()
-    if case_id_like(name):  # `/case 12` shows the case
-        name, words = "status", Words.of(f"status {words.line}")
+    if is_case_number(name):  # `/case 12` shows the case
+        name, words = "status", Words.of(f"status {text}")
     sub = SUBCOMMANDS.get(name)
     if sub is None:
         return Reply(f":warning: There is no `/case {mrkdwn(name)}`.\n{help_text()}")
@@ -162,17 +163,6 @@ def run_command(core: Core, user: str, text: str) -> Reply:
         return Reply(f":warning: {mrkdwn(problem)}\nUsage: `/case {sub.usage}`")
     except KeeppostedError as exc:  # not found, not allowed in this state
         return Reply(f":warning: {mrkdwn(exc.message)}")
-
-
-def case_id_like(word: str) -> bool:
-    return isinstance(_safe_case_id(word), int)
-
-
-def _safe_case_id(word: str) -> int | str | None:
-    try:
-        return case_id(word)
-    except UsageError:
-        return None
 
 
 def help_text() -> str:

@@ -14,10 +14,6 @@ from bot.models import Case, Outbox
 from bot.render import mention, mrkdwn
 
 
-def alert_address(core: Core, case: Case) -> str:
-    return core.config.channels.slack.alerts_channel or case.assignee or "alerts"
-
-
 def queue_alert(
     session: Session,
     core: Core,
@@ -60,7 +56,7 @@ def queue_alert(
             case_id=case.id,
             kind=OutboxKind.ALERT,
             channel="slack",
-            address=alert_address(core, case),
+            address=core.config.channels.slack.alerts_channel or case.assignee or "alerts",
             body=body,
             blocks=core.templates.render_blocks("slack", "alert", context | {"text": body}),
             not_before=now,

@@ -163,6 +163,11 @@ def unquote(text: str) -> str:
     return text
 
 
+def is_case_number(word: str) -> bool:
+    """`12` or `#12`: a case's number (anything else may be a ref or a subcommand)."""
+    return bool(_CASE_REF.match(word))
+
+
 def case_id(word: str | None) -> int | str:
     """`#1042` or `1042` is a case id; anything else is read as the case's external ref."""
     if not word:

@@ -76,6 +76,16 @@ def handle_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
         return _answer(session, core, message, reading, inbound.case_id)
 
 
+def answer_or_keep(core: Core, inbound: InboundMessage) -> InboundResult:
+    """Answer now (for a channel whose user waits on the answer); if answering fails, keep
+    the customer's words anyway, and the worker answers them later."""
+    try:
+        return handle_inbound(core, inbound)
+    except Exception:
+        logger.exception("could not answer %s now; kept for the worker", inbound.provider_id)
+        return accept_inbound(core, inbound)
+
+
 def handle_received(core: Core, limit: int | None = None) -> int:
     """Read and answer accepted messages, oldest first, each in its own transaction; returns
     how many were handled. Claims skip rows another worker holds (SKIP LOCKED)."""

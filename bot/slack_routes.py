@@ -30,9 +30,8 @@ from bot.agent_commands import role_of, run_command
 from bot.core import Core
 from bot.domain import agent
 from bot.errors import InvalidInput, KeeppostedError, NotConfigured
-from bot.inbound import accept_inbound, handle_inbound
+from bot.inbound import answer_or_keep
 from bot.render import mention, mrkdwn
-from channels.base import InboundMessage
 from channels.slack import SlackChannel
 from flows.intents import Intent
 
@@ -185,13 +184,13 @@ class SlackListeners:
         else:
             words = shown = score or action_id.rsplit("_", 1)[-1]
         case_id = int(case_text) if case_text.isdigit() else None
-        store_and_answer(self.core, self.channel.button_answer(body, action, words, case_id))
+        answer_or_keep(self.core, self.channel.button_answer(body, action, words, case_id))
         self._show_answer(client, body, shown)
 
     def on_message(self, body: dict[str, Any]) -> None:
         inbound = self.channel.message_event(body)
         if inbound is not None:
-            store_and_answer(self.core, inbound)
+            answer_or_keep(self.core, inbound)
 
     def _show_answer(self, client: WebClient, body: dict[str, Any], shown: str) -> None:
         """Swap the buttons for the answer, so the question cannot be answered twice by a tap."""
@@ -236,17 +235,6 @@ class SlackListeners:
             logger.warning(
                 "could not note the action in the alert thread: %s", exc.response.get("error")
             )
-
-
-def store_and_answer(core: Core, inbound: InboundMessage) -> None:
-    """Answer the customer now; if answering fails, still keep their words for the worker."""
-    try:
-        handle_inbound(core, inbound)
-    except Exception:
-        logger.exception(
-            "could not answer Slack message %s now; kept for the worker", inbound.provider_id
-        )
-        accept_inbound(core, inbound)
 
 
 def _text_modal(

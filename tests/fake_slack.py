@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
@@ -300,13 +299,7 @@ class FakeSlack:
         if self._server is not None:
             raise RuntimeError("FakeSlack is already running")
         self._server = LoopbackServer(self, _Handler)
-        # A short poll keeps stop() quick: shutdown() waits for the loop to notice.
-        self._thread = threading.Thread(
-            target=partial(self._server.serve_forever, poll_interval=0.02),
-            name="fake-slack-http",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = self._server.serve_in_thread("fake-slack-http")
         return self
 
     def stop(self) -> None:

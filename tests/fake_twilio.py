@@ -32,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from functools import partial
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self, cast
@@ -252,8 +251,7 @@ class FakeTwilio:
             raise RuntimeError("FakeTwilio is already running")
         self._stopping.clear()
         self._server = LoopbackServer(self, _Handler)
-        # A short poll keeps stop() quick: shutdown() waits for the loop to notice.
-        self._spawn(partial(self._server.serve_forever, poll_interval=0.02), "fake-twilio-http")
+        self._threads.append(self._server.serve_in_thread("fake-twilio-http"))
         if self.auto_status:
             self._spawn(self._post_auto_status, "fake-twilio-callbacks")
         return self

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from typing import Generic, TypeVar
@@ -20,6 +21,14 @@ class LoopbackServer(ThreadingHTTPServer, Generic[Fake]):
     def __init__(self, fake: Fake, handler: type[BaseHTTPRequestHandler]) -> None:
         self.fake = fake
         super().__init__(("127.0.0.1", 0), handler)
+
+    def serve_in_thread(self, name: str) -> threading.Thread:
+        """Serve from a started daemon thread; a short poll keeps shutdown() quick."""
+        thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.02}, name=name, daemon=True
+        )
+        thread.start()
+        return thread
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, which can stall on some hosts.
