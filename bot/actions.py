@@ -321,6 +321,13 @@ def close(session: Session, case: Case, *, actor: str, now: datetime) -> None:
     _touch(session, case, actor, "closed", now)
 
 
+def revoke_webchat_links(session: Session, case: Case, *, actor: str, now: datetime) -> None:
+    """Every web chat link handed out for the case stops working (a link sent to the wrong
+    person, say); links made from now on carry the new version."""
+    case.webchat_link_version += 1
+    _touch(session, case, actor, "webchat_links_revoked", now)
+
+
 def auto_close(session: Session, case: Case, *, now: datetime, actor: str) -> None:
     _require(case, "auto-closed", CaseStatus.RESOLVED)
     log.append(

@@ -105,6 +105,11 @@ def actor_of(body: Body) -> str:
     return agent(body.actor or "api")
 
 
+def _record(case: Case) -> dict[str, Any]:
+    links = core().links
+    return case_record(case, links.url(case) if links else None)
+
+
 @api.before_request
 def require_token() -> None:
     expected = core().settings.api_token
@@ -133,7 +138,7 @@ def create_case() -> tuple[Response, int]:
             actor=actor_of(body),
             now=core().clock.now(),
         )
-        return jsonify(case_record(case)), 201
+        return jsonify(_record(case)), 201
 
 
 @api.get("/cases")
@@ -149,7 +154,7 @@ def list_cases() -> Response:
             raise InvalidInput(f"status must be one of {', '.join(LIST_FILTERS)}", field="status")
         query = query.where(Case.status == status)
     with core().sessions() as session:
-        return jsonify({"cases": [case_record(c) for c in session.scalars(query)]})
+        return jsonify({"cases": [_record(c) for c in session.scalars(query)]})
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -164,7 +169,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 @api.get("/cases/<int:case_id>")
 def show_case(case_id: int) -> Response:
     with core().sessions() as session:
-        return jsonify(case_record(actions.get_case(session, case_id)))
+        return jsonify(_record(actions.get_case(session, case_id)))
 
 
 @api.get("/cases/<int:case_id>/messages")
@@ -197,7 +202,7 @@ def _act(
         result = act(session, case, body, core().clock.now())
         if result is not None:
             return jsonify(result), 201
-        return jsonify(case_record(case)), 200
+        return jsonify(_record(case)), 200
 
 
 @api.post("/cases/<int:case_id>/updates")
@@ -239,6 +244,16 @@ def close(case_id: int) -> tuple[Response, int]:
 def reopen(case_id: int) -> tuple[Response, int]:
     return _act(
         case_id, Body, lambda s, c, b, now: actions.reopen(s, core(), c, actor=actor_of(b), now=now)
+    )
+
+
+@api.post("/cases/<int:case_id>/webchat/revoke")
+def revoke_webchat(case_id: int) -> tuple[Response, int]:
+    """Every web chat link handed out for the case stops working; the answer carries a new one."""
+    return _act(
+        case_id,
+        Body,
+        lambda s, c, b, now: actions.revoke_webchat_links(s, c, actor=actor_of(b), now=now),
     )
 
 

@@ -11,9 +11,10 @@ from werkzeug.exceptions import HTTPException
 from bot.api import api
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
-from bot.errors import KeeppostedError, Unauthorized
+from bot.errors import KeeppostedError, TooManyRequests, Unauthorized
 from bot.slack_routes import register_slack, slack_routes
 from bot.sms_routes import sms_routes
+from bot.webchat_routes import webchat_routes
 
 MAX_BODY_BYTES = 256 * 1024
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def create_app(
     app.register_blueprint(sms_routes)
     app.register_blueprint(slack_routes)
     register_slack(app, core)
+    app.register_blueprint(webchat_routes)
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:
@@ -54,6 +56,8 @@ def create_app(
         response = error_response(exc.http_status, exc.code, exc.message, exc.field)
         if isinstance(exc, Unauthorized):
             response.headers["WWW-Authenticate"] = 'Bearer realm="keepposted"'
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.errorhandler(HTTPException)

@@ -22,7 +22,7 @@ from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
 from bot.db import make_engine
 from bot.domain import CaseStatus, agent
-from bot.durations import parse_when
+from bot.durations import format_duration, parse_when
 from bot.errors import KeeppostedError
 from bot.log import count_entries, entry_record, iter_entries, verify
 from bot.migrate import upgrade
@@ -93,7 +93,7 @@ def dev(state: State, host: str, port: int) -> None:
     # Dev only: make up the tokens that are not set, so the API and `simulate sms` work at once.
     made_up = {
         name: secrets.token_urlsafe(16)
-        for name in ("api_token", "twilio_auth_token")
+        for name in ("api_token", "twilio_auth_token", "secret_key")
         if not getattr(settings, name)
     }
     settings = Settings(**{**settings.__dict__, **made_up})
@@ -105,6 +105,7 @@ def dev(state: State, host: str, port: int) -> None:
     schedule_jobs(scheduler, core)
     base = f"http://{host}:{port}"
     click.echo(_dev_banner(base, settings, state.config_path))
+    click.echo(_webchat_banner(core, base))
     scheduler.start()
     try:
         create_app(core=core).run(host=host, port=port, use_reloader=False, threaded=True)
@@ -157,6 +158,29 @@ signs it to /sms/inbound and prints the replies (resolve case 1 first, then answ
 In another terminal (same DATABASE_URL): keepposted case list, keepposted log verify.
 Press Ctrl-C to stop.
 """
+
+
+def _webchat_banner(core: Core, base: str) -> str:
+    """Web chat links to the open and awaiting cases, signed with this run's SECRET_KEY."""
+    if core.links is None:
+        return ""
+    with core.sessions() as session:
+        cases = session.scalars(
+            select(Case).where(Case.status != CaseStatus.CLOSED).order_by(Case.id).limit(4)
+        ).all()
+        rows = [f"  {c.label:<5} {c.status!s:<9} {base}/c/{core.links.token(c)}" for c in cases]
+        example = f"{base}/widget/example?kp_chat={core.links.token(cases[0])}" if cases else ""
+    if not rows:
+        return ""
+    return "\n".join(
+        [
+            "Web chat: each case's page for its customer (links live until this process stops,",
+            "unless SECRET_KEY is set; `keepposted case link ID` prints one):",
+            *rows,
+            f"  the widget embedded in an example company page: {example}",
+            "",
+        ]
+    )
 
 
 @main.group()
@@ -433,6 +457,25 @@ def case_resolve(state: State, case_id: int, resolution: str) -> None:
         )
         click.echo(_card(found))
     click.echo("The confirmation request goes out with the worker's next run.")
+
+
+@case.command("link")
+@click.argument("case_id", type=int)
+@click.option("--revoke", is_flag=True, help="stop every link given out so far; print a new one")
+@pass_state
+def case_link(state: State, case_id: int, revoke: bool) -> None:
+    """The case's web chat link: the customer's page to read and answer it (needs SECRET_KEY)."""
+    core = state.core
+    if core.links is None:
+        raise click.ClickException("web chat links need SECRET_KEY in the environment")
+    with core.sessions.begin() as session:
+        found = actions.get_case(session, case_id, lock=True)
+        if revoke:
+            actions.revoke_webchat_links(session, found, actor=CLI_ACTOR, now=core.clock.now())
+        click.echo(core.links.url(found))
+    ttl = core.config.channels.webchat.link_ttl
+    older = "; older links no longer work." if revoke else "."
+    click.echo(f"It works for {format_duration(ttl)}{older}", err=True)
 
 
 def _card(c: Case) -> str:

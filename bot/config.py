@@ -6,6 +6,7 @@ A bad file stops start-up with the key path and the problem, never with a traceb
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
@@ -175,8 +176,19 @@ class SlackSettings(Strict):
     mps: float = Field(default=1.0, gt=0)  # posts per second per conversation (Slack: about 1)
 
 
+def check_origin(value: str) -> str:
+    """`https://www.example.com`: a scheme and a host (and port), nothing after them."""
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", value):
+        raise ValueError(f"{value!r} is not an origin such as https://www.example.com")
+    return value
+
+
 class WebchatSettings(Strict):
-    link_ttl: Duration = timedelta(days=30)
+    link_ttl: Duration = Field(default=timedelta(days=30), ge=timedelta(minutes=1))
+    max_chars: int = Field(default=2000, ge=1, le=20_000)  # longest reply a customer may post
+    posts_per_minute: int = Field(default=10, ge=1, le=600)  # per link, across web processes
+    # Sites allowed to show the chat in the widget's frame (CSP frame-ancestors), besides ours.
+    embed_origins: list[Annotated[str, AfterValidator(check_origin)]] = Field(default_factory=list)
 
 
 class Channels(Strict):

@@ -41,6 +41,8 @@ def sample_context(config: Config) -> dict[str, Any]:
             "resolution": "We replaced the faulty line card at your exchange.",
             "latest_update": "An engineer is on site at your street cabinet.",
             "next_update": format_when(SAMPLE_AT - timedelta(hours=20), config.timezone),
+            # As long as a real link (about 45 characters after /c/), for the segment count.
+            "webchat_url": f"{config.public_url.rstrip('/')}/c/{'x' * 45}",
         },
         "text": "The engineer is on site and expects to finish by 5pm.",
         "reason": "third_party",

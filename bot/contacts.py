@@ -13,16 +13,13 @@ from bot.errors import Conflict, InvalidInput
 from bot.models import Contact
 from bot.phones import to_e164
 from channels.registry import CHANNEL_NAMES
+from channels.webchat import webchat_address
 
 
 @dataclass(frozen=True)
 class Address:
     channel: str
     to: str
-
-
-def webchat_address(contact: Contact) -> str:
-    return f"contact:{contact.id}"
 
 
 def addresses(contact: Contact) -> list[Address]:
@@ -32,7 +29,7 @@ def addresses(contact: Contact) -> list[Address]:
         found.append(Address("sms", contact.phone))
     if contact.slack_user_id:
         found.append(Address("slack", contact.slack_user_id))
-    found.append(Address("webchat", webchat_address(contact)))  # the page is always there
+    found.append(Address("webchat", webchat_address(contact.id)))  # the page is always there
     found.sort(key=lambda a: a.channel != contact.channel)
     return found
 

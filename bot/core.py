@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings
 from bot.db import make_engine, make_sessions
+from bot.links import WebchatLinks, build_links
 from bot.render import Templates
 from channels.registry import ChannelRegistry, build_registry
 from flows.intents import Keywords
@@ -24,6 +25,7 @@ class Core:
     clock: Clock
     templates: Templates
     channels: ChannelRegistry
+    links: WebchatLinks | None = None  # signed web chat links; None without SECRET_KEY
     keywords: Keywords = field(init=False)
 
     def __post_init__(self) -> None:
@@ -42,6 +44,7 @@ def create_core(
     settings = settings or Settings.from_env()
     engine = engine or make_engine(settings.database_url)
     clock = clock or SystemClock()
+    links = build_links(config, settings, clock)
     return Core(
         config=config,
         settings=settings,
@@ -49,5 +52,6 @@ def create_core(
         sessions=make_sessions(engine),
         clock=clock,
         templates=Templates(config),
-        channels=channels or build_registry(config, settings, clock),
+        channels=channels or build_registry(config, settings, clock, links),
+        links=links,
     )

@@ -104,3 +104,35 @@ class ChannelError(KeeppostedError):
         self.error_code = error_code
         self.maybe_sent = maybe_sent
         self.problem = problem
+
+
+class LinkNotValid(Forbidden):
+    """A web chat link whose signature does not check out: mistyped, cut short or forged."""
+
+    code = "link_not_valid"
+
+
+class LinkGone(KeeppostedError):
+    """A web chat link that was real but is no more: expired, or replaced by a newer one."""
+
+    http_status = 410
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TooLarge(KeeppostedError):
+    http_status = 413
+    code = "too_large"
+
+
+class TooManyRequests(KeeppostedError):
+    """Slow down; `retry_after` seconds is when trying again will work."""
+
+    http_status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

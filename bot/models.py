@@ -116,6 +116,8 @@ class Case(Base):
     csat_requested_at: Mapped[datetime | None]
     csat_score: Mapped[int | None]
     clarified_in: Mapped[str | None] = mapped_column(String(16))  # status of last clarification
+    # Web chat links carry this number; bumping it revokes every link handed out before.
+    webchat_link_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -70,6 +70,8 @@ def customer_context(case: Case | None, contact: Contact, core: Core) -> dict[st
             "resolution": case.resolution or "",
             "latest_update": case.latest_update or "",
             "next_update": "",  # filled in by queue_to_contact, which knows the channel
+            # The case's web chat page; templates may offer it ("or reply at ...").
+            "webchat_url": core.links.url(case) if core.links else "",
         }
     return context
 

@@ -98,6 +98,14 @@ class Templates:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
+        # Web pages (templates/<channel>/*.html.j2) escape everything they show.
+        self.pages = Environment(
+            loader=FileSystemLoader(root),
+            undefined=StrictUndefined,
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         self.env.filters["when"] = format_when
         self.env.filters["mrkdwn"] = mrkdwn
         self.env.filters["mention"] = mention
@@ -115,6 +123,10 @@ class Templates:
         source = channel if self.has(channel, name) else FALLBACK_CHANNEL
         text = self.env.get_template(f"{source}/{name}.txt.j2").render(context)
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+    def page(self, channel: str, name: str, context: dict[str, Any]) -> str:
+        """An HTML page from `<channel>/<name>.html.j2`; every value is escaped."""
+        return self.pages.get_template(f"{channel}/{name}.html.j2").render(context)
 
     def render_blocks(
         self, channel: str, name: str, context: dict[str, Any]

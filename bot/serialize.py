@@ -25,7 +25,8 @@ def contact_record(contact: Contact) -> dict[str, Any]:
     }
 
 
-def case_record(case: Case) -> dict[str, Any]:
+def case_record(case: Case, webchat_url: str | None = None) -> dict[str, Any]:
+    """A case as JSON; `webchat_url` is its signed chat link (None when links are off)."""
     return {
         "id": case.id,
         "label": case.label,
@@ -49,8 +50,7 @@ def case_record(case: Case) -> dict[str, Any]:
         "created_at": iso(case.created_at),
         "updated_at": iso(case.updated_at),
         "contact": contact_record(case.contact),
-        # The signed web chat link arrives with the web chat channel; until then there is none.
-        "webchat_url": None,
+        "webchat_url": webchat_url,
     }
 
 

@@ -7,10 +7,11 @@ from collections.abc import Iterator, Mapping
 from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings
 from bot.errors import KeeppostedError
+from bot.links import WebchatLinks
 from channels.base import Channel
-from channels.dryrun import DryRunChannel
 from channels.slack import SlackChannel
 from channels.sms import SmsChannel
+from channels.webchat import WebchatChannel
 
 CHANNEL_NAMES = ("sms", "slack", "webchat")
 
@@ -33,14 +34,18 @@ class ChannelRegistry(Mapping[str, Channel]):
 
 
 def build_registry(
-    config: Config, settings: Settings, clock: Clock | None = None
+    config: Config,
+    settings: Settings,
+    clock: Clock | None = None,
+    links: WebchatLinks | None = None,
 ) -> ChannelRegistry:
-    """Each channel runs for real when its credentials are set, else in dry-run.
-
-    Web chat is dry-run until its channel lands; each channel registers here in one line.
-    """
+    """SMS and Slack run for real when their credentials are set, else in dry-run; web chat
+    needs none (its links need SECRET_KEY). Each channel registers here in one line."""
     clock = clock or SystemClock()
-    channels: dict[str, Channel] = {name: DryRunChannel(name) for name in CHANNEL_NAMES}
-    channels["sms"] = SmsChannel(config, settings, clock=clock)
-    channels["slack"] = SlackChannel(settings, clock, posts_per_second=config.channels.slack.mps)
+    channels: dict[str, Channel] = {
+        "sms": SmsChannel(config, settings, clock=clock),
+        "slack": SlackChannel(settings, clock, posts_per_second=config.channels.slack.mps),
+        "webchat": WebchatChannel(links, config, clock),
+    }
+    assert set(channels) == set(CHANNEL_NAMES)
     return ChannelRegistry(channels)

@@ -1,0 +1,135 @@
+"""The web chat channel: customers read and answer their case on a page keepposted serves
+(`/c/<token>`, bot/webchat_routes.py), or in the widget a company embeds with `/widget.js`.
+
+Nothing leaves keepposted: sending a message to web chat means the page shows it. A request is
+"verified" when its link is: signed with SECRET_KEY, not expired (bot/links.py). What a customer
+posts becomes an InboundMessage exactly as an SMS does, so it goes through the same flows.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.errors import InvalidInput, KeeppostedError, NotConfigured, TooLarge
+from bot.links import LinkClaim, WebchatLinks
+from channels.base import InboundMessage, OutboundMessage, SendResult
+from flows.intents import Intent
+
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# Control characters other than tab and newlines: no keyboard types them, and PostgreSQL
+# refuses NUL in text.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+SCORES = range(1, 6)
+
+
+def webchat_address(contact_id: int) -> str:
+    """How a contact is addressed on web chat: there is no phone number or user id, only them."""
+    return f"contact:{contact_id}"
+
+
+class WebchatChannel:
+    name = "webchat"
+
+    def __init__(self, links: WebchatLinks | None, config: Config, clock: Clock) -> None:
+        self.links = links
+        self.clock = clock
+        self.max_chars = config.channels.webchat.max_chars
+        keywords = config.keyword_set
+        # The buttons stand for the words a customer would type, so they read the same in the
+        # log and go through the same flows: Confirm is YES, Reopen is REOPEN.
+        self.action_words = {
+            "confirm": keywords.answer_word(Intent.CONFIRM),
+            "reopen": keywords.answer_word(Intent.REOPEN),
+        }
+
+    def claim(self, token: str) -> LinkClaim:
+        """What the link opens; raises when it is not valid, expired, or links are off."""
+        if self.links is None:
+            raise NotConfigured("web chat needs SECRET_KEY set on the server to sign its links")
+        return self.links.read(token)
+
+    def verify(self, request: Any) -> bool:
+        try:
+            self.claim(str((request.view_args or {}).get("token", "")))
+        except KeeppostedError:
+            return False
+        return True
+
+    def parse_inbound(self, request: Any) -> InboundMessage:
+        """A post from the page (JSON) or its no-script form, as the words it stands for."""
+        claim = self.claim(str((request.view_args or {}).get("token", "")))
+        fields = _fields(request)
+        client_id = fields.get("client_id") or uuid.uuid4().hex  # a form post without script
+        if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+            raise InvalidInput(
+                "client_id must be 16 to 64 letters, digits, - or _", field="client_id"
+            )
+        return InboundMessage(
+            channel=self.name,
+            sender=webchat_address(claim.contact_id),
+            body=self.words(fields),
+            # Unique per case: the page retries a lost post with the same client_id.
+            provider_id=f"{claim.case_id}:{client_id}",
+            received_at=self.clock.now(),
+            case_id=claim.case_id,
+        )
+
+    def words(self, fields: Mapping[str, Any]) -> str:
+        """The text a post stands for: typed words, or the word behind a button."""
+        action = fields.get("action") or "text"
+        if action in self.action_words:
+            return self.action_words[action]
+        if action == "rate":
+            score = fields.get("score")
+            if isinstance(score, str) and score.isdigit():
+                score = int(score)
+            if type(score) is not int or score not in SCORES:
+                raise InvalidInput("score must be a whole number from 1 to 5", field="score")
+            return str(score)
+        if action != "text":
+            raise InvalidInput("action must be confirm, reopen or rate", field="action")
+        return self._text(fields.get("text"))
+
+    def _text(self, text: Any) -> str:
+        if not isinstance(text, str):
+            raise InvalidInput("send your message as text", field="text")
+        words: str = text.strip()
+        if not words:
+            raise InvalidInput("write a message before sending", field="text")
+        if len(words) > self.max_chars:
+            raise TooLarge(
+                f"your message is {len(words):,} characters long; one message can take "
+                f"{self.max_chars:,}. Please split it in two.",
+                field="text",
+            )
+        if CONTROL.search(words) or not _encodable(words):
+            raise InvalidInput("your message has characters we cannot store", field="text")
+        return words
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """The page shows every sent message of the case: handing it over is all there is."""
+        return SendResult(provider_id=f"webchat-{message.message_id}")
+
+
+def _fields(request: Any) -> Mapping[str, Any]:
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise InvalidInput('send a JSON object such as {"text": "..."}')
+        return data
+    form: Mapping[str, Any] = request.form
+    return form
+
+
+def _encodable(text: str) -> bool:
+    """False for a lone surrogate ("\\ud800" in JSON), which no database can store as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
