@@ -6,7 +6,7 @@ import ipaddress
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +25,7 @@ from bot.clock import FrozenClock
 from bot.config import Config, Settings, parse_config
 from bot.core import Core, create_core
 from bot.inbound import InboundResult, handle_inbound
+from bot.links import build_links
 from bot.migrate import upgrade
 from bot.models import LogEntry
 from bot.simulate import inbound_form
@@ -32,6 +33,7 @@ from bot.worker import tick
 from channels.base import InboundMessage
 from channels.registry import ChannelRegistry
 from channels.sms import EMPTY_TWIML, SmsChannel
+from channels.webchat import WebchatChannel
 from tests.fake_slack import FakeSlack
 from tests.fake_twilio import FakeTwilio, signed_post
 from tests.fakes import FakeChannel
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from tests.slack_harness import SlackApp, Workspace
 
 API_TOKEN = "test-api-token"
+SECRET_KEY = "test-secret-key"
 # A Monday, 10:00 in New York: outside the default quiet hours.
 START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
@@ -125,10 +128,25 @@ def core(
 ) -> Iterator[Core]:
     built = create_core(
         config,
-        Settings(database_url=database_url, api_token=API_TOKEN),
+        Settings(database_url=database_url, api_token=API_TOKEN, secret_key=SECRET_KEY),
         clock=clock,
         channels=ChannelRegistry(dict(channels)),
     )
+    yield built
+    built.engine.dispose()
+
+
+@pytest.fixture
+def chat_core(
+    config: Config, database_url: str, clock: FrozenClock, channels: dict[str, FakeChannel]
+) -> Iterator[Core]:
+    """The core with the real web chat channel (SMS and Slack stay fakes)."""
+    settings = Settings(database_url=database_url, api_token=API_TOKEN, secret_key=SECRET_KEY)
+    webchat = WebchatChannel(build_links(config, settings, clock), config, clock)
+    registry = ChannelRegistry(
+        {"sms": channels["sms"], "slack": channels["slack"], "webchat": webchat}
+    )
+    built = create_core(config, settings, clock=clock, channels=registry)
     yield built
     built.engine.dispose()
 
@@ -263,6 +281,32 @@ def sms_config(public_url: str, **sms: Any) -> Config:
 
 
 @contextmanager
+def serve_app(build: Callable[[str], Core]) -> Iterator[tuple[str, Core, Flask]]:
+    """The app over real HTTP on an ephemeral port; `build` makes its core from the port's URL
+    (a public_url that Twilio signs against or a web chat link points to)."""
+    target: dict[str, Flask] = {}
+    server = make_server(
+        "127.0.0.1", 0, lambda environ, start: target["app"](environ, start), threaded=True
+    )
+    url = f"http://127.0.0.1:{server.port}"
+    core = build(url)
+    target["app"] = create_app(core=core)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield url, core, target["app"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        for channel in core.channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                close()
+        core.engine.dispose()
+
+
+@contextmanager
 def serve_live(
     database_url: str,
     clock: FrozenClock,
@@ -272,32 +316,20 @@ def serve_live(
     **sms: Any,
 ) -> Iterator[LiveApp]:
     """Serve the app with the real SMS channel pointed at the fake Twilio."""
-    target: dict[str, Flask] = {}
-    server = make_server(
-        "127.0.0.1", 0, lambda environ, start: target["app"](environ, start), threaded=True
-    )
-    url = f"http://127.0.0.1:{server.port}"
     settings = Settings(
         database_url=database_url,
         api_token=API_TOKEN,
+        secret_key=SECRET_KEY,
         twilio_account_sid=fake.account_sid,
         twilio_auth_token=fake.auth_token,
         twilio_api_base_url=fake.url,
     )
-    core = create_core(sms_config(public_url or url, **sms), settings, clock=clock)
-    target["app"] = create_app(core=core)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield LiveApp(url, core, target["app"].test_client())
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-        channel = core.channels["sms"]
-        if isinstance(channel, SmsChannel):
-            channel.close()
-        core.engine.dispose()
+
+    def build(url: str) -> Core:
+        return create_core(sms_config(public_url or url, **sms), settings, clock=clock)
+
+    with serve_app(build) as (url, core, app):
+        yield LiveApp(url, core, app.test_client())
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ events), signed with slack_sdk's own SignatureVerifier."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,17 +14,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from flask import Flask
 from flask.testing import FlaskClient
 from slack_sdk.signature import SignatureVerifier
-from werkzeug.serving import make_server
 
-from bot.app import create_app
 from bot.clock import FrozenClock
 from bot.config import Config, Settings, parse_config
 from bot.core import Core, create_core
 from bot.worker import tick
-from tests.conftest import API_TOKEN, TEST_CONFIG
+from tests.conftest import API_TOKEN, TEST_CONFIG, serve_app
 from tests.fake_slack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
@@ -57,10 +53,6 @@ class SlackApp:
 def serve_slack(
     database_url: str, clock: FrozenClock, fake: FakeSlack, config: Config | None = None
 ) -> Iterator[SlackApp]:
-    target: dict[str, Flask] = {}
-    server = make_server(
-        "127.0.0.1", 0, lambda environ, start: target["app"](environ, start), threaded=True
-    )
     settings = Settings(
         database_url=database_url,
         api_token=API_TOKEN,
@@ -68,17 +60,12 @@ def serve_slack(
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=fake.url,
     )
-    core = create_core(config or slack_config(), settings, clock=clock)
-    target["app"] = create_app(core=core)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield SlackApp(f"http://127.0.0.1:{server.port}", core, target["app"].test_client())
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-        core.engine.dispose()
+
+    def build(url: str) -> Core:
+        return create_core(config or slack_config(), settings, clock=clock)
+
+    with serve_app(build) as (url, core, app):
+        yield SlackApp(url, core, app.test_client())
 
 
 def signed_headers(
