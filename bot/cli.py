@@ -174,8 +174,8 @@ def _webchat_banner(core: Core, base: str) -> str:
         return ""
     return "\n".join(
         [
-            "Web chat: each case's page for its customer (links live until this process stops,",
-            "unless SECRET_KEY is set; `keepposted case link ID` prints one):",
+            "Web chat: open a case's page as its customer would (signed with SECRET_KEY, or with",
+            "a key made up for this run; `keepposted case link ID` prints a link):",
             *rows,
             f"  the widget embedded in an example company page: {example}",
             "",

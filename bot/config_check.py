@@ -22,6 +22,7 @@ STATUS_VARIANTS = {
     "status": ("open", "waiting", "resolved", "closed"),
     "clarify": ("open", "resolved"),
     "media_received": ("open", "resolved"),
+    "status_text": ("open", "waiting", "resolved", "closed"),  # the web chat page's status line
 }
 
 
@@ -107,7 +108,8 @@ def check(config: Config, echo: Callable[[str], None]) -> bool:
                     f" ({config.channels.sms.max_segments}); shorten it or raise the limit"
                 )
                 ok = False
-    return _check_slack(config, templates, context, echo) and ok
+    slack_ok = _check_slack(config, templates, context, echo)
+    return _check_webchat(config, templates, context, echo) and slack_ok and ok
 
 
 def _check_slack(
@@ -145,3 +147,65 @@ def _check_slack(
             shown = f", buttons: {' | '.join(buttons)}" if buttons else ""
             echo(f"  slack/{name}.json.j2: {len(blocks)} blocks{shown}")
     return ok
+
+
+def _check_webchat(
+    config: Config, templates: Templates, context: dict[str, Any], echo: Callable[[str], None]
+) -> bool:
+    """The chat page's own wording (where it differs from SMS) and the page itself must render."""
+    web = config.channels.webchat
+    framed_by = ", ".join(web.embed_origins) or "keepposted's own pages only"
+    echo(
+        f"webchat: links live {format_duration(web.link_ttl)}, replies up to {web.max_chars} "
+        f"characters, {web.posts_per_minute} posts a minute; framed by {framed_by}"
+    )
+    names = [n for n in [*customer_templates(config), "status_text"] if templates.has("webchat", n)]
+    try:
+        for name in names:
+            for status in STATUS_VARIANTS.get(name, ("open",)):
+                data = {**context, "case": {**context["case"], "status": status}}
+                text = templates.render("webchat", name, data)
+                echo(f"  webchat/{name} [{status}]: {text.replace(chr(10), ' / ')}")
+        templates.page("webchat", "page", _sample_page(config, context))
+    except TemplateError as exc:
+        echo(f"  webchat: FAILED: {exc}")
+        return False
+    echo("  webchat/page.html.j2: renders")
+    return True
+
+
+def _sample_page(config: Config, context: dict[str, Any]) -> dict[str, Any]:
+    case = context["case"]
+    message = {
+        "id": 1,
+        "from": "team",
+        "author": config.program.name,
+        "body": "Sample.",
+        "at": "2026-11-24T15:00:00Z",
+        "at_text": case["eta"],
+    }
+    return {
+        "program": context["program"],
+        "case": {
+            "label": case["label"],
+            "subject": case["subject"],
+            "status": "resolved",
+            "status_text": "Fixed? Please confirm",
+            "eta_text": case["eta"],
+            "next_update_text": "",
+            "resolution": case["resolution"],
+        },
+        "state": {"awaiting": "confirmation", "can_reopen": False},
+        "messages": [message],
+        "cursor": 1,
+        "urls": {
+            "messages": "/c/sample/messages",
+            "css": "/static/webchat/chat.css",
+            "js": "/static/webchat/chat.js",
+        },
+        "max_chars": config.channels.webchat.max_chars,
+        "embed": False,
+        "form_id": "0" * 32,
+        "error": "",
+        "draft": "",
+    }

@@ -134,6 +134,16 @@ def test_config_check_prints_cadences_and_renders_every_template() -> None:
         assert f"sms/{name}" in result.output
     assert "Reply YES if this is fixed or REOPEN if not." in result.output
     assert "the replacement part is on order" in result.output
+    assert "webchat: links live 30d" in result.output
+    assert "webchat/status_text [waiting]: Waiting on a partner company" in result.output
+    assert "webchat/page.html.j2: renders" in result.output
+
+
+def test_config_check_fails_on_a_broken_webchat_override(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text('templates:\n  webchat:\n    status_text: "{{ case.nope }}"\n')
+    result = CliRunner().invoke(main, ["--config", str(path), "config", "check"])
+    assert result.exit_code == 1 and "webchat: FAILED" in result.output
 
 
 def test_config_check_fails_on_a_broken_template_override(tmp_path: Path) -> None:

@@ -221,6 +221,23 @@ def test_the_same_contact_on_sms_and_web_chat_is_one_conversation(
     assert any("now closed" in b for b in chat.bodies())
 
 
+def test_an_sms_template_can_offer_the_chat_link(database_url: str, clock: FrozenClock) -> None:
+    overrides = {"sms": {"confirm_request": "Fixed? Tap {{ case.webchat_url }}"}}
+    config = parse_config(TEST_CONFIG | {"templates": overrides})
+    settings = Settings(database_url=database_url, api_token=API_TOKEN, secret_key="k")
+    core = create_core(config, settings, clock=clock)  # SMS in dry-run: it stores what it sends
+    client = create_app(core=core).test_client()
+    case = open_case(client, auth_header())
+    act(client, case["id"], "resolve", resolution="Done.")
+    with core.sessions() as session:
+        text = session.scalar(select(Message.body).where(Message.template == "confirm_request"))
+    assert text is not None
+    link = text.removeprefix("Fixed? Tap ")
+    assert link.startswith("http://localhost:8000/c/")
+    assert client.get(link.removeprefix("http://localhost:8000")).status_code == 200
+    core.engine.dispose()
+
+
 # -- safety ---------------------------------------------------------------------------------
 
 
