@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import requests
 import sqlalchemy as sa
 import yaml
 from alembic.autogenerate import compare_metadata
@@ -382,4 +383,29 @@ def test_a_slack_case_on_postgres_with_a_retried_event_and_a_button(
             "confirmed",
         ]
         with app.core.sessions() as session:
+            assert verify(session).ok
+
+
+def test_a_web_chat_case_on_postgres_with_a_retried_post(
+    pg_server: PostgresServer, clock: FrozenClock
+) -> None:
+    """The page's post retried 20 times at once stores once; Confirm closes the case."""
+    from tests.webchat_harness import ChatLink, serve_chat
+
+    url = pg_server.create_database(f"keepposted_{uuid.uuid4().hex[:16]}")
+    upgrade(url)
+    with serve_chat(url, clock) as chat:
+        case_id, link = chat.open_case()
+        chat.act(case_id, "resolve", resolution="We lifted the travel block.")
+        post = {"client_id": "retried-post-0001", "text": "is it really fixed?"}
+        responses = all_at_once(
+            20, lambda: requests.post(f"{link}/messages", json=post, timeout=10)
+        )
+        assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
+        page = ChatLink(chat.api, chat.core, link)
+        assert page.post(action="confirm").status_code == 201
+        assert page.poll()["case"]["status"] == "closed"
+        events = log_events(chat.core, case_id)
+        assert events.count("customer_message") == 2 and events[-1] == "confirmed"
+        with chat.core.sessions() as session:
             assert verify(session).ok
