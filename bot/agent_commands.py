@@ -106,7 +106,13 @@ class Call:
         return said
 
     def card(self, case: Case, headline: str) -> Reply:
-        context = {"headline": headline, "case": case_view(case, self.zone)}
+        links = self.core.links
+        context = {
+            "headline": headline,
+            "case": case_view(case, self.zone),
+            # Only the agent sees the card: the link is theirs to give the customer.
+            "chat_url": links.url(case) if links else "",
+        }
         blocks = self.core.templates.render_blocks("slack", "case_card", context)
         text = f"{case.label} {case.subject}: {case.status}"
         return Reply(f"{headline}\n{text}" if headline else text, blocks)

@@ -21,7 +21,7 @@ from bot.clock import FrozenClock
 from bot.config import Config, Settings, parse_config
 from bot.core import Core, create_core
 from bot.worker import tick
-from tests.conftest import API_TOKEN, TEST_CONFIG, serve_app
+from tests.conftest import API_TOKEN, SECRET_KEY, TEST_CONFIG, serve_app
 from tests.fake_slack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
@@ -56,6 +56,7 @@ def serve_slack(
     settings = Settings(
         database_url=database_url,
         api_token=API_TOKEN,
+        secret_key=SECRET_KEY,
         slack_bot_token=fake.token,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=fake.url,

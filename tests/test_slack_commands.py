@@ -165,6 +165,8 @@ def test_new_for_a_phone_number_with_options(workspace: Workspace) -> None:
     assert f"*Assignee*\n<@{AGENT}>" in shown
     assert "ref ZD-42 · category outage" in shown
     case = case_json(workspace, 1)
+    # The agent's card carries the customer's chat page, a link they may give out.
+    assert f"<{case['webchat_url']}|customer's chat page>" in shown
     assert {k: case[k] for k in ("subject", "priority", "category", "ref", "assignee")} == {
         "subject": "3 lines down & no dial tone",
         "priority": "P1",
