@@ -71,8 +71,9 @@ def security_headers(response: Response) -> Response:
         f"frame-ancestors 'self' {embedders}".rstrip()
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    # The link is the customer's key: never hand it to another site in a Referer header.
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # The link is the customer's key: never hand it to another site in a Referer header
+    # (same-origin, not no-referrer, so the page's own posts still carry their Origin).
+    response.headers["Referrer-Policy"] = "same-origin"
     if request.endpoint != "webchat.widget":
         response.headers["Cache-Control"] = "no-store"
     return response

@@ -55,7 +55,7 @@ def test_the_page_shows_the_case_and_is_locked_down(client: FlaskClient, chat_co
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert "frame-ancestors 'self'" in csp
-    assert response.headers["Referrer-Policy"] == "no-referrer"  # the link is the key
+    assert response.headers["Referrer-Policy"] == "same-origin"  # the link is the key
     assert response.headers["Cache-Control"] == "no-store"
     assert "<script>" not in html and " style=" not in html  # nothing inline for the CSP to allow
 
