@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings
-from bot.db import make_engine, make_sessions
+from bot.db import make_engine, make_readers, make_sessions
 from bot.links import WebchatLinks, build_links
 from bot.render import Templates
 from channels.registry import ChannelRegistry, build_registry
@@ -27,9 +27,11 @@ class Core:
     channels: ChannelRegistry
     links: WebchatLinks | None = None  # signed web chat links; None without SECRET_KEY
     keywords: Keywords = field(init=False)
+    readers: sessionmaker[Session] = field(init=False)  # read-only requests (bot/db.py)
 
     def __post_init__(self) -> None:
         self.keywords = self.config.keyword_set
+        self.readers = make_readers(self.engine)
 
 
 def create_core(

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "keepposted_read_only"  # an execution option: this engine's sessions only read
 
 
 def is_sqlite(url: str) -> bool:
@@ -38,10 +39,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     def _on_begin(connection: Any) -> None:
         # BEGIN IMMEDIATE takes the write lock up front, so a transaction that reads and then
         # writes waits on the busy timeout instead of failing with "database is locked".
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader (see make_readers) takes no lock: in WAL mode it reads a snapshot beside
+        # the writer, so chat pages polling every 2 s never queue behind each other.
+        read_only = connection.get_execution_options().get(READ_ONLY)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_readers(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for requests that only read (the chat page and its polls): on SQLite they
+    take no write lock. They must not write."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)

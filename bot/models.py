@@ -166,7 +166,10 @@ class Outbox(Base):
     """Messages waiting to be handed to a channel; written in the transaction that wants them."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "not_before"),
+        Index("ix_outbox_message_id", "message_id"),  # the chat page's join (webchat_view)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Customer messages point at their Message row; alerts to the team have none.

@@ -49,8 +49,11 @@ SENT_EVENTS = {
 }
 
 
-def customer_context(case: Case | None, contact: Contact, core: Core) -> dict[str, Any]:
-    """What customer templates may see: plain values, never an ORM object (so never a note)."""
+def customer_context(
+    case: Case | None, contact: Contact, core: Core, *, with_link: bool = True
+) -> dict[str, Any]:
+    """What customer templates may see: plain values, never an ORM object (so never a note).
+    `with_link=False` skips signing a chat link nobody will read (the chat page itself)."""
     zone = str(contact_zone(contact, core.config))
     context: dict[str, Any] = {
         "program": core.config.program.model_dump(),
@@ -71,7 +74,7 @@ def customer_context(case: Case | None, contact: Contact, core: Core) -> dict[st
             "latest_update": case.latest_update or "",
             "next_update": "",  # filled in by queue_to_contact, which knows the channel
             # The case's web chat page; templates may offer it ("or reply at ...").
-            "webchat_url": core.links.url(case) if core.links else "",
+            "webchat_url": core.links.url(case) if core.links and with_link else "",
         }
     return context
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from bot.core import Core
 from bot.errors import InvalidInput, KeeppostedError, TooLarge, TooManyRequests
@@ -56,7 +56,8 @@ def _open_case(session: Session, core: Core, channel: WebchatChannel, token: str
     """The case a link opens, or LinkNotValid / LinkGone / NotConfigured."""
     claim = channel.claim(token)
     assert core.links is not None  # claim() refuses when there are no links
-    return core.links.check_current(claim, session.get(Case, claim.case_id))
+    case = session.get(Case, claim.case_id, options=[joinedload(Case.contact)])
+    return core.links.check_current(claim, case)
 
 
 @webchat_routes.after_request
@@ -90,7 +91,7 @@ def page(token: str) -> Response | tuple[str, int]:
 
 def _render_page(core: Core, channel: WebchatChannel, token: str, **form: Any) -> str:
     now = core.clock.now()
-    with core.sessions() as session:
+    with core.readers() as session:
         case = _open_case(session, core, channel, token)
         shown = timeline(session, core, case, 0, now)
         return core.templates.page(
@@ -139,7 +140,7 @@ def messages(token: str) -> Response:
     if not (after.isascii() and after.isdigit() and len(after) <= 18):
         raise InvalidInput("after must be a message id (a whole number)", field="after")
     now = core.clock.now()
-    with core.sessions() as session:
+    with core.readers() as session:
         case = _open_case(session, core, channel, token)
         shown = timeline(session, core, case, int(after), now)
         return jsonify(
@@ -170,7 +171,7 @@ def post_message(token: str) -> ResponseReturnValue:
 def _post(core: Core, channel: WebchatChannel, token: str) -> ResponseReturnValue:
     if (request.content_length or 0) > MAX_POST_BYTES:
         raise TooLarge(f"a post can be at most {MAX_POST_BYTES // 1024} KB")
-    with core.sessions() as session:
+    with core.readers() as session:  # the engine's own transaction does the writing
         _open_case(session, core, channel, token)
         inbound = channel.parse_inbound(request)
         earlier = stored_post(session, inbound.provider_id)
@@ -179,7 +180,7 @@ def _post(core: Core, channel: WebchatChannel, token: str) -> ResponseReturnValu
     duplicate = earlier is not None or answer_or_keep(core, inbound).duplicate
     if not request.is_json:
         return redirect(url_for(".page", token=token), 303)  # post, redirect, get
-    with core.sessions() as session:
+    with core.readers() as session:
         case = _open_case(session, core, channel, token)
         stored = stored_post(session, inbound.provider_id)
         assert stored is not None

@@ -44,7 +44,7 @@ class Timeline:
 
 def case_view(core: Core, case: Case) -> dict[str, Any]:
     """The status card: where the case stands, in the customer's own time zone."""
-    context = customer_context(case, case.contact, core)
+    context = customer_context(case, case.contact, core, with_link=False)
     zone = str(contact_zone(case.contact, core.config))
     context["case"]["next_update"] = format_when(
         case.next_update_at if gets_updates(case) else None, zone

@@ -3,6 +3,7 @@ the signed link, the page, its JSON API, and replies going through the same flow
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -123,6 +124,22 @@ def test_the_cursor_moves_past_settled_messages(
     settled = chat.poll()
     assert settled["cursor"] >= max(m["id"] for m in settled["messages"])
     assert chat.poll(settled["cursor"])["messages"] == []
+
+
+def test_polling_does_not_wait_for_a_writer(
+    client: FlaskClient, chat_core: Core, database_url: str
+) -> None:
+    """Pages poll every 2 s: on SQLite they read a snapshot beside a writer, never queue."""
+    _, chat = open_chat(client, chat_core)
+    writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # holds the write lock, as a busy worker does
+        response = chat.client.get(f"{chat.path}/messages")  # would wait 10 s, then fail
+        assert response.status_code == 200
+        assert chat.page().status_code == 200
+    finally:
+        writer.rollback()
+        writer.close()
 
 
 # -- replies through the same flows as SMS ----------------------------------------------------
