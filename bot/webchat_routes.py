@@ -172,7 +172,8 @@ def _post(core: Core, channel: WebchatChannel, token: str) -> ResponseReturnValu
     if (request.content_length or 0) > MAX_POST_BYTES:
         raise TooLarge(f"a post can be at most {MAX_POST_BYTES // 1024} KB")
     with core.readers() as session:  # the engine's own transaction does the writing
-        _open_case(session, core, channel, token)
+        case = _open_case(session, core, channel, token)
+        zone = str(contact_zone(case.contact, core.config))
         inbound = channel.parse_inbound(request)
         earlier = stored_post(session, inbound.provider_id)
         if earlier is None:
@@ -181,10 +182,8 @@ def _post(core: Core, channel: WebchatChannel, token: str) -> ResponseReturnValu
     if not request.is_json:
         return redirect(url_for(".page", token=token), 303)  # post, redirect, get
     with core.readers() as session:
-        case = _open_case(session, core, channel, token)
         stored = stored_post(session, inbound.provider_id)
-        assert stored is not None
-        zone = str(contact_zone(case.contact, core.config))
+        assert stored is not None  # answered, or kept for the worker: stored either way
         body = {
             "message": message_view(stored, None, core.config.program.name, zone),
             "duplicate": duplicate,

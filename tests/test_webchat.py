@@ -19,7 +19,7 @@ from bot.errors import ConfigError
 from bot.models import Message
 from tests.conftest import API_TOKEN, TEST_CONFIG, auth_header, log_events, open_case
 from tests.fakes import FakeChannel
-from tests.webchat_harness import ChatLink, client_id
+from tests.webchat_harness import ChatLink, act, case_json, client_id
 
 
 @pytest.fixture
@@ -33,15 +33,8 @@ def open_chat(client: FlaskClient, core: Core, **fields: Any) -> tuple[int, Chat
     return case["id"], ChatLink(client, core, case["webchat_url"])
 
 
-def act(client: FlaskClient, case_id: int, action: str, **body: Any) -> dict[str, Any]:
-    response = client.post(f"/api/v1/cases/{case_id}/{action}", json=body, headers=auth_header())
-    assert response.status_code in (200, 201), response.get_json()
-    data: dict[str, Any] = response.get_json()
-    return data
-
-
 def case_status(client: FlaskClient, case_id: int) -> str:
-    return str(client.get(f"/api/v1/cases/{case_id}", headers=auth_header()).get_json()["status"])
+    return str(case_json(client, case_id)["status"])
 
 
 # -- the page -------------------------------------------------------------------------------

@@ -27,6 +27,19 @@ def client_id() -> str:
     return f"test-client-{next(_ids):08d}"
 
 
+def act(api: FlaskClient, case_id: int, action: str, **body: Any) -> dict[str, Any]:
+    """What an agent or a CRM does to a case through the REST API (resolve, updates, ...)."""
+    response = api.post(f"/api/v1/cases/{case_id}/{action}", json=body, headers=auth_header())
+    assert response.status_code in (200, 201), response.get_json()
+    data: dict[str, Any] = response.get_json()
+    return data
+
+
+def case_json(api: FlaskClient, case_id: int) -> dict[str, Any]:
+    data: dict[str, Any] = api.get(f"/api/v1/cases/{case_id}", headers=auth_header()).get_json()
+    return data
+
+
 @dataclass
 class ChatLink:
     """One customer's web chat link, used the way chat.js uses it."""
@@ -78,18 +91,10 @@ class LiveChat:
         return int(case["id"]), str(case["webchat_url"])
 
     def act(self, case_id: int, action: str, **body: Any) -> dict[str, Any]:
-        response = self.api.post(
-            f"/api/v1/cases/{case_id}/{action}", json=body, headers=auth_header()
-        )
-        assert response.status_code in (200, 201), response.get_json()
-        data: dict[str, Any] = response.get_json()
-        return data
+        return act(self.api, case_id, action, **body)
 
     def case(self, case_id: int) -> dict[str, Any]:
-        data: dict[str, Any] = self.api.get(
-            f"/api/v1/cases/{case_id}", headers=auth_header()
-        ).get_json()
-        return data
+        return case_json(self.api, case_id)
 
 
 @contextmanager
