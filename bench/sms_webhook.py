@@ -80,6 +80,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from typing import TypeVar
@@ -89,6 +90,7 @@ import yaml
 from flask import Flask, Response, request
 from sqlalchemy import Column, MetaData, String, Table, Text, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from bot import actions, log
@@ -227,6 +229,18 @@ def write_config(path: Path, public_url: str) -> Config:
     return load_config(path)  # what the app will read
 
 
+def open_bench_case(session: Session, core: Core, i: int, phone: str, now: datetime) -> Case:
+    """Customer i's case, opened through the app's own action as the API would open it."""
+    return actions.open_case(
+        session,
+        core,
+        subject=f"Internet down (site {i})",
+        contact={"name": f"Customer {i}", "phone": phone},
+        actor="bench",
+        now=now,
+    )
+
+
 def seed(core: Core, first: int, count: int) -> float:
     """Contacts first .. first+count-1, each with one case resolved and awaiting their word."""
     started = time.perf_counter()
@@ -234,14 +248,7 @@ def seed(core: Core, first: int, count: int) -> float:
     for batch in chunks(range(first, first + count), SEED_BATCH):
         with core.sessions.begin() as session:
             for i in batch:
-                case = actions.open_case(
-                    session,
-                    core,
-                    subject=f"Internet down (site {i})",
-                    contact={"name": f"Customer {i}", "phone": phone(i)},
-                    actor="bench",
-                    now=now,
-                )
+                case = open_bench_case(session, core, i, phone(i), now)
                 actions.resolve(
                     session,
                     core,
@@ -461,6 +468,16 @@ def fire(
             latencies.extend(mine)
             errors.extend(problems)
 
+    seconds, server_cpu, client_cpu = run_clients(server, client, concurrency, start)
+    return Run(label, latencies, seconds, errors, server_cpu, client_cpu)
+
+
+def run_clients(
+    server: Server, client: Callable[[], None], concurrency: int, start: threading.Barrier
+) -> tuple[float, float | None, float]:
+    """Run `concurrency` client threads, released together at `start` (a barrier of
+    concurrency + 1), to the last answer: wall seconds, the gunicorn workers' CPU seconds (None
+    when /proc cannot tell) and this process's CPU seconds."""
     threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
     for thread in threads:
         thread.start()
@@ -477,7 +494,7 @@ def fire(
     server_cpu = (
         cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
     )
-    return Run(label, latencies, seconds, errors, server_cpu, client_cpu)
+    return seconds, server_cpu, client_cpu
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -599,10 +616,11 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def print_table(runs: list[Run], bare_mean: float, floor: Run, app: Run) -> None:
+def print_runs(runs: Sequence[Run], *, count: str = "requests", per: str = "req") -> None:
+    """One row per run: throughput, latency, errors and CPU per request of both sides."""
     header = (
-        f"{'server':<22}{'requests':>9}{'seconds':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'srv CPU ms/req':>16}{'cli CPU ms/req':>16}"
+        f"{'server':<24}{count:>9}{'seconds':>9}{per + '/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{f'srv CPU ms/{per}':>17}{f'cli CPU ms/{per}':>17}"
     )
     print(header)
     print("-" * len(header))
@@ -613,11 +631,15 @@ def print_table(runs: list[Run], bare_mean: float, floor: Run, app: Run) -> None
             else "-"
         )
         print(
-            f"{run.label:<22}{run.count:>9}{run.seconds:>9.2f}{run.throughput:>9.0f}"
+            f"{run.label:<24}{run.count:>9}{run.seconds:>9.2f}{run.throughput:>9.0f}"
             f"{run.percentile(50) * 1000:>9.2f}{run.percentile(99) * 1000:>9.2f}"
-            f"{len(run.errors):>8}{server_cpu:>16}"
-            f"{run.client_cpu * 1000 / max(run.count, 1):>16.2f}"
+            f"{len(run.errors):>8}{server_cpu:>17}"
+            f"{run.client_cpu * 1000 / max(run.count, 1):>17.2f}"
         )
+
+
+def print_table(runs: list[Run], bare_mean: float, floor: Run, app: Run) -> None:
+    print_runs(runs)
     print()
     app_bare = ratio(app.throughput, bare_mean)
     verdict = "meets" if app_bare >= TARGET_RATIO else "BELOW"

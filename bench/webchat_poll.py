@@ -59,7 +59,6 @@ from flask import Flask, Response, jsonify
 from sql_counter import SqlCounter
 from sqlalchemy import func, select
 
-from bot import actions
 from bot.config import Settings
 from bot.core import Core, create_core
 from bot.domain import Direction, MessageStatus, OutboxKind, OutboxStatus
@@ -111,14 +110,7 @@ def seed(core: Core, n: int) -> list[Seeded]:
     for batch in sms.chunks(range(n), sms.SEED_BATCH):
         with core.sessions.begin() as session:
             for i in batch:
-                case = actions.open_case(
-                    session,
-                    core,
-                    subject=f"Internet down (site {i})",
-                    contact={"name": f"Customer {i}", "phone": f"+1415{7_770_000 + i:07d}"},
-                    actor="bench",
-                    now=then,
-                )
+                case = sms.open_bench_case(session, core, i, f"+1415{7_770_000 + i:07d}", then)
                 for k, (direction, body) in enumerate(TIMELINE, 1):
                     at, inbound = then + timedelta(minutes=5 * k), direction == Direction.IN
                     both = {"case_id": case.id, "channel": "sms", "body": body}
@@ -195,21 +187,7 @@ def poll(
         if conn is not None:
             conn.close()
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    pids = server.worker_pids()
-    server_before, client_before = sms.cpu_seconds(pids), time.process_time()
-    gate.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - began
-    client_cpu = time.process_time() - client_before
-    server_after = sms.cpu_seconds(pids)
-    server_cpu = None
-    if server_before is not None and server_after is not None:
-        server_cpu = server_after - server_before
+    seconds, server_cpu, client_cpu = sms.run_clients(server, client, concurrency, gate)
     return sms.Run(label, latencies, seconds, errors, server_cpu, client_cpu), answers
 
 
@@ -261,22 +239,6 @@ def profile_in_process(core: Core, polls: dict[str, list[Poll]], top: int) -> st
 
 
 # -- main ---------------------------------------------------------------------------------------
-
-
-def print_table(runs: list[sms.Run]) -> None:
-    header = (
-        f"{'server':<24}{'polls':>8}{'seconds':>9}{'polls/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'srv CPU ms/poll':>17}{'cli CPU ms/poll':>17}"
-    )
-    print(header)
-    print("-" * len(header))
-    for run in runs:
-        srv = f"{run.server_cpu * 1000 / run.count:.2f}" if run.server_cpu and run.count else "-"
-        print(
-            f"{run.label:<24}{run.count:>8}{run.seconds:>9.2f}{run.throughput:>9.0f}"
-            f"{run.percentile(50) * 1000:>9.2f}{run.percentile(99) * 1000:>9.2f}"
-            f"{len(run.errors):>8}{srv:>17}{run.client_cpu * 1000 / max(run.count, 1):>17.2f}"
-        )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -365,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"seed ({args.cases} cases x {len(TIMELINE)} messages, not measured): "
             f"{seed_seconds:.2f} s; warm-up {args.warmup} polls per server\n"
         )
-        print_table(runs[2:])
+        sms.print_runs(runs[2:], count="polls", per="poll")
         bare_mean = (runs[2].throughput + runs[5].throughput) / 2
         print(f"\nbare mean {bare_mean:.0f} polls/s")
         for run in runs[3:5]:
