@@ -208,6 +208,7 @@ class WorkerSettings(Strict):
     batch_size: int = Field(default=200, ge=1, le=10_000)
     lease: Duration = timedelta(minutes=2)
     max_attempts: int = Field(default=6, ge=1, le=50)
+    retry_backoff: Duration = timedelta(seconds=2)  # the first retry's delay; it doubles
 
 
 class Program(Strict):
@@ -290,10 +291,26 @@ class Settings:
     secret_key: str | None = None
     api_token: str | None = None
     admin_token: str | None = None
+    # Connections each process keeps open, and how many more it may open at a peak; size
+    # PostgreSQL's max_connections for every process's sum (README, Running at scale).
+    database_pool_size: int = 5
+    database_max_overflow: int = 5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        values = {name: env.get(name.upper()) or None for name in cls.__dataclass_fields__}
-        database_url = values.pop("database_url") or cls.database_url
-        return cls(database_url=database_url, **values)
+        values: dict[str, Any] = {
+            name: env.get(name.upper()) or None for name in cls.__dataclass_fields__
+        }
+        values["database_url"] = values["database_url"] or cls.database_url
+        for name in ("database_pool_size", "database_max_overflow"):
+            values[name] = _whole_number(name.upper(), values[name], getattr(cls, name))
+        return cls(**values)
+
+
+def _whole_number(variable: str, text: str | None, default: int) -> int:
+    if text is None:
+        return default
+    if not text.strip().isdigit():
+        raise ConfigError([f"{variable}: expected a whole number, got {text!r}"])
+    return int(text)

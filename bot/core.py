@@ -44,7 +44,11 @@ def create_core(
 ) -> Core:
     config = config or Config()
     settings = settings or Settings.from_env()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     clock = clock or SystemClock()
     links = build_links(config, settings, clock)
     return Core(
@@ -54,6 +58,6 @@ def create_core(
         sessions=make_sessions(engine),
         clock=clock,
         templates=Templates(config),
-        channels=channels or build_registry(config, settings, clock, links),
+        channels=channels or build_registry(config, settings, clock, links, engine),
         links=links,
     )

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "keepposted_read_only"  # an execution option: this engine's sessions only read
@@ -20,8 +27,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):  # psycopg 3 is the driver we ship
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not is_sqlite(url):
+        # Pre-ping: a connection the server dropped (a restart, a failover) is replaced at
+        # checkout instead of failing the request or job that drew it.
         kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(url, **kwargs)
+        connect_args = {"connect_timeout": 10, "application_name": "keepposted"}
+        return create_engine(url, connect_args=connect_args, **kwargs)
+    # SQLite has no server to share connections with: its pools ignore the sizes.
+    kwargs.pop("pool_size", None)
+    kwargs.pop("max_overflow", None)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -55,3 +68,32 @@ def make_readers(engine: Engine) -> sessionmaker[Session]:
     """Sessions for requests that only read (the chat page and its polls): on SQLite they
     take no write lock. They must not write."""
     return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The database went away (restart, failover, network), as opposed to a bad statement."""
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def retry_unreachable(
+    work: Callable[[], T],
+    *,
+    deadline: float,
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `work` (one whole transaction), again and again while the database is unreachable,
+    until `deadline` (time.monotonic()). Used for bookkeeping that must follow something that
+    already happened, such as recording that a message reached the provider."""
+    pause = 0.25
+    while True:
+        try:
+            return work()
+        except DBAPIError as exc:
+            if not unreachable(exc) or time.monotonic() + pause > deadline:
+                raise
+            logger.warning("database unreachable while %s; retrying in %.2fs: %s", what, pause, exc)
+        sleep(pause)
+        pause = min(pause * 2, 5.0)

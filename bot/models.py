@@ -190,8 +190,14 @@ class Outbox(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
+    # Set just before this attempt goes to the provider: a lease that runs out with it set may
+    # have reached the customer; one without it never left (bot/outbox.recover_expired_leases).
+    handed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # When the message was due: an interim update's cadence time, else when it was queued.
+    # sent_at - due_at is how late it went out (README, Running at scale).
+    due_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
 
     message: Mapped[Message | None] = relationship()
@@ -225,6 +231,16 @@ class NoteRevision(Base):
     tags: Mapped[list[str]] = mapped_column(default=list)
     edited_by: Mapped[str] = mapped_column(String(64))
     edited_at: Mapped[datetime]
+
+
+class SendSlot(Base):
+    """The next free moment (Unix seconds) for one sender, shared by every worker process so
+    that together they hold it to its messages per second (channels/pacing.SharedPacer)."""
+
+    __tablename__ = "send_slots"
+
+    sender: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_free: Mapped[float] = mapped_column(Float)
 
 
 class LogChain(Base):

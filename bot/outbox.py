@@ -1,11 +1,14 @@
 """The outbox: messages are rendered and queued in the transaction that wants them sent, and a
 sender job hands them to the channel registry afterwards.
 
-What a crash mid-send does depends on the kind of message. A row whose lease ran out while it was
-being sent may or may not have reached the provider: an interim update is then marked failed and
-not resent (the next one comes on cadence, and no customer gets the same update twice), while a
-confirmation request, reminder or reply is sent again (a repeat is better than a case that
-auto-closes without the customer ever being asked).
+Any number of workers share the outbox: each claims a batch with `FOR UPDATE SKIP LOCKED` and a
+lease, and marks each row `handed_at` just before giving it to the provider. What a crash mid-send
+does depends on that mark and on the kind of message. A row whose lease ran out unhanded never
+left, and simply goes back to the queue. A handed one may or may not have reached the provider:
+an interim update or delay notice is then marked failed and not resent (the next one comes on
+cadence, and no customer gets the same update twice), while a confirmation request, reminder or
+reply is sent again (a repeat is better than a case that auto-closes without the customer ever
+being asked). README, "Running at scale", states this per kind of message.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, update
@@ -23,6 +27,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from bot import log
 from bot.contacts import Address, can_receive, reach
 from bot.core import Core
+from bot.db import retry_unreachable
 from bot.delivery import record_failure
 from bot.domain import (
     AT_MOST_ONCE,
@@ -38,7 +43,7 @@ from bot.domain import (
 from bot.errors import ChannelError
 from bot.models import Case, Contact, Message, Outbox
 from bot.render import format_when
-from channels.base import OutboundMessage
+from channels.base import OutboundMessage, SendResult
 from flows.interim import UPDATING_STATES, contact_zone, earliest_send, gets_updates
 
 SENT_EVENTS = {
@@ -91,6 +96,7 @@ def queue_to_contact(
     extra: dict[str, Any] | None = None,
     address: Address | None = None,
     to_opted_out: bool = False,
+    due_at: datetime | None = None,
 ) -> Message | None:
     """Render a template for the contact and queue it; None when the contact cannot be reached.
 
@@ -123,6 +129,7 @@ def queue_to_contact(
         to_opted_out=to_opted_out,
         not_before=send_after if kind in PROACTIVE else now,
         blocks=blocks,
+        due_at=due_at,
     )
 
 
@@ -139,6 +146,7 @@ def enqueue(
     to_opted_out: bool = False,
     not_before: datetime | None = None,
     blocks: list[dict[str, Any]] | None = None,
+    due_at: datetime | None = None,
 ) -> Message:
     """Store an outbound message and its outbox row; the sender job does the sending."""
     message = Message(
@@ -164,6 +172,7 @@ def enqueue(
             to_opted_out=to_opted_out,
             not_before=not_before or now,
             created_at=now,
+            due_at=due_at or now,
         )
     )
     return message
@@ -178,9 +187,15 @@ class SendReport:
     abandoned: int = 0
 
 
-def backoff(attempts: int, rand: Callable[[], float] = random.random) -> timedelta:
-    """Exponential backoff with full jitter: up to 2, 4, 8 ... seconds, capped at 10 minutes."""
-    ceiling = min(2.0**attempts, 600.0)
+def backoff(
+    attempts: int,
+    first: timedelta = timedelta(seconds=2),
+    rand: Callable[[], float] = random.random,
+) -> timedelta:
+    """Exponential backoff with equal jitter: about `first`, then twice that, and so on, each
+    between half and all of its ceiling (so retries from many workers spread out), capped at
+    10 minutes."""
+    ceiling = min(first.total_seconds() * 2.0 ** (attempts - 1), 600.0)
     return timedelta(seconds=ceiling / 2 + rand() * ceiling / 2)
 
 
@@ -204,33 +219,39 @@ def _claim(session: Session, core: Core, now: datetime, worker_id: str) -> list[
         row.status = OutboxStatus.SENDING
         row.lease_owner = worker_id
         row.lease_until = now + core.config.worker.lease
+        row.handed_at = None
         row.attempts += 1
     return rows
 
 
 def recover_expired_leases(core: Core, now: datetime) -> int:
-    """Rows left `sending` by a worker that died: resend, or fail an interim update (see top)."""
+    """Rows left `sending` by a worker that died or stalled: back to the queue if they never
+    left; if they were handed to the provider, resend, or fail an interim update (see top)."""
     with core.sessions.begin() as session:
         rows = list(
             session.scalars(
                 select(Outbox)
                 .where(Outbox.status == OutboxStatus.SENDING, Outbox.lease_until < now)
                 .with_for_update(skip_locked=True)
+                .options(selectinload(Outbox.message))
             )
         )
         for row in rows:
-            if row.kind in AT_MOST_ONCE:
+            if row.handed_at is not None and row.kind in AT_MOST_ONCE:
                 _fail(
                     session,
                     core,
                     row,
                     now,
-                    "the worker stopped mid-send; not resent so the "
+                    "the worker stopped while handing it to the provider; not resent so the "
                     "customer never gets the same update twice",
                     error_code="lease_expired",
                 )
-            else:
-                row.status, row.lease_owner, row.lease_until = OutboxStatus.PENDING, None, None
+                continue
+            if row.handed_at is None:  # never tried: this attempt does not count
+                row.attempts = max(row.attempts - 1, 0)
+            row.status, row.lease_owner, row.lease_until = OutboxStatus.PENDING, None, None
+            row.handed_at = None
         return len(rows)
 
 
@@ -255,19 +276,55 @@ def send_due(core: Core, worker_id: str = "worker") -> SendReport:
         if time.monotonic() > deadline:
             _release(core, [row_id for row_id, _ in claimed[position:]])
             break
+        if not _hand_over(core, row_id, worker_id):
+            continue  # the lease ran out and another worker has the row now
+        # The message has gone (or not) whatever the database does next, so the bookkeeping
+        # waits out a database restart, until the lease's end, rather than turning a sent
+        # message into a lost or a repeated one.
+        lease_end = deadline + core.config.worker.lease.total_seconds() / 2
         try:
             result = core.channels[outbound.channel].send(outbound)
         except ChannelError as exc:
-            _record_failure(core, row_id, exc, report)
-            continue
-        with core.sessions.begin() as session:
-            sent = session.get(
-                Outbox, row_id, options=[joinedload(Outbox.message), joinedload(Outbox.case)]
+            retried = retry_unreachable(
+                partial(_record_failure, core, row_id, exc),
+                deadline=lease_end,
+                what="recording a failed send",
             )
-            assert sent is not None
-            _mark_sent(session, core, sent, result.provider_id, result.simulated)
+            report.retried += retried
+            report.failed += not retried
+            continue
+        retry_unreachable(
+            partial(_record_sent, core, row_id, result),
+            deadline=lease_end,
+            what="recording a sent message",
+        )
         report.sent += 1
     return report
+
+
+def _hand_over(core: Core, row_id: int, worker_id: str) -> bool:
+    """Mark the row as going to the provider now, if this worker still holds its lease."""
+    with core.sessions.begin() as session:
+        handed = session.scalar(
+            update(Outbox)
+            .where(
+                Outbox.id == row_id,
+                Outbox.status == OutboxStatus.SENDING,
+                Outbox.lease_owner == worker_id,
+            )
+            .values(handed_at=core.clock.now())
+            .returning(Outbox.id)
+        )
+        return handed is not None
+
+
+def _record_sent(core: Core, row_id: int, result: SendResult) -> None:
+    with core.sessions.begin() as session:
+        row = session.get(
+            Outbox, row_id, options=[joinedload(Outbox.message), joinedload(Outbox.case)]
+        )
+        assert row is not None
+        _mark_sent(session, core, row, result.provider_id, result.simulated)
 
 
 def _release(core: Core, row_ids: list[int]) -> None:
@@ -360,7 +417,8 @@ def _mark_sent(
         case.confirm_due_at = now + (timings.auto_close_after - timings.reminder_after)
 
 
-def _record_failure(core: Core, row_id: int, exc: ChannelError, report: SendReport) -> None:
+def _record_failure(core: Core, row_id: int, exc: ChannelError) -> bool:
+    """Schedule a retry (True) or fail the row for good (False)."""
     now = core.clock.now()
     with core.sessions.begin() as session:
         row = session.get(Outbox, row_id, options=[joinedload(Outbox.message)])
@@ -369,12 +427,11 @@ def _record_failure(core: Core, row_id: int, exc: ChannelError, report: SendRepo
         may_repeat = not (exc.maybe_sent and row.kind in AT_MOST_ONCE)
         if exc.retryable and may_repeat and row.attempts < core.config.worker.max_attempts:
             row.status, row.lease_until = OutboxStatus.PENDING, None
-            row.not_before = now + backoff(row.attempts)
+            row.not_before = now + backoff(row.attempts, core.config.worker.retry_backoff)
             row.last_error = exc.message
-            report.retried += 1
-            return
+            return True
         _fail(session, core, row, now, exc.message, error_code=exc.error_code, problem=exc.problem)
-        report.failed += 1
+        return False
 
 
 def _fail(

@@ -21,12 +21,14 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from bot import actions
 from bot.alerts import queue_alert
 from bot.contacts import reach
 from bot.core import Core
+from bot.db import unreachable
 from bot.domain import SYSTEM, AlertKind, CaseStatus, OutboxKind
 from bot.errors import WorkerAlreadyRunning
 from bot.inbound import handle_received
@@ -78,7 +80,10 @@ def advance_due_updates(core: Core, now: datetime | None = None) -> int:
             if quiet_end is not None:
                 case.next_update_at = quiet_end
                 continue
-            case.next_update_at = following_update_at(case, core.config, now)
+            due_at, case.next_update_at = (
+                case.next_update_at,
+                following_update_at(case, core.config, now),
+            )
             if address is not None:  # the update can say when the next one comes
                 queue_to_contact(
                     session,
@@ -88,6 +93,7 @@ def advance_due_updates(core: Core, now: datetime | None = None) -> int:
                     template="interim",
                     kind=OutboxKind.INTERIM,
                     now=now,
+                    due_at=due_at,
                 )
                 queued += 1
     return queued
@@ -171,8 +177,12 @@ def _guarded(job: Callable[[], object], name: str) -> Callable[[], None]:
     def run() -> None:
         try:
             job()
-        except Exception:  # a failed run must not stop the scheduler; the next one retries
-            logger.exception("worker job %s failed; it runs again at its next interval", name)
+        except Exception as exc:  # a failed run must not stop the scheduler; the next retries
+            if isinstance(exc, DBAPIError) and unreachable(exc):
+                # A database restart or failover: one line per run, not a traceback a second.
+                logger.warning("worker job %s: database unreachable; retrying next run", name)
+            else:
+                logger.exception("worker job %s failed; it runs again at its next interval", name)
 
     run.__name__ = name
     return run

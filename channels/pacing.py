@@ -2,15 +2,31 @@
 (Twilio queues what a number cannot send at once and fails it when its validity period ends).
 
 A reservation per sender: each send takes the sender's next free slot and waits for it, so
-threads sending from one sender line up instead of bursting. This paces one process; workers on
-several machines share one database and pace through it (see the scale-out notes in README).
+sends from one sender line up instead of bursting. `Pacer` keeps the slots in memory (one
+process); `SharedPacer` keeps them in the database, so any number of worker processes on any
+number of machines together hold a sender to its rate.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+from sqlalchemy import Engine, case, insert, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from bot.models import SendSlot
+
+logger = logging.getLogger(__name__)
+
+
+class Pacing(Protocol):
+    def wait(self, sender: str, cost: int = 1) -> float:
+        """Block until `sender` may send `cost` units (e.g. SMS segments); returns the wait."""
+        ...
 
 
 class Pacer:
@@ -29,7 +45,6 @@ class Pacer:
         self._lock = threading.Lock()
 
     def wait(self, sender: str, cost: int = 1) -> float:
-        """Block until `sender` may send `cost` units (e.g. SMS segments); returns the wait."""
         with self._lock:
             now = self._clock()
             slot = max(now, self._next_free.get(sender, now))
@@ -38,3 +53,59 @@ class Pacer:
         if delay > 0:
             self._sleep(delay)
         return delay
+
+
+class SharedPacer:
+    """Slots in the `send_slots` table: one short UPDATE per send moves the sender's next free
+    moment on, under the row's lock, so two workers never take the same slot.
+
+    Times are Unix seconds from each machine's clock: keep the machines on NTP (a few
+    milliseconds of skew is a few milliseconds of pacing error). If the database cannot be
+    reached the send is paced in this process alone rather than held up: a message already
+    claimed should go out, and the database being away is already being retried elsewhere.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        per_second: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        self.interval = 1.0 / per_second
+        self._engine, self._clock, self._sleep = engine, clock, sleep
+        self._fallback = Pacer(per_second, clock=clock, sleep=sleep)
+
+    def wait(self, sender: str, cost: int = 1) -> float:
+        try:
+            slot, now = self._reserve(sender, cost * self.interval)
+        except DBAPIError as exc:
+            logger.warning("pacing %s in this process only: database unreachable (%s)", sender, exc)
+            return self._fallback.wait(sender, cost)
+        delay = slot - now
+        if delay > 0:
+            self._sleep(delay)
+        return max(delay, 0.0)
+
+    def _reserve(self, sender: str, length: float) -> tuple[float, float]:
+        """Take the sender's next free slot; returns (slot start, now)."""
+        now = self._clock()
+        column = SendSlot.next_free
+        with self._engine.begin() as connection:
+            end = connection.execute(
+                update(SendSlot)
+                .where(SendSlot.sender == sender)
+                .values(next_free=case((column > now, column), else_=now) + length)
+                .returning(column)
+            ).scalar_one_or_none()
+        if end is not None:
+            return end - length, now
+        try:  # the sender's first send ever: its row does not exist yet
+            with self._engine.begin() as connection:
+                connection.execute(insert(SendSlot).values(sender=sender, next_free=now + length))
+        except IntegrityError:  # another worker made it first; take a slot in it
+            return self._reserve(sender, length)
+        return now, now

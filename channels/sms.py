@@ -26,7 +26,7 @@ from bot.errors import ChannelError, ConfigError, KeeppostedError
 from bot.phones import to_e164
 from channels.base import DeliveryReport, InboundMessage, OutboundMessage, SendResult
 from channels.dryrun import DryRunChannel
-from channels.pacing import Pacer
+from channels.pacing import Pacer, Pacing
 from channels.segments import count_segments
 
 # Twilio error codes that say an address must not be sent to again.
@@ -70,7 +70,7 @@ class SmsChannel:
         *,
         clock: Clock,
         client: Client | None = None,
-        pacer: Pacer | None = None,
+        pacer: Pacing | None = None,
     ) -> None:
         self.sms = config.channels.sms
         self.public_url = config.public_url.rstrip("/")

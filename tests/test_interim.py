@@ -303,7 +303,7 @@ def test_an_interim_update_is_not_resent_after_a_crash_mid_send(
     clock: FrozenClock,
     channels: dict[str, FakeChannel],
 ) -> None:
-    """A row left `sending` by a dead worker may have reached the provider: interim updates
+    """A row a dead worker had handed to the provider may have reached it: interim updates
     are not sent twice; a confirmation request is (it must never be lost)."""
     from bot.models import Outbox
     from bot.outbox import _claim
@@ -315,7 +315,8 @@ def test_an_interim_update_is_not_resent_after_a_crash_mid_send(
     clock.advance(timedelta(minutes=30))
     advance_due_updates(core)
     with core.sessions.begin() as session:
-        assert len(_claim(session, core, clock.now(), "doomed-worker")) == 2  # then it dies
+        for row in _claim(session, core, clock.now(), "doomed-worker"):
+            row.handed_at = clock.now()  # it was handing them over, then it died
     later(clock, core, minutes=3)  # the 2-minute lease ran out
     assert channels["sms"].bodies_to("+14155550101") == []
     assert len(channels["sms"].bodies_to("+14155550102")) == 1
@@ -328,3 +329,31 @@ def test_an_interim_update_is_not_resent_after_a_crash_mid_send(
         ).all()
     assert statuses == {"interim": "failed", "confirm_request": "sent"}
     assert "interim_failed" in events
+
+
+def test_rows_a_dead_worker_claimed_but_never_handed_over_are_sent_once(
+    client: FlaskClient,
+    auth: dict[str, str],
+    core: Core,
+    clock: FrozenClock,
+    channels: dict[str, FakeChannel],
+) -> None:
+    """Claimed, not yet handed to the provider, then the worker died: nothing left, so when
+    the lease runs out the update goes back to the queue and is sent, once."""
+    from bot.models import Outbox
+    from bot.outbox import _claim
+    from bot.worker import advance_due_updates
+
+    open_case(client, auth, priority="P1")
+    clock.advance(timedelta(minutes=30))
+    advance_due_updates(core)
+    with core.sessions.begin() as session:
+        assert len(_claim(session, core, clock.now(), "doomed-worker")) == 1  # then it dies
+    later(clock, core, minutes=1)  # still leased: nobody touches it
+    assert channels["sms"].bodies_to("+14155550101") == []
+    later(clock, core, minutes=2)  # the 2-minute lease ran out
+    later(clock, core, minutes=1)
+    assert len(channels["sms"].bodies_to("+14155550101")) == 1
+    with core.sessions() as session:
+        row = session.scalars(select(Outbox).where(Outbox.kind == "interim")).one()
+    assert (row.status, row.attempts) == ("sent", 1)
