@@ -81,6 +81,9 @@ class MemoryChannel:
     def parse_inbound(self, request: object) -> InboundMessage:
         raise NotImplementedError
 
+    def wait_turn(self, message: OutboundMessage) -> None:
+        """No rate to keep: only our own cost is measured."""
+
     def send(self, message: OutboundMessage) -> SendResult:
         self.sent.append(message)
         return SendResult(provider_id=f"MEM{self.name.upper()}{next(self._ids):07d}")

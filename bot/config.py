@@ -31,12 +31,17 @@ from bot.durations import parse_duration
 from bot.errors import ConfigError
 from flows.intents import DEFAULT_KEYWORDS, Keywords
 
+_MILLISECONDS = re.compile(r"^\s*(\d+)\s*ms\s*$")
+
 
 def _duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if not isinstance(value, str):
         raise ValueError("expected a duration like 30s, 30m, 2h or 3d")
+    millis = _MILLISECONDS.match(value)
+    if millis and int(millis[1]) > 0:  # worker timings may be under a second, e.g. 500ms
+        return timedelta(milliseconds=int(millis[1]))
     return parse_duration(value)
 
 
@@ -206,6 +211,7 @@ class WorkerSettings(Strict):
     poll_every: Duration = timedelta(seconds=5)
     send_every: Duration = timedelta(seconds=1)
     batch_size: int = Field(default=200, ge=1, le=10_000)
+    send_threads: int = Field(default=8, ge=1, le=64)  # provider calls in flight per worker
     lease: Duration = timedelta(minutes=2)
     max_attempts: int = Field(default=6, ge=1, le=50)
     retry_backoff: Duration = timedelta(seconds=2)  # the first retry's delay; it doubles

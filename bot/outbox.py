@@ -14,8 +14,11 @@ being asked). README, "Running at scale", states this per kind of message.
 from __future__ import annotations
 
 import random
+import threading
 import time
+import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -186,6 +189,9 @@ class SendReport:
     skipped: int = 0
     abandoned: int = 0
 
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
 
 def backoff(
     attempts: int,
@@ -269,37 +275,76 @@ def send_due(core: Core, worker_id: str = "worker") -> SendReport:
                 report.skipped += 1
             else:
                 claimed.append((row.id, _outbound(row)))
-    # Pacing makes sends wait; hand back what cannot go out well inside the lease, so no row
-    # is ever sent by a worker whose lease on it has run out.
-    deadline = time.monotonic() + core.config.worker.lease.total_seconds() / 2
-    for position, (row_id, outbound) in enumerate(claimed):
-        if time.monotonic() > deadline:
-            _release(core, [row_id for row_id, _ in claimed[position:]])
-            break
-        if not _hand_over(core, row_id, worker_id):
-            continue  # the lease ran out and another worker has the row now
-        # The message has gone (or not) whatever the database does next, so the bookkeeping
-        # waits out a database restart, until the lease's end, rather than turning a sent
-        # message into a lost or a repeated one.
-        lease_end = deadline + core.config.worker.lease.total_seconds() / 2
-        try:
-            result = core.channels[outbound.channel].send(outbound)
-        except ChannelError as exc:
-            retried = retry_unreachable(
-                partial(_record_failure, core, row_id, exc),
-                deadline=lease_end,
-                what="recording a failed send",
-            )
-            report.retried += retried
-            report.failed += not retried
-            continue
-        retry_unreachable(
-            partial(_record_sent, core, row_id, result),
-            deadline=lease_end,
-            what="recording a sent message",
-        )
-        report.sent += 1
+    _send_claimed(core, claimed, worker_id, report)
     return report
+
+
+def _send_claimed(
+    core: Core, claimed: list[tuple[int, OutboundMessage]], worker_id: str, report: SendReport
+) -> None:
+    """Send in `send_threads` lanes at once: a provider call takes a network round trip
+    (Twilio's is some 100-300 ms), so one lane would cap a worker at a few messages a second.
+    One customer's messages share a lane, so they still go out in the order they were queued.
+
+    Pacing makes sends wait; what cannot go out well inside the lease is handed back, so no
+    row is ever sent by a worker whose lease on it has run out.
+    """
+    deadline = time.monotonic() + core.config.worker.lease.total_seconds() / 2
+    lanes: list[list[tuple[int, OutboundMessage]]] = [
+        [] for _ in range(max(1, min(core.config.worker.send_threads, len(claimed))))
+    ]
+    for row in claimed:
+        lanes[zlib.crc32(row[1].to.encode()) % len(lanes)].append(row)
+    lock = threading.Lock()
+
+    def run_lane(lane: list[tuple[int, OutboundMessage]]) -> list[int]:
+        for position, (row_id, outbound) in enumerate(lane):
+            outcome = _send_one(core, row_id, outbound, worker_id, deadline)
+            if outcome == "late":
+                return [row_id for row_id, _ in lane[position:]]
+            with lock:
+                report.add(outcome)
+        return []
+
+    if len(lanes) == 1:
+        late = run_lane(lanes[0])
+    else:
+        with ThreadPoolExecutor(len(lanes), thread_name_prefix="send") as pool:
+            late = [row_id for left in pool.map(run_lane, lanes) for row_id in left]
+    if late:
+        _release(core, late)
+
+
+def _send_one(
+    core: Core, row_id: int, outbound: OutboundMessage, worker_id: str, deadline: float
+) -> str:
+    """Hand one row to its channel and record the outcome; returns the SendReport field, or
+    "late" when its turn came after the deadline (it is handed back untried)."""
+    channel = core.channels[outbound.channel]
+    channel.wait_turn(outbound)  # pacing first: a row is marked handed only as it really goes
+    if time.monotonic() > deadline:
+        return "late"
+    if not _hand_over(core, row_id, worker_id):
+        return "skipped"  # the lease ran out and another worker has the row now
+    # The message has gone (or not) whatever the database does next, so the bookkeeping
+    # waits out a database restart, until the lease's end, rather than turning a sent
+    # message into a lost or a repeated one.
+    lease_end = deadline + core.config.worker.lease.total_seconds() / 2
+    try:
+        result = channel.send(outbound)
+    except ChannelError as exc:
+        retried = retry_unreachable(
+            partial(_record_failure, core, row_id, exc),
+            deadline=lease_end,
+            what="recording a failed send",
+        )
+        return "retried" if retried else "failed"
+    retry_unreachable(
+        partial(_record_sent, core, row_id, result),
+        deadline=lease_end,
+        what="recording a sent message",
+    )
+    return "sent"
 
 
 def _hand_over(core: Core, row_id: int, worker_id: str) -> bool:
@@ -324,6 +369,8 @@ def _record_sent(core: Core, row_id: int, result: SendResult) -> None:
             Outbox, row_id, options=[joinedload(Outbox.message), joinedload(Outbox.case)]
         )
         assert row is not None
+        if row.status == OutboxStatus.SENT:  # a retried commit that had gone through
+            return
         _mark_sent(session, core, row, result.provider_id, result.simulated)
 
 
@@ -423,6 +470,8 @@ def _record_failure(core: Core, row_id: int, exc: ChannelError) -> bool:
     with core.sessions.begin() as session:
         row = session.get(Outbox, row_id, options=[joinedload(Outbox.message)])
         assert row is not None
+        if row.status != OutboxStatus.SENDING:  # a retried commit that had gone through
+            return row.status == OutboxStatus.PENDING
         # An interim update that may already be on its way is not tried again (see top).
         may_repeat = not (exc.maybe_sent and row.kind in AT_MOST_ONCE)
         if exc.retryable and may_repeat and row.attempts < core.config.worker.max_attempts:

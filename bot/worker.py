@@ -225,6 +225,7 @@ def schedule_jobs(scheduler: BaseScheduler, core: Core, worker: str | None = Non
             "interval",
             seconds=seconds,
             id=name,
+            name=name,  # what APScheduler's own log lines call the job
             max_instances=1,
             coalesce=True,
             next_run_time=datetime.now(UTC),

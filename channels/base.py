@@ -65,6 +65,11 @@ class Channel(Protocol):
         """Turn a verified provider request into an InboundMessage."""
         ...
 
+    def wait_turn(self, message: OutboundMessage) -> None:
+        """Block until the provider's rate allows this message (SMS: the sender's mps); the
+        outbox calls it before it marks the message handed over and sends it."""
+        ...
+
     def send(self, message: OutboundMessage) -> SendResult:
         """Hand one message to the provider; raise ChannelError when it cannot be sent."""
         ...

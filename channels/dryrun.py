@@ -21,6 +21,9 @@ class DryRunChannel:
     def parse_inbound(self, request: Any) -> InboundMessage:
         raise KeeppostedError(f"the {self.name} channel runs in dry-run: it takes no webhooks")
 
+    def wait_turn(self, message: OutboundMessage) -> None:
+        """Nothing leaves, so there is no rate to keep."""
+
     def send(self, message: OutboundMessage) -> SendResult:
         stream = self.stream or sys.stdout
         body = message.body.replace("\n", "\n    ")

@@ -156,6 +156,9 @@ class SlackChannel:
 
     # -- sending ----------------------------------------------------------------------------
 
+    def wait_turn(self, message: OutboundMessage) -> None:
+        """Slack's pace is per conversation, known only once the DM is open: `send` waits."""
+
     def send(self, message: OutboundMessage) -> SendResult:
         if self.client is None:
             return self.dry_run.send(message)

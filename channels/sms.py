@@ -157,10 +157,14 @@ class SmsChannel:
 
     # -- sending ----------------------------------------------------------------------------
 
+    def wait_turn(self, message: OutboundMessage) -> None:
+        if self.client is not None:
+            self.pacer.wait(self.sender, count_segments(message.body).segments)
+
     def send(self, message: OutboundMessage) -> SendResult:
+        """Send through Twilio; the caller has waited its turn (`wait_turn`)."""
         if self.client is None:
             return self.dry_run.send(message)
-        self.pacer.wait(self.sender, count_segments(message.body).segments)
         options: dict[str, Any] = {
             "to": message.to,
             "body": message.body,

@@ -111,6 +111,9 @@ class WebchatChannel:
             raise InvalidInput("your message has characters we cannot store", field="text")
         return words
 
+    def wait_turn(self, message: OutboundMessage) -> None:
+        """The page reads the database: no provider, no rate."""
+
     def send(self, message: OutboundMessage) -> SendResult:
         """The page shows every sent message of the case: handing it over is all there is."""
         return SendResult(provider_id=f"webchat-{message.message_id}")

@@ -24,6 +24,9 @@ class FakeChannel:
     def parse_inbound(self, request: object) -> InboundMessage:
         raise NotImplementedError
 
+    def wait_turn(self, message: OutboundMessage) -> None:
+        """No rate to keep."""
+
     def send(self, message: OutboundMessage) -> SendResult:
         if self.failures:
             raise self.failures.pop(0)
