@@ -20,7 +20,7 @@ from sqlalchemy import select
 from bot import actions
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
-from bot.db import make_engine
+from bot.db import make_engine, shown_url
 from bot.domain import CaseStatus, agent
 from bot.durations import format_duration, parse_when
 from bot.errors import KeeppostedError
@@ -282,8 +282,27 @@ def worker(state: State) -> None:
     """Run the interval jobs: due updates, confirmation timers, ETAs, the outbox."""
     from bot.worker import run_worker
 
-    click.echo(f"keepposted worker on {state.core.settings.database_url}; Ctrl-C to stop.")
+    click.echo(
+        f"keepposted worker on {shown_url(state.core.settings.database_url)}; Ctrl-C to stop."
+    )
     run_worker(state.core)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="one JSON object, for a monitoring probe")
+@pass_state
+def status(state: State, as_json: bool) -> None:
+    """How far behind the workers are: due updates, the outbox, leases, failures, lateness."""
+    from bot.backlog import measure
+
+    core = state.core
+    with core.readers() as session:
+        backlog = measure(session, core.clock.now()).as_dict()
+    if as_json:
+        click.echo(json.dumps(backlog))
+        return
+    for name, value in backlog.items():
+        click.echo(f"{name.replace('_', ' ')}: {'-' if value is None else value}")
 
 
 @main.command()
@@ -308,7 +327,7 @@ def db_upgrade() -> None:
     """Apply the migrations (the `release` process runs this)."""
     url = Settings.from_env().database_url
     upgrade(url)
-    click.echo(f"database is up to date: {url}")
+    click.echo(f"database is up to date: {shown_url(url)}")
 
 
 @main.group("config")

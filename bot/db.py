@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +21,11 @@ READ_ONLY = "keepposted_read_only"  # an execution option: this engine's session
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def shown_url(url: str) -> str:
+    """The database URL with its password masked, for output and logs."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

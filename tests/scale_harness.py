@@ -9,6 +9,7 @@ Cases are seeded with plain Core inserts, so 20,000 of them take a second, not a
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -229,6 +230,20 @@ class Rig:
         self.webs.append((web, url))
         wait_until(lambda: _answers(f"{url}/healthz"), 30, f"{web.name} to answer", self.logs)
         return url
+
+    def status(self) -> dict[str, Any]:
+        """`keepposted status --json`, run as an operator would."""
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "status", "--json"],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        figures: dict[str, Any] = json.loads(done.stdout)
+        return figures
 
     def logs(self) -> str:
         processes = [*self.workers, *(web for web, _ in self.webs)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,16 @@ def test_case_new_list_show_resolve(kp: CliRunner) -> None:
     assert "contact Lee via sms" in shown
     assert "resolution_proposed" in shown
     assert run(kp, "case", "list", "--status", "resolved").output.count("#1") == 1
+
+
+def test_status_shows_the_backlog_a_monitor_should_watch(kp: CliRunner) -> None:
+    run(kp, "demo")
+    figures = json.loads(run(kp, "status", "--json").output)
+    assert figures["in_flight"] == 0 and figures["expired_leases"] == 0
+    assert figures["outbox_waiting"] == 0  # the demo's worker sent everything
+    assert figures["late_p50_seconds"] is not None  # the demo sent interim updates
+    text = run(kp, "status").output
+    assert "updates due: " in text and "late p99 seconds: " in text
 
 
 def test_case_commands_explain_bad_input(kp: CliRunner) -> None:

@@ -226,6 +226,8 @@ def test_twenty_thousand_due_cases_under_every_fault_get_one_update_each(
         customers_reply(rig, CASES, REPLIES)
         run_until_settled(rig, CASES)
     figures = check_every_case_handled(rig, case_ids, may_fail=rig.kills * 8)
+    backlog = rig.status()  # what an operator's probe reads: nothing left behind
+    assert (backlog["updates_due"], backlog["in_flight"], backlog["expired_leases"]) == (0, 0, 0)
     check_replies_changed_each_case_once(rig, replying)
     assert restarted.is_set() and rig.kills >= 3
     for name, value in figures.items():
