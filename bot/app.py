@@ -6,11 +6,13 @@ import logging
 
 from flask import Flask, Response, jsonify
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from bot.api import api
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
+from bot.db import unreachable
 from bot.errors import KeeppostedError, TooManyRequests, Unauthorized
 from bot.slack_routes import register_slack, slack_routes
 from bot.sms_routes import sms_routes
@@ -71,6 +73,13 @@ def create_app(
 
     @app.errorhandler(Exception)
     def on_unexpected(exc: Exception) -> Response:
+        if isinstance(exc, DBAPIError) and unreachable(exc):
+            # A database restart or failover: nothing was stored, so the caller should retry
+            # (Twilio does with `#rc=3&rp=all` on the webhook URL; README, Running at scale).
+            logger.warning("database unreachable: answered 503 (%s)", exc.__class__.__name__)
+            response = error_response(503, "unavailable", "the database is unavailable; retry")
+            response.headers["Retry-After"] = "5"
+            return response
         logger.exception("unhandled error")  # the details go to the log, never to the client
         return error_response(500, "internal_error", "something went wrong on our side")
 

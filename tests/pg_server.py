@@ -57,7 +57,7 @@ def require_pg_bin() -> Path:
     return bin_dir
 
 
-def _free_port() -> int:
+def free_port() -> int:
     # Racy by nature (another process may grab it), but fine for a test machine.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -73,7 +73,7 @@ class PostgresServer:
         self.data_dir = base_dir / "data"
         self.socket_dir = base_dir / "sock"
         self.log_file = base_dir / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = self.url_for("postgres")
 
     def url_for(self, database: str) -> str:

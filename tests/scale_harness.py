@@ -34,7 +34,7 @@ from bot.domain import CaseStatus, OutboxKind, OutboxStatus
 from bot.migrate import upgrade
 from bot.models import Case, Contact, Outbox
 from tests.fake_twilio import FakeTwilio
-from tests.pg_server import PostgresServer, _free_port
+from tests.pg_server import PostgresServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SMS_FROM = "+15005550006"
@@ -208,7 +208,7 @@ class Rig:
 
     def start_web(self) -> str:
         """One gunicorn on its own port, like a web process on another machine; its URL."""
-        port = _free_port()
+        port = free_port()
         number = len(self.webs) + 1
         web = Process(
             f"web-{number}",

@@ -47,7 +47,7 @@ from tests.conftest import (
 )
 from tests.fake_twilio import FakeTwilio, signed_post
 from tests.fakes import FakeChannel
-from tests.pg_server import PostgresServer, require_pg_bin, throwaway_postgres
+from tests.pg_server import PostgresServer, free_port, require_pg_bin, throwaway_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -409,3 +409,16 @@ def test_a_web_chat_case_on_postgres_with_a_retried_post(
         assert events.count("customer_message") == 2 and events[-1] == "confirmed"
         with chat.core.sessions() as session:
             assert verify(session).ok
+
+
+def test_a_request_while_the_database_is_down_gets_503_with_retry_after(config: Config) -> None:
+    """Nothing listens on the port: the API and the SMS webhook answer 503 and Retry-After,
+    so Twilio (with `#rc=...` on the webhook URL) and API clients try again."""
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone"
+    core = create_core(config, Settings(database_url=url, api_token=API_TOKEN))
+    client = create_app(core=core).test_client()
+    response = client.get("/api/v1/cases", headers=AUTH)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert response.json is not None and response.json["error"]["code"] == "unavailable"
+    assert client.get("/healthz").status_code == 503
+    core.engine.dispose()
