@@ -222,7 +222,7 @@ def test_twenty_thousand_due_cases_under_every_fault_get_one_update_each(
         elif not rig.settled(CASES):
             rig.kill_and_replace(rng)
 
-    with Faults((1.5, 4.0), fault, seed=6):
+    with Faults((3.0, 7.0), fault, seed=6):
         customers_reply(rig, CASES, REPLIES)
         run_until_settled(rig, CASES)
     figures = check_every_case_handled(rig, case_ids, may_fail=rig.kills * 8)
