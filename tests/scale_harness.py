@@ -52,6 +52,9 @@ def scale_config(public_url: str, **worker: str | int) -> dict[str, Any]:
         "poll_every": "1s",
         "send_every": "250ms",
         "batch_size": 100,
+        # The fake answers in a millisecond, so two lanes keep a worker busy; more would only
+        # thrash a 2-core CI machine (production defaults to 8 for Twilio's ~200 ms).
+        "send_threads": 2,
         "lease": "10s",
         "max_attempts": 12,
         "retry_backoff": "100ms",
