@@ -6,7 +6,6 @@ import logging
 
 from flask import Flask, Response, jsonify
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from bot.api import api
@@ -73,7 +72,7 @@ def create_app(
 
     @app.errorhandler(Exception)
     def on_unexpected(exc: Exception) -> Response:
-        if isinstance(exc, DBAPIError) and unreachable(exc):
+        if unreachable(exc):
             # A database restart or failover: nothing was stored, so the caller should retry
             # (Twilio does with `#rc=3&rp=all` on the webhook URL; README, Running at scale).
             logger.warning("database unreachable: answered 503 (%s)", exc.__class__.__name__)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -77,8 +77,9 @@ def make_readers(engine: Engine) -> sessionmaker[Session]:
 
 
 def unreachable(exc: BaseException) -> bool:
-    """The database went away (restart, failover, network), as opposed to a bad statement."""
-    return isinstance(exc, OperationalError) or (
+    """The database went away (restart, failover, network), as opposed to a bad statement.
+    PendingRollbackError is what a transaction whose connection dropped mid-way says next."""
+    return isinstance(exc, OperationalError | PendingRollbackError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     )
 
@@ -97,7 +98,7 @@ def retry_unreachable(
     while True:
         try:
             return work()
-        except DBAPIError as exc:
+        except (DBAPIError, PendingRollbackError) as exc:
             if not unreachable(exc) or time.monotonic() + pause > deadline:
                 raise
             logger.warning("database unreachable while %s; retrying in %.2fs: %s", what, pause, exc)

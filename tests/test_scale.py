@@ -196,8 +196,13 @@ def check_replies_changed_each_case_once(rig: Rig, case_ids: list[int]) -> None:
     assert len(inbound) in range(expected - 1, expected + 2)
 
 
-def run_until_settled(rig: Rig, expected: int, timeout: float = 420) -> None:
-    wait_until(lambda: rig.settled(expected), timeout, "every interim update handled", rig.logs)
+def run_until_settled(rig: Rig, expected: int, timeout: float = 600) -> None:
+    wait_until(
+        lambda: rig.settled(expected),
+        timeout,
+        "every interim update handled",
+        lambda: f"interim rows by status: {rig.interim_counts()}\n{rig.logs()}",
+    )
 
 
 # -- the runs -----------------------------------------------------------------------------------
@@ -257,8 +262,9 @@ def test_several_workers_together_hold_a_sender_to_its_rate(
         with rig.engine.connect() as connection:
             senders = set(connection.execute(select(Outbox.lease_owner)).scalars())
     assert len(times) == count and len(senders) >= 2  # the work really was shared
-    # Any `mps + 1` sends in a row span at least a second (less a little network jitter).
-    spans = [times[i + mps] - times[i] for i in range(count - mps)]
-    assert min(spans) >= 0.9, min(spans)
+    # Any 2 x mps + 1 sends in a row span 2 s, less the jitter of a loaded machine between a
+    # turn and the request's arrival (three workers pacing only themselves span about 0.7 s).
+    spans = [times[i + 2 * mps] - times[i] for i in range(count - 2 * mps)]
+    assert min(spans) >= 1.6, min(spans)
     overall = (count - 1) / (times[-1] - times[0])
     assert overall <= mps * 1.05, overall
