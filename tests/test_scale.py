@@ -196,7 +196,7 @@ def check_replies_changed_each_case_once(rig: Rig, case_ids: list[int]) -> None:
     assert len(inbound) in range(expected - 1, expected + 2)
 
 
-def run_until_settled(rig: Rig, expected: int, timeout: float = 600) -> None:
+def run_until_settled(rig: Rig, expected: int, timeout: float = 900) -> None:
     wait_until(
         lambda: rig.settled(expected),
         timeout,
