@@ -95,8 +95,9 @@ from bot.db import make_engine
 from bot.domain import LogEvent, OutboxKind, OutboxStatus
 from bot.migrate import upgrade
 from bot.models import Case, LogEntry, Message, Outbox
-from bot.outbox import queue_to_contact, send_due
-from flows.interim import following_update_at, gets_updates
+from bot.outbox import send_due
+from bot.worker import queue_interim_update as queue_for_case
+from flows.interim import gets_updates
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -783,16 +784,7 @@ def queue_interim_update(case_id: int) -> None:
             return
         if case.next_update_at > now:  # moved on since the job was scheduled
             return
-        case.next_update_at = following_update_at(case, core.config, now)
-        queue_to_contact(
-            session,
-            core,
-            contact=case.contact,
-            case=case,
-            template="interim",
-            kind=OutboxKind.INTERIM,
-            now=now,
-        )
+        queue_for_case(session, core, case, now)  # the very per-case work our worker does
         next_at = case.next_update_at
     if _job_scheduler is not None:
         schedule_interim(_job_scheduler, case_id, next_at)

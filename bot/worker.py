@@ -71,31 +71,35 @@ def advance_due_updates(core: Core, now: datetime | None = None) -> int:
             Case.status.in_(UPDATING_STATES),
             Case.paused.is_(False),
         ):
-            address = reach(case.contact)
-            quiet_end = None
-            if address is not None and address.channel == "sms":
-                zone = contact_zone(case.contact, core.config)
-                quiet_end = quiet_hours_end(now, zone, core.config.quiet_hours)
-            if quiet_end is not None:
-                case.next_update_at = quiet_end
-                continue
-            due_at, case.next_update_at = (
-                case.next_update_at,
-                following_update_at(case, core.config, now),
-            )
-            if address is not None:  # the update can say when the next one comes
-                queue_to_contact(
-                    session,
-                    core,
-                    contact=case.contact,
-                    case=case,
-                    template="interim",
-                    kind=OutboxKind.INTERIM,
-                    now=now,
-                    due_at=due_at,
-                )
-                queued += 1
+            queued += queue_interim_update(session, core, case, now)
     return queued
+
+
+def queue_interim_update(session: Session, core: Core, case: Case, now: datetime) -> bool:
+    """One due case, claimed by the caller: queue its update and set the next one (or move it
+    past the contact's quiet hours); True when an update was queued."""
+    address = reach(case.contact)
+    quiet_end = None
+    if address is not None and address.channel == "sms":
+        zone = contact_zone(case.contact, core.config)
+        quiet_end = quiet_hours_end(now, zone, core.config.quiet_hours)
+    if quiet_end is not None:
+        case.next_update_at = quiet_end
+        return False
+    due_at, case.next_update_at = case.next_update_at, following_update_at(case, core.config, now)
+    if address is None:
+        return False
+    queue_to_contact(  # after next_update_at moved: the update can say when the next one comes
+        session,
+        core,
+        contact=case.contact,
+        case=case,
+        template="interim",
+        kind=OutboxKind.INTERIM,
+        now=now,
+        due_at=due_at,
+    )
+    return True
 
 
 def run_confirmation_timers(core: Core, now: datetime | None = None) -> int:
