@@ -883,8 +883,9 @@ def run_apscheduler(bench: Bench, url: str, config_path: Path, count: int) -> di
     if code != 0 or not result_path.exists():
         tail = "\n".join(output.splitlines()[-25:])
         raise BenchFailed(f"the APScheduler child failed (exit {code}):\n{tail}")
-    if "Traceback" in output:
-        bench.checks.fail("the APScheduler child logged a traceback (see its log)")
+    if "Traceback" in output:  # the log goes with the temp dir: show the first one
+        first = output[output.index("Traceback") :].splitlines()[:20]
+        bench.checks.fail("the APScheduler child logged a traceback:\n" + "\n".join(first))
     return cast(dict[str, Any], json.loads(result_path.read_text()))
 
 
