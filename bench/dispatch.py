@@ -108,6 +108,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # tests/ holds the throwaway PostgreSQL server and the fake Twilio. They are imported where they
 # are used, so the APScheduler child (it imports this module) loads what a peer would: no pytest.
 sys.path.append(str(ROOT))
+from tests.processes import Process  # noqa: E402  (standard library only: no pytest here)
 
 SECTIONS = ("dispatch", "workers", "memory", "apscheduler", "timeliness")
 FULL_SIZES = {  # together about 15 minutes on this 2-CPU machine
@@ -136,7 +137,6 @@ SUBJECT = "Internet down"
 CLOSED_SHARE = 0.9  # of the stored cases that are not due (part 3)
 WATCH_EVERY_SECONDS = 0.25
 STALL_SECONDS = 90.0  # no progress in the database for this long: the run failed
-STOP_TIMEOUT_SECONDS = 15.0
 TIMELINESS_WORKERS = 4
 PEER_INTERVALS = (timedelta(minutes=5), timedelta(minutes=15))
 JOB_REFERENCE = "dispatch:queue_interim_update"
@@ -367,59 +367,24 @@ def worker_env(url: str, config_path: Path, extra: dict[str, str] | None = None)
     return env | {"DATABASE_URL": url, "KEEPPOSTED_CONFIG": str(config_path)} | (extra or {})
 
 
-class WorkerProcess:
-    """One `keepposted worker` (`python -m bot worker`), its output in a log file."""
+class WorkerProcess(Process):
+    """One `keepposted worker` (`python -m bot worker`), run as the scale tests run it, plus what
+    this benchmark reads of it."""
 
     def __init__(self, label: str, config_path: Path, env: dict[str, str], tmp: Path) -> None:
-        self.label = label
-        self.log_path = tmp / f"{label}.log"
-        self.command = [sys.executable, "-m", "bot", "--config", str(config_path), "worker"]
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log_path.open("wb") as out:
-            self.process = subprocess.Popen(
-                self.command, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        command = [sys.executable, "-m", "bot", "--config", str(config_path), "worker"]
+        super().__init__(label, command, env, tmp / f"{label}.log")
 
     def peak_rss_mib(self) -> float:
-        assert self.process is not None
-        return peak_rss_kib(self.process.pid) / 1024
+        assert self.popen is not None
+        return peak_rss_kib(self.popen.pid) / 1024
 
     def started_up(self) -> bool:
         """It printed its banner, so it is about to start its jobs."""
-        return "keepposted worker on" in self._log()
-
-    def stop(self) -> None:
-        """SIGTERM (SIGINT may be ignored when this script runs in the background); killed if
-        it does not stop in time."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
-        finally:  # also when Ctrl-C comes while waiting: no worker outlives the run
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
+        return "keepposted worker on" in self.read_log()
 
     def tracebacks(self) -> int:
-        return self._log().count("Traceback")
-
-    def log_tail(self, lines: int = 25) -> str:
-        return "\n".join(self._log().splitlines()[-lines:])
-
-    def _log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        return self.read_log().count("Traceback")
 
 
 def interim_counts(engine: Engine) -> tuple[int, int]:
@@ -449,8 +414,8 @@ def watch(engine: Engine, expected: int, workers: Sequence[WorkerProcess], start
                 f"{counts[1]} sent of {expected}"
             )
         for worker in workers:
-            if not worker.running():
-                raise BenchFailed(f"{worker.label} exited early:\n{worker.log_tail()}")
+            if not worker.alive:
+                raise BenchFailed(f"{worker.name} exited early:\n{worker.log_tail()}")
         time.sleep(WATCH_EVERY_SECONDS)
 
 
@@ -564,7 +529,7 @@ def run_workers(
         engine.dispose()
     for worker in workers:
         if worker.tracebacks():
-            bench.checks.fail(f"{worker.label} logged a traceback:\n{worker.log_tail()}")
+            bench.checks.fail(f"{worker.name} logged a traceback:\n{worker.log_tail()}")
     return WorkerRun(count, sent_after, interim_stats(url), peaks)
 
 
@@ -574,8 +539,8 @@ def wait_until_up(workers: Sequence[WorkerProcess], timeout: float = 60.0) -> No
         if time.monotonic() > deadline:
             raise BenchFailed(f"workers not up in {timeout:.0f} s:\n{workers[0].log_tail()}")
         for worker in workers:
-            if not worker.running():
-                raise BenchFailed(f"{worker.label} exited early:\n{worker.log_tail()}")
+            if not worker.alive:
+                raise BenchFailed(f"{worker.name} exited early:\n{worker.log_tail()}")
         time.sleep(0.05)
 
 
