@@ -20,7 +20,9 @@ from bot.durations import parse_when
 from bot.errors import InvalidInput, Unauthorized
 from bot.log import entry_record
 from bot.models import Case, LogEntry, Message
-from bot.serialize import case_record, message_record, note_record
+from bot.notes_search import search_notes
+from bot.serialize import case_record, iso, message_record, note_record
+from bot.summary import summarize
 
 api = Blueprint("api", __name__)
 Model = TypeVar("Model", bound=BaseModel)
@@ -190,6 +192,44 @@ def case_log(case_id: int) -> Response:
             select(LogEntry).where(LogEntry.case_id == case_id).order_by(LogEntry.seq)
         )
         return jsonify({"entries": [entry_record(e) for e in rows]})
+
+
+@api.get("/cases/<int:case_id>/summary")
+def case_summary(case_id: int) -> Response:
+    """The case's story in two to five sentences, with its key times (as `/case summary`)."""
+    with core().sessions() as session:
+        told = summarize(session, actions.get_case(session, case_id), core().config.timezone)
+        key_times = [{"label": label, "at": iso(at)} for label, at in told.key_times]
+        return jsonify({"summary": told.text, "sentences": told.sentences, "key_times": key_times})
+
+
+@api.get("/notes")
+def find_notes() -> Response:
+    """Search notes by words (`q`), `tag`, `kind` and `case`; the search is audited."""
+    args = request.args
+    limit = _int_arg("limit", 50, 1, 200)
+    case_id = _int_arg("case", 0, 1, 2**63 - 1) or None
+    actor = args.get("actor", "")
+    if len(actor) > 32:
+        raise InvalidInput("actor must be a Slack user id (at most 32 characters)", field="actor")
+    q, tag, kind = (args.get(name) or None for name in ("q", "tag", "kind"))
+    with core().sessions.begin() as session:
+        if case_id is not None:
+            actions.get_case(session, case_id)  # 404 for a case that does not exist
+        hits = search_notes(session, text=q, tag=tag, kind=kind, case_id=case_id, limit=limit)
+        actions.audit(
+            session,
+            actor=agent(actor or "api"),
+            action="notes_searched",
+            case_id=case_id,
+            at=core().clock.now(),
+            q=q,
+            tag=tag,
+            kind=kind,
+            note_ids=[hit.note.id for hit in hits],
+        )
+        notes = [note_record(hit.note) | {"snippet": hit.snippet} for hit in hits]
+    return jsonify({"notes": notes})
 
 
 def _act(

@@ -6,11 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from bot.db import make_engine
-from bot.migrate import alembic_config, upgrade
+from bot.migrate import alembic_config, migration_context, upgrade
 from bot.models import Base
 
 
@@ -20,7 +19,7 @@ def test_upgrade_from_empty_matches_the_models(tmp_path: Path) -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            diff = compare_metadata(migration_context(connection), Base.metadata)
             assert diff == []
             tables = set(inspect(connection).get_table_names())
             assert {

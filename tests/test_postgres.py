@@ -17,7 +17,6 @@ import requests
 import sqlalchemy as sa
 import yaml
 from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -29,7 +28,7 @@ from bot.config import Config, Settings
 from bot.core import Core, create_core
 from bot.inbound import InboundResult, handle_inbound
 from bot.log import verify
-from bot.migrate import upgrade
+from bot.migrate import migration_context, upgrade
 from bot.models import Base, Case, Contact, LogEntry, Message
 from bot.simulate import inbound_form
 from bot.worker import tick
@@ -147,7 +146,7 @@ def run_cli(args: list[str], url: str, tmp_path: Path, monkeypatch: pytest.Monke
 def test_migrations_from_empty_match_the_models(pg_core: Core) -> None:
     with pg_core.engine.connect() as connection:
         assert connection.dialect.name == "postgresql"
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        diff = compare_metadata(migration_context(connection), Base.metadata)
     assert diff == []
 
 

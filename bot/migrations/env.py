@@ -7,6 +7,7 @@ import os
 from alembic import context
 
 from bot.db import make_engine
+from bot.migrate import include_name
 from bot.models import Base
 
 config = context.config
@@ -16,7 +17,9 @@ url = config.get_main_option("sqlalchemy.url") or os.environ.get(
 
 
 def run_offline() -> None:
-    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True)
+    context.configure(
+        url=url, target_metadata=Base.metadata, literal_binds=True, include_name=include_name
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -27,6 +30,7 @@ def run_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,
+            include_name=include_name,  # the notes search index is not in the models
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
