@@ -217,6 +217,11 @@ class WorkerSettings(Strict):
     retry_backoff: Duration = timedelta(seconds=2)  # the first retry's delay; it doubles
 
 
+class ReportSettings(Strict):
+    # An interim update sent within this of its due time counts as on time (`keepposted report`).
+    on_time_within: Duration = timedelta(minutes=5)
+
+
 class Program(Strict):
     """Who the customer is talking to; shown in HELP replies and templates."""
 
@@ -238,6 +243,7 @@ class Config(Strict):
     sentiment: SentimentSettings = SentimentSettings()
     templates: dict[str, dict[str, str]] = Field(default_factory=dict)
     worker: WorkerSettings = WorkerSettings()
+    reports: ReportSettings = ReportSettings()
 
     @field_validator("waiting_reasons", mode="after")
     @classmethod

@@ -169,6 +169,7 @@ class Outbox(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "not_before"),
         Index("ix_outbox_message_id", "message_id"),  # the chat page's join (webchat_view)
+        Index("ix_outbox_kind_sent_at", "kind", "sent_at"),  # interim updates on time (report)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -261,6 +262,7 @@ class LogEntry(Base):
     __table_args__ = (
         UniqueConstraint("chain", "chain_seq", name="uq_log_entries_chain_seq"),
         Index("ix_log_entries_case_id", "case_id"),
+        Index("ix_log_entries_event_at", "event", "at"),  # the report's counts per day
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
