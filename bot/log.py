@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,24 +33,53 @@ def chain_for_contact(contact_id: int) -> str:
     return f"contact:{contact_id}"
 
 
-def canonical_json(entry: LogEntry) -> bytes:
-    """The bytes an entry's hash covers: every field but the hash itself, keys sorted."""
-    body = {
+# The fields an entry's hash covers: every one but `prev_hash` (hashed beside them) and `hash`.
+HASHED_FIELDS = (
+    "seq",
+    "chain",
+    "chain_seq",
+    "case_id",
+    "at",
+    "event",
+    "actor",
+    "channel",
+    "message_id",
+    "detail",
+)
+
+
+def canonical_json(entry: LogEntry | Mapping[str, Any]) -> bytes:
+    """The bytes an entry's hash covers: every field but the hash itself, keys sorted.
+
+    Takes a stored entry or its exported record (`entry_record`): both give the same bytes, so
+    an export can be checked with no database.
+    """
+    record = _hashed_fields(entry) if isinstance(entry, LogEntry) else entry
+    body = {name: record[name] for name in HASHED_FIELDS}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _hashed_fields(entry: LogEntry) -> dict[str, Any]:
+    return {
         "seq": entry.seq,
         "chain": entry.chain,
         "chain_seq": entry.chain_seq,
         "case_id": entry.case_id,
-        "at": entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "at": format_at(entry.at),
         "event": entry.event,
         "actor": entry.actor,
         "channel": entry.channel,
         "message_id": entry.message_id,
         "detail": entry.detail,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def entry_hash(prev_hash: str, entry: LogEntry) -> str:
+def format_at(at: datetime) -> str:
+    """An entry's time as its hash and its exports spell it."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def entry_hash(prev_hash: str, entry: LogEntry | Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(entry)).hexdigest()
 
 
@@ -233,11 +262,20 @@ def verify(session: Session, progress: Callable[[int], None] | None = None) -> V
     logged = {int(h.key.removeprefix("case:")) for h in all_heads if h.key.startswith("case:")}
     for case_id in sorted(set(session.scalars(select(Case.id))) - logged):
         result.problems.append(Problem(None, chain_for_case(case_id), None, "the case has no log"))
-    digest = hashlib.sha256()
-    for head in all_heads:
-        digest.update(f"{head.key}:{head.length}:{head.head_hash}\n".encode())
-    result.digest = digest.hexdigest()
+    result.digest = heads_digest((h.key, h.length, h.head_hash) for h in all_heads)
     return result
+
+
+def heads_digest(heads: Iterable[tuple[str, int, str]]) -> str:
+    """One SHA-256 over every chain head (key, length, head hash), in key order.
+
+    The order is Python's, not the database's collation, so an export's header gives the
+    same digest offline.
+    """
+    digest = hashlib.sha256()
+    for key, length, head_hash in sorted(heads):
+        digest.update(f"{key}:{length}:{head_hash}\n".encode())
+    return digest.hexdigest()
 
 
 def entry_record(entry: LogEntry) -> dict[str, Any]:
@@ -245,7 +283,7 @@ def entry_record(entry: LogEntry) -> dict[str, Any]:
     return {
         "seq": entry.seq,
         "case_id": entry.case_id,
-        "at": entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "at": format_at(entry.at),
         "event": entry.event,
         "actor": entry.actor,
         "channel": entry.channel,
@@ -274,3 +312,17 @@ def count_entries(session: Session, *, case_id: int | None = None) -> int:
     if case_id is not None:
         query = query.where(LogEntry.case_id == case_id)
     return int(session.scalar(query) or 0)
+
+
+def verify_case(session: Session, case_id: int) -> VerifyResult:
+    """Check one case's chain (what the admin case page shows next to its log)."""
+    key = chain_for_case(case_id)
+    result = VerifyResult(chains=1)
+    entries = list(
+        session.scalars(
+            select(LogEntry).where(LogEntry.chain == key).order_by(LogEntry.chain_seq, LogEntry.seq)
+        )
+    )
+    result.entries = len(entries)
+    _check_chain(key, entries, session.get(LogChain, key), result)
+    return result

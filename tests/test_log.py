@@ -188,7 +188,8 @@ def test_export_jsonl_and_csv_carry_what_verify_needs(
     runner = CliRunner()
     jsonl = runner.invoke(main, ["log", "export", "--format", "jsonl"])
     assert jsonl.exit_code == 0, jsonl.output
-    records = [json.loads(line) for line in jsonl.stdout.splitlines() if line.startswith("{")]
+    lines = [line for line in jsonl.stdout.splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in lines[1:]]  # line 1 is the export's header
     assert len(records) == 15
     assert set(records[0]) >= {
         "seq",
