@@ -8,11 +8,15 @@ from flask import Flask, Response, jsonify
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
+from bot.admin_auth import SESSION_LIFETIME
+from bot.admin_routes import admin_routes
 from bot.api import api
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
 from bot.db import unreachable
 from bot.errors import KeeppostedError, TooManyRequests, Unauthorized
+from bot.logs import configure_logging_if_unset
+from bot.metrics import register_metrics
 from bot.slack_routes import register_slack, slack_routes
 from bot.sms_routes import sms_routes
 from bot.webchat_routes import webchat_routes
@@ -31,16 +35,26 @@ def create_app(
     config: Config | None = None, *, settings: Settings | None = None, core: Core | None = None
 ) -> Flask:
     """Build the web app: `gunicorn 'bot.app:create_app()'` or `keepposted serve`."""
+    configure_logging_if_unset()  # plain gunicorn: JSON and masked (bot/logs.py)
     core = core or create_core(config or load_config(), settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = core.settings.secret_key
     app.extensions["keepposted"] = core
+    register_metrics(app, core)
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(sms_routes)
     app.register_blueprint(slack_routes)
     register_slack(app, core)
     app.register_blueprint(webchat_routes)
+    app.register_blueprint(admin_routes, url_prefix="/admin")
+    app.config.update(
+        SESSION_COOKIE_NAME="keepposted_admin",  # only /admin signs anyone in
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=core.config.public_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
+    )
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:

@@ -7,9 +7,9 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,7 +24,7 @@ from bot.db import make_engine, shown_url
 from bot.domain import CaseStatus, agent
 from bot.durations import format_duration, parse_when
 from bot.errors import KeeppostedError
-from bot.log import count_entries, entry_record, iter_entries, verify
+from bot.log import count_entries, verify
 from bot.migrate import upgrade
 from bot.models import Case, LogEntry, Message
 from bot.serialize import case_record
@@ -87,13 +87,15 @@ def dev(state: State, host: str, port: int) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from bot.app import create_app
+    from bot.logs import configure_logging
     from bot.worker import WorkerLock, schedule_jobs
 
+    configure_logging(default_format="text")  # LOG_FORMAT=json to see what production logs
     settings = Settings.from_env()
     # Dev only: make up the tokens that are not set, so the API and `simulate sms` work at once.
     made_up = {
         name: secrets.token_urlsafe(16)
-        for name in ("api_token", "twilio_auth_token", "secret_key")
+        for name in ("api_token", "twilio_auth_token", "secret_key", "admin_token")
         if not getattr(settings, name)
     }
     settings = Settings(**{**settings.__dict__, **made_up})
@@ -135,7 +137,8 @@ def _dev_banner(base: str, settings: Settings, config_path: str | None) -> str:
 keepposted dev is running on {settings.database_url}; channels without credentials are in
 dry-run: what would be sent is printed below as [simulated ...] and stored as `simulated`.
 
-  health      {base}/healthz
+  ops view    {base}/admin  (any name, admin token {settings.admin_token})
+  charts      {base}/admin/charts   metrics {base}/metrics   health {base}/healthz
   cases       curl {auth} {base}/api/v1/cases
   one case    curl {auth} {base}/api/v1/cases/1/messages
   its log     curl {auth} {base}/api/v1/cases/1/log
@@ -261,12 +264,17 @@ def serve(state: State, host: str, port: int, workers: int) -> None:
     """Serve the web app with gunicorn."""
     from gunicorn.app.base import BaseApplication
 
+    from bot.logs import configure_logging, gunicorn_logconfig
+
     config = state.config  # a bad config stops here, before any worker boots
+    configure_logging()
+    logconfig = gunicorn_logconfig()  # gunicorn's error and access logs: JSON, masked
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            self.cfg.set("logconfig_dict", logconfig)
 
         def load(self) -> Any:
             from bot.app import create_app
@@ -280,8 +288,10 @@ def serve(state: State, host: str, port: int, workers: int) -> None:
 @pass_state
 def worker(state: State) -> None:
     """Run the interval jobs: due updates, confirmation timers, ETAs, the outbox."""
+    from bot.logs import configure_logging
     from bot.worker import run_worker
 
+    configure_logging()
     click.echo(
         f"keepposted worker on {shown_url(state.core.settings.database_url)}; Ctrl-C to stop."
     )
@@ -306,12 +316,19 @@ def status(state: State, as_json: bool) -> None:
 
 
 @main.command()
+@click.option(
+    "--history-days",
+    default=21,
+    show_default=True,
+    type=click.IntRange(0, 365),
+    help="days of past cases to play first, for the /admin charts and `report`",
+)
 @pass_state
-def demo(state: State) -> None:
-    """Seed example contacts and cases and play one whole case through, in dry-run."""
+def demo(state: State, history_days: int) -> None:
+    """Seed example contacts and cases and play whole cases through, in dry-run."""
     from bot.demo import seed
 
-    seed(state.core, click.echo)
+    seed(state.core, click.echo, history_days=history_days)
 
 
 # -- database and config -------------------------------------------------------------------
@@ -527,81 +544,99 @@ def _output(path: str | None) -> Iterator[TextIO]:
         yield handle
 
 
-EXPORT_FIELDS = (
-    "seq",
-    "case_id",
-    "at",
-    "event",
-    "actor",
-    "channel",
-    "message_id",
-    "detail",
-    "chain",
-    "chain_seq",
-    "prev_hash",
-    "hash",
-)
-
-
 @log_group.command("export")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True
 )
 @click.option("--case", "case_id", type=int, help="only this case")
-@click.option("--since", type=click.DateTime(), help="only entries from this date (UTC)")
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="only entries from this time on (UTC): 2026-11-01 or 2026-11-01T09:30",
+)
+@click.option(
+    "--until",
+    metavar="DATE",
+    help="only entries before this time (UTC); a date alone includes that whole day",
+)
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    metavar="EVENT",
+    help="only this event, e.g. confirmed; repeat it for more",
+)
+@click.option(
+    "--redact", is_flag=True, help="mask phone numbers and contact names, to share outside the team"
+)
 @click.option("--output", type=click.Path(dir_okay=False), help="file to write (default stdout)")
 @pass_state
 def log_export(
-    state: State, fmt: str, case_id: int | None, since: datetime | None, output: str | None
+    state: State,
+    fmt: str,
+    case_id: int | None,
+    since: str | None,
+    until: str | None,
+    events: tuple[str, ...],
+    redact: bool,
+    output: str | None,
 ) -> None:
-    """Export the log with the hashes `log verify` checks."""
+    """Export the log, or part of it, with what `log verify FILE` needs to check it.
+
+    JSONL: a header line (filters, chain heads at export time, the digest `log verify` prints),
+    then one entry a line. CSV: one row per entry for a spreadsheet; each row also holds its
+    chain's head, and the first row the header. With --redact, entries whose detail had a phone
+    number or name carry the masked paths and are checked by linkage only. Every export is
+    recorded in the audit trail.
+    """
+    from bot.log_export import ExportFilter, count_export, export_log, parse_time_bound
+
+    filters = ExportFilter(
+        case_id=case_id,
+        since=parse_time_bound(since) if since else None,
+        until=parse_time_bound(until, end=True) if until else None,
+        events=events,
+    )
     core = state.core
-    after = since.replace(tzinfo=UTC) if since else None
-    with core.sessions() as session, _output(output) as out:
-        total = count_entries(session, case_id=case_id)
-        write = _writer(fmt, out)
-        with click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
-            for n, entry in enumerate(iter_entries(session, case_id=case_id, since=after), 1):
-                write(entry_record(entry))
-                if n % 500 == 0:
-                    bar.update(500)
-            bar.update(total % 500)
-        actions.audit(
-            session,
-            actor=CLI_ACTOR,
-            action="log_exported",
-            case_id=case_id,
-            at=core.clock.now(),
-            format=fmt,
-            entries=total,
-        )
-        session.commit()
+    try:
+        with core.sessions() as session, _output(output) as out:
+            total = count_export(session, filters)
+            with click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
+                written = export_log(
+                    session,
+                    out,
+                    fmt=fmt,
+                    filters=filters,
+                    redact=redact,
+                    actor=CLI_ACTOR,
+                    now=core.clock.now(),
+                    progress=bar.update,
+                )
+            session.commit()
+    except BaseException:
+        if output:  # a half-written export must not pass for a whole one
+            Path(output).unlink(missing_ok=True)
+        raise
     if output:
-        click.echo(f"wrote {total} entries to {output}", err=True)
-
-
-def _writer(fmt: str, out: TextIO) -> Callable[[dict[str, Any]], None]:
-    if fmt == "jsonl":
-
-        def write_line(record: dict[str, Any]) -> None:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-        return write_line
-    table = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
-    table.writeheader()
-
-    def write_row(record: dict[str, Any]) -> None:
-        table.writerow(
-            {**record, "detail": json.dumps(record["detail"], ensure_ascii=False, sort_keys=True)}
-        )
-
-    return write_row
+        masked = " (phone numbers and names masked)" if redact else ""
+        click.echo(f"wrote {written} entries to {output}{masked}", err=True)
 
 
 @log_group.command("verify")
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+)
 @pass_state
-def log_verify(state: State) -> None:
-    """Check the whole log; exit 1 naming the first bad entry when it was altered."""
+def log_verify(state: State, file: str | None) -> None:
+    """Check the whole log, or an export FILE; exit 1 naming the first bad entry or line.
+
+    FILE is checked offline, with no database or config: each entry's hash against its
+    content (redacted entries by linkage only), the links between consecutive entries, and the
+    last entry of each chain against the chain head in the export's header.
+    """
+    if file is not None:
+        _verify_export_file(file)
+        return
     with state.core.sessions() as session:
         total = count_entries(session)
         with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
@@ -618,23 +653,145 @@ def log_verify(state: State) -> None:
     click.secho(
         f"FAILED: the log was altered. First bad entry: {first.describe()}", fg="red", err=True
     )
-    if len(result.problems) > 1:
-        click.echo(f"{len(result.problems) - 1} more problem(s):", err=True)
-        for problem in result.problems:
-            if problem is not first:
-                click.echo(f"  - {problem.describe()}", err=True)
+    _more_problems([p.describe() for p in result.problems if p is not first])
     sys.exit(1)
 
 
-@main.command()
-@click.option("--since", type=click.DateTime(), help="from this date (UTC)")
-@pass_state
-def report(state: State, since: datetime | None) -> None:
-    """Confirmation, reopen and auto-close rates and time to confirm."""
-    from bot.report import build_report
+def _more_problems(described: list[str], shown: int = 20) -> None:
+    if described:
+        click.echo(f"{len(described)} more problem(s):", err=True)
+        for line in described[:shown]:
+            click.echo(f"  - {line}", err=True)
+        if len(described) > shown:
+            click.echo(f"  ... and {len(described) - shown} more", err=True)
 
-    with state.core.sessions() as session:
-        figures = build_report(session, since.replace(tzinfo=UTC) if since else None)
-    click.echo(f"keepposted report{' since ' + since.date().isoformat() if since else ''}")
-    for name, value in figures.rows():
-        click.echo(f"  {name:<26} {value}")
+
+def _verify_export_file(file: str) -> None:
+    from bot.log_export_check import NotAnExport, verify_export
+
+    try:
+        if file == "-":
+            result = verify_export(sys.stdin)
+        else:
+            with Path(file).open(encoding="utf-8", newline="") as handle:
+                result = verify_export(handle)
+    except UnicodeDecodeError:
+        raise NotAnExport(f"{file} is not UTF-8 text, so not a keepposted log export") from None
+    checked = (
+        f"{result.entries} entries in {result.chains} chains ({result.format} export of "
+        f"{result.exported_at or 'an unknown time'}; filters: {result.filters.describe()})"
+    )
+    first = result.first_problem
+    if first is not None:
+        label = "First bad line" if first.line is not None else "First problem"
+        click.secho(
+            f"FAILED: the export was altered. {label}: {first.describe()}", fg="red", err=True
+        )
+        _more_problems([p.describe() for p in result.problems if p is not first])
+        click.echo(f"checked {checked}", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {checked} are intact.")
+    recomputed = result.entries - result.redacted
+    click.echo(f"  {recomputed} entries' hashes recomputed from their content")
+    if result.redacted:
+        unbound = (
+            f"; {result.redacted_unbound} of them are bound by nothing in this export"
+            if result.redacted_unbound
+            else ""
+        )
+        click.echo(
+            f"  {result.redacted} redacted entries checked by linkage only (the next entry or "
+            f"the chain head binds their hash){unbound}"
+        )
+    heads = f"  chain heads: {result.heads_matched} of {result.chains} chains end in the head"
+    heads += " hash the header records"
+    if result.heads_checked < result.chains:
+        heads += (
+            f"; {result.chains - result.heads_checked} end before their head (filtered by time"
+            " or event), so only their linkage is checked"
+        )
+    click.echo(heads)
+    if not result.contiguous:
+        click.echo(
+            "  not contiguous (filtered by time or event): linkage checked only where consecutive"
+        )
+    if result.digest_matches:
+        click.echo(
+            f"  digest of all chain heads at export: {result.digest} (matches the heads in the "
+            "export; compare it with one `log verify` printed)"
+        )
+    elif result.digest:
+        click.echo(
+            f"  digest of all chain heads at export: {result.digest} (a filtered export cannot "
+            "recompute it; compare it with one `log verify` printed at that time)"
+        )
+
+
+@main.command()
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE", help="first day [the log's first]"
+)
+@click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE", help="last day, included [today]"
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--output", type=click.Path(dir_okay=False), help="write to FILE, not the terminal")
+@pass_state
+def report(
+    state: State, since: datetime | None, until: datetime | None, fmt: str, output: str | None
+) -> None:
+    """Confirmation, reopen and auto-close rates, time to confirm, updates sent and on time.
+
+    Days are calendar days in the config's `timezone`. An interim update is on time when it was
+    sent within `reports.on_time_within` of its due time. The table shows the totals, then one
+    line per day. CSV is one table for a spreadsheet: a row per day, then a `total` row for the
+    whole window; rates are fractions (0.75), times are in seconds, and an empty cell means
+    there was nothing to measure. JSON holds the same figures: {"totals": {...}, "daily":
+    [{"date": ...}, ...]}. At most the last 400 days are listed one by one.
+    """
+    from bot.report import CSV_FIELDS, MAX_DAYS, build_report, day_window
+
+    if since and until and since > until:
+        raise click.BadParameter("the first day comes after the last", param_hint="--since")
+    core, zone = state.core, state.config.timezone
+    start, end = day_window(since and since.date(), until and until.date(), zone)
+    try:
+        with core.sessions() as session:
+            figures = build_report(
+                session,
+                since=start,
+                until=end,
+                now=core.clock.now(),
+                zone=zone,
+                on_time_within=state.config.reports.on_time_within,
+            )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    with _output(output) as out:
+        if fmt == "json":
+            out.write(json.dumps(figures.as_dict(), indent=2) + "\n")
+        elif fmt == "csv":
+            table = csv.DictWriter(out, fieldnames=CSV_FIELDS)
+            table.writeheader()
+            table.writerows(figures.csv_rows())
+        else:
+            click.echo(f"keepposted report {figures.period}", file=out)
+            for name, value in figures.rows():
+                click.echo(f"  {name:<26} {value}", file=out)
+            click.echo(file=out)
+            for line in figures.daily_table():
+                click.echo(f"  {line}", file=out)
+    if figures.days_left_out:
+        click.echo(
+            f"note: {figures.days_left_out} earlier days are in the totals only: "
+            f"at most {MAX_DAYS} days are listed one by one",
+            err=True,
+        )
+    if output:
+        click.echo(f"wrote the report to {output}", err=True)

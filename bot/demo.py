@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot import actions
 from bot.core import Core
+from bot.demo_history import play_history
 from bot.domain import agent
 from bot.inbound import handle_inbound
 from bot.log import verify
@@ -29,6 +30,7 @@ AIYANA = {
 }
 SAM = {"name": "Sam Okafor", "phone": "+1 (646) 555-0142", "timezone": "America/New_York"}
 
+HISTORY_DAYS = 21
 _sids = itertools.count(1)
 
 
@@ -47,12 +49,13 @@ def _customer_says(core: Core, phone: str, text: str, echo: Callable[[str], None
     tick(core, "demo")
 
 
-def seed(core: Core, echo: Callable[[str], None]) -> None:
-    now = core.clock.now()
-    with core.sessions.begin() as session:
+def seed(core: Core, echo: Callable[[str], None], *, history_days: int = HISTORY_DAYS) -> None:
+    with core.readers() as session:
         if session.scalar(select(Case.id).where(Case.ref == "DEMO-1")) is not None:
             echo("The demo data is already there; `keepposted case list` shows it.")
             return
+    now = core.clock.now()
+    with core.sessions.begin() as session:
         open_case = actions.open_case
         outage = open_case(
             session,
@@ -149,6 +152,10 @@ def seed(core: Core, echo: Callable[[str], None]) -> None:
     echo(f"\n== Case #{ids['parcel']}: resolved over Slack; it waits for the customer's word")
     _resolve(core, ids["parcel"], "The courier delivered it to your building's front desk.")
 
+    if history_days:  # after the story, so its cases keep the numbers #1 to #5
+        echo(f"\nPlaying {history_days} days of past cases for the charts (/admin/charts) ...")
+        played = play_history(core, history_days, echo)
+        echo(f"Played {played} past cases through the flows.")
     with core.sessions() as session:
         result = verify(session)
     echo(

@@ -127,6 +127,13 @@ class TooLarge(KeeppostedError):
     code = "too_large"
 
 
+class BadCsrfToken(KeeppostedError):
+    """A form posted to /admin without this session's CSRF token."""
+
+    http_status = 400
+    code = "bad_csrf_token"
+
+
 class TooManyRequests(KeeppostedError):
     """Slow down; `retry_after` seconds is when trying again will work."""
 

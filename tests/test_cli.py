@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def run(runner: CliRunner, *args: str) -> Result:
 
 
 def test_demo_plays_whole_cases_in_dry_run(kp: CliRunner) -> None:
-    out = run(kp, "demo").output
+    out = run(kp, "demo", "--history-days", "0").output
     assert "Seeded 4 contacts and 5 cases" in out
     assert "[simulated sms -> +16465550142] Thank you for confirming. Case #4 is now closed." in out
     assert "[simulated slack -> #support-alerts] :rotating_light: #5" in out
@@ -43,6 +44,19 @@ def test_demo_plays_whole_cases_in_dry_run(kp: CliRunner) -> None:
     assert "[simulated] Thank you for confirming" in shown and "csat_received" in shown
     report = run(kp, "report").output
     assert "confirmed by customer      1" in report and "reopen requests            1" in report
+
+
+def test_demo_history_fills_the_report_day_by_day(kp: CliRunner) -> None:
+    out = run(kp, "demo", "--history-days", "3").output
+    played = int(re.search(r"Played (\d+) past cases", out).group(1))  # type: ignore[union-attr]
+    assert 6 <= played <= 15 and "log verify: ok" in out
+    figures = json.loads(run(kp, "report", "--format", "json").output)
+    busy = [day for day in figures["daily"] if day["cases_opened"]]
+    assert len(busy) >= 3  # the three past days and today
+    assert figures["totals"]["cases_opened"] == played + 5
+    outcomes = figures["totals"]
+    assert outcomes["confirmed"] + outcomes["auto_closed"] >= played
+    assert "ok: " in run(kp, "log", "verify").output
 
 
 def test_case_new_list_show_resolve(kp: CliRunner) -> None:
@@ -103,7 +117,7 @@ def test_case_commands_explain_bad_input(kp: CliRunner) -> None:
 
 
 def test_log_export_to_a_file_shows_progress_and_is_audited(kp: CliRunner, tmp_path: Path) -> None:
-    run(kp, "demo")
+    run(kp, "demo", "--history-days", "0")
     target = tmp_path / "log.csv"
     result = run(kp, "log", "export", "--format", "csv", "--output", str(target))
     assert "exporting" in result.output and "wrote 20 entries" in result.output
