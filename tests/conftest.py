@@ -6,6 +6,7 @@ import ipaddress
 import shutil
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from channels.webchat import WebchatChannel
 from tests.fake_slack import FakeSlack
 from tests.fake_twilio import FakeTwilio, signed_post
 from tests.fakes import FakeChannel
+from tests.pg_server import PostgresServer, require_pg_bin, throwaway_postgres
 
 if TYPE_CHECKING:
     from tests.slack_harness import SlackApp, Workspace
@@ -147,6 +149,30 @@ def chat_core(
         {"sms": channels["sms"], "slack": channels["slack"], "webchat": webchat}
     )
     built = create_core(config, settings, clock=clock, channels=registry)
+    yield built
+    built.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server per test module, stopped and deleted afterwards."""
+    with throwaway_postgres(require_pg_bin()) as server:
+        yield server
+
+
+@pytest.fixture
+def pg_core(
+    pg_server: PostgresServer, config: Config, clock: FrozenClock, channels: dict[str, FakeChannel]
+) -> Iterator[Core]:
+    """A fresh PostgreSQL database migrated from empty, and a Core on it like `core`."""
+    url = pg_server.create_database(f"keepposted_{uuid.uuid4().hex[:16]}")
+    upgrade(url)
+    built = create_core(
+        config,
+        Settings(database_url=url, api_token=API_TOKEN, secret_key=SECRET_KEY),
+        clock=clock,
+        channels=ChannelRegistry(dict(channels)),
+    )
     yield built
     built.engine.dispose()
 

@@ -5,8 +5,6 @@ PostgreSQL (full text search) with the same assertions."""
 from __future__ import annotations
 
 import string
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -39,8 +37,6 @@ from bot.models import (
 from bot.notes_search import PG_DOCUMENT, SNIPPET_CHARS, search_notes, snippet, words
 from channels.registry import ChannelRegistry
 from tests.conftest import API_TOKEN, SECRET_KEY, resolved_case
-from tests.fakes import FakeChannel
-from tests.pg_server import PostgresServer, require_pg_bin, throwaway_postgres
 
 API = "/api/v1"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -129,26 +125,6 @@ class Seeded:
 
 
 # --- backends ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    """One throwaway PostgreSQL server for the module (as tests/test_postgres.py does)."""
-    with throwaway_postgres(require_pg_bin()) as server:
-        yield server
-
-
-@pytest.fixture
-def pg_core(
-    pg_server: PostgresServer, config: Config, clock: FrozenClock, channels: dict[str, FakeChannel]
-) -> Iterator[Core]:
-    """A fresh PostgreSQL database migrated from empty, and a Core on it like conftest's."""
-    url = pg_server.create_database(f"keepposted_{uuid.uuid4().hex[:16]}")
-    upgrade(url)
-    settings = Settings(database_url=url, api_token=API_TOKEN, secret_key=SECRET_KEY)
-    built = create_core(config, settings, clock=clock, channels=ChannelRegistry(dict(channels)))
-    yield built
-    built.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

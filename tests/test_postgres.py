@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +33,6 @@ from bot.models import Base, Case, Contact, LogEntry, Message
 from bot.simulate import inbound_form
 from bot.worker import tick
 from channels.base import InboundMessage
-from channels.registry import ChannelRegistry
 from tests import conftest
 from tests.conftest import (
     API_TOKEN,
@@ -46,7 +45,7 @@ from tests.conftest import (
 )
 from tests.fake_twilio import FakeTwilio, signed_post
 from tests.fakes import FakeChannel
-from tests.pg_server import PostgresServer, free_port, require_pg_bin, throwaway_postgres
+from tests.pg_server import PostgresServer, free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -61,30 +60,6 @@ JOURNEY = [
     "confirmed",
 ]
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    """One throwaway PostgreSQL server for the whole module, stopped and deleted afterwards."""
-    with throwaway_postgres(require_pg_bin()) as server:
-        yield server
-
-
-@pytest.fixture
-def pg_core(
-    pg_server: PostgresServer, config: Config, clock: FrozenClock, channels: dict[str, FakeChannel]
-) -> Iterator[Core]:
-    """A fresh database migrated from empty, and a Core on it like conftest's `core`."""
-    url = pg_server.create_database(f"keepposted_{uuid.uuid4().hex[:16]}")
-    upgrade(url)
-    built = create_core(
-        config,
-        Settings(database_url=url, api_token=API_TOKEN),
-        clock=clock,
-        channels=ChannelRegistry(dict(channels)),
-    )
-    yield built
-    built.engine.dispose()
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from tests.conftest import (
     resolved_case,
 )
 from tests.fakes import FakeChannel
-from tests.pg_server import PostgresServer, require_pg_bin, throwaway_postgres
+from tests.pg_server import PostgresServer
 
 NEW_YORK = "America/New_York"
 PHONES = {
@@ -440,12 +440,6 @@ def test_on_time_within_is_a_validated_duration() -> None:
 
 
 # -- PostgreSQL: the same week, the same figures -------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    with throwaway_postgres(require_pg_bin()) as server:
-        yield server
 
 
 @pytest.mark.postgres
