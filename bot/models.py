@@ -209,6 +209,8 @@ class Note(Base):
     """Internal only: never rendered to any customer channel."""
 
     __tablename__ = "notes"
+    # Newest first, so a search by tag or kind alone stops at its limit (notes_search).
+    __table_args__ = (Index("ix_notes_created_at_id", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -263,6 +265,7 @@ class LogEntry(Base):
         UniqueConstraint("chain", "chain_seq", name="uq_log_entries_chain_seq"),
         Index("ix_log_entries_case_id", "case_id"),
         Index("ix_log_entries_event_at", "event", "at"),  # the report's counts per day
+        Index("ix_log_entries_case_event_seq", "case_id", "event", "seq"),  # time to confirm
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
