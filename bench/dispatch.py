@@ -83,6 +83,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import dispatch_sqlite as sqlite_bench  # sibling script modules (see sql_counter's docstring)
 import yaml
+from checks import Checks
 from sql_counter import SqlCounter
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import selectinload
@@ -147,23 +148,6 @@ class BenchFailed(Exception):
 
 
 @dataclass
-class Checks:
-    """Every check prints as it is made; problems make the exit status non-zero."""
-
-    problems: list[str] = field(default_factory=list)
-
-    def expect(self, what: str, got: object, want: object) -> None:
-        if got == want:
-            print(f"  ok: {what}: {got}")
-        else:
-            self.fail(f"{what}: {got}, expected {want}")
-
-    def fail(self, problem: str) -> None:
-        print(f"  PROBLEM: {problem}")
-        self.problems.append(problem)
-
-
-@dataclass
 class Bench:
     """What every part shares: the server, a temp dir, the options and the checks."""
 
@@ -220,20 +204,7 @@ CASE_COLUMNS = (
     "closed_at",
     "close_reason",
 )
-LOG_COLUMNS = (
-    "seq",
-    "chain",
-    "chain_seq",
-    "case_id",
-    "at",
-    "event",
-    "actor",
-    "channel",
-    "message_id",
-    "detail",
-    "prev_hash",
-    "hash",
-)
+LOG_COLUMNS = (*log.HASHED_FIELDS, "prev_hash", "hash")
 CHAIN_COLUMNS = ("key", "length", "head_hash")
 
 

@@ -72,6 +72,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
+from checks import Checks  # sibling script module (bench/checks.py)
 from sqlalchemy import Engine, String, Table, event, func, insert, select, text
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
@@ -156,28 +157,6 @@ T = TypeVar("T")
 
 class BenchFailed(Exception):
     """The benchmark could not run; the message says why."""
-
-
-@dataclass
-class Checks:
-    """Every check prints as it is made; a mismatch makes the exit status non-zero."""
-
-    problems: list[str] = field(default_factory=list)
-    findings: list[str] = field(default_factory=list)
-
-    def expect(self, what: str, got: object, want: object) -> None:
-        if got == want:
-            print(f"  ok: {what}: {got}")
-        else:
-            self.fail(f"{what}: {got}, expected {want}")
-
-    def fail(self, problem: str) -> None:
-        print(f"  MISMATCH: {problem}")
-        self.problems.append(problem)
-
-    def finding(self, what: str) -> None:
-        print(f"  FINDING: {what}")
-        self.findings.append(what)
 
 
 class StatementTimer:
@@ -1043,7 +1022,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not vocabulary_is_clean():
         raise BenchFailed("a word of VOCABULARY or TAGS lies inside another")
     began = time.perf_counter()
-    checks = Checks()
+    checks = Checks(problem_label="MISMATCH")
     with ExitStack() as cleanup:
         url, backend = database_url(cleanup, args.postgres)
         upgrade(url)

@@ -226,13 +226,9 @@ def notes() -> str:
                 kind=query["kind"] or None,
                 limit=100,
             )
-            snippets = {hit.note.id: hit.snippet for hit in hits}
-            results = notes_with_history(
-                session, [], found.config.timezone, only=[hit.note.id for hit in hits]
-            )
-            results.sort(key=lambda n: list(snippets).index(n["id"]))
-            for note in results:
-                note["snippet"] = snippets[note["id"]]
+            results = notes_with_history(session, [hit.note for hit in hits], found.config.timezone)
+            for note, hit in zip(results, hits, strict=True):  # best match first
+                note["snippet"] = hit.snippet
             now = found.clock.now()
             for case_id in sorted({note["case_id"] for note in results}):
                 actions.audit(

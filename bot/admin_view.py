@@ -207,7 +207,13 @@ def case_record(session: Session, core: Core, case: Case) -> dict[str, Any]:
         "summary": told.sentences,
         "key_times": [(label, format_when(at, zone)) for label, at in told.key_times],
         "timeline": _timeline(session, case, entries, zone),
-        "notes": notes_with_history(session, [case.id], zone),
+        "notes": notes_with_history(
+            session,
+            session.scalars(
+                select(Note).where(Note.case_id == case.id).order_by(Note.created_at.desc())
+            ).all(),
+            zone,
+        ),
         "log": [_entry(entry, zone) for entry in entries],
         "log_ok": checked.ok,
         "log_problems": [problem.describe() for problem in checked.problems],
@@ -269,14 +275,8 @@ def _entry(entry: LogEntry, zone: str) -> dict[str, Any]:
     }
 
 
-def notes_with_history(
-    session: Session, case_ids: Sequence[int], zone: str, only: Sequence[int] | None = None
-) -> list[dict[str, Any]]:
-    """Notes, newest first, each with the texts it had before its edits."""
-    query = select(Note).where(Note.case_id.in_(case_ids)).order_by(Note.created_at.desc())
-    if only is not None:
-        query = select(Note).where(Note.id.in_(only))
-    notes = list(session.scalars(query))
+def notes_with_history(session: Session, notes: Sequence[Note], zone: str) -> list[dict[str, Any]]:
+    """The notes, in the order given, each with the texts it had before its edits."""
     revisions: dict[int, list[NoteRevision]] = {}
     for revision in session.scalars(
         select(NoteRevision)

@@ -1,0 +1,31 @@
+"""The benchmarks' checks: each prints as it is made, and any problem makes the run exit 1.
+A sibling script module (imported as `checks`, like sql_counter), shared by dispatch.py and
+ops.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Checks:
+    """Every check prints as it is made; problems make the exit status non-zero. Findings are
+    worth reading but fail nothing (e.g. a query slower than its baseline)."""
+
+    problem_label: str = "PROBLEM"
+    problems: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+
+    def expect(self, what: str, got: object, want: object) -> None:
+        if got == want:
+            print(f"  ok: {what}: {got}")
+        else:
+            self.fail(f"{what}: {got}, expected {want}")
+
+    def fail(self, problem: str) -> None:
+        print(f"  {self.problem_label}: {problem}")
+        self.problems.append(problem)
+
+    def finding(self, what: str) -> None:
+        print(f"  FINDING: {what}")
+        self.findings.append(what)
