@@ -1,32 +1,60 @@
-# Two commands set up a fresh machine: `make demo` and `make test`. Both build .venv themselves.
+# Two commands set up a fresh machine: `make demo` and `make test`. Both build .venv themselves:
+# the demo installs only what the product needs, the test and lint targets add their tools.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+APP_STAMP := $(VENV)/.installed-app
+DEV_STAMP := $(VENV)/.installed-dev
+PORT ?= 8000
 DEMO_ENV := DATABASE_URL=sqlite:///demo.db KEEPPOSTED_CONFIG=examples/demo.yaml
+CODE := bot channels flows templates tests bench
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test test-quick test-scale test-wheel bench-smoke lint venv clean
 
-venv: $(STAMP)
+venv: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-demo: venv
+$(APP_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,lint]'
+	touch $@ $(APP_STAMP)
+
+demo: $(APP_STAMP)
 	$(DEMO_ENV) $(BIN)/keepposted db upgrade
 	$(DEMO_ENV) $(BIN)/keepposted demo
-	$(DEMO_ENV) $(BIN)/keepposted dev
+	$(DEMO_ENV) $(BIN)/keepposted dev --port $(PORT)
 
-test: venv
-	$(BIN)/pytest
+# Every test but the full-size fault run (test-scale) and the installed-wheel journey (test-wheel).
+test: $(DEV_STAMP)
+	$(BIN)/pytest -m "not scale and not wheel"
 
-lint: venv
-	$(BIN)/ruff check bot channels flows tests bench
-	$(BIN)/ruff format --check bot channels flows tests bench
+# The inner loop: no PostgreSQL, no browser, nothing slow.
+test-quick: $(DEV_STAMP)
+	$(BIN)/pytest -q -m "not scale and not wheel and not slow and not postgres and not browser"
+
+# The 20,000-case fault run on PostgreSQL (README, Running at scale).
+test-scale: $(DEV_STAMP)
+	$(BIN)/pytest -m scale
+
+# Builds the wheel, installs it into a fresh virtual environment outside the checkout and plays
+# a case through that install.
+test-wheel: $(DEV_STAMP)
+	$(BIN)/pytest -m wheel
+
+# Each benchmark with --quick, so a rename cannot break one silently.
+bench-smoke: $(DEV_STAMP)
+	$(BIN)/python -m bench.dispatch_sqlite --quick
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm
+	rm -rf $(VENV) build dist demo.db demo.db-wal demo.db-shm
