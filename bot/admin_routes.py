@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,10 +28,11 @@ from bot.errors import InvalidInput, KeeppostedError, NotFound
 from bot.models import Case, Note
 from bot.notes_search import search_notes
 from bot.report import build_report
+from bot.resources import static_root
 
 admin_routes = Blueprint("admin", __name__)
 
-STATIC = Path(__file__).resolve().parent / "static" / "admin"
+STATIC = static_root("admin")
 PLOTLY_JS = resources.files("plotly") / "package_data" / "plotly.min.js"
 OPEN_WITHOUT_SIGN_IN = {"admin.login", "admin.static_file", "admin.plotly"}
 DEFAULT_CHART_DAYS = 30

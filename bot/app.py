@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify
-from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from bot.admin_auth import SESSION_LIFETIME
@@ -17,6 +16,7 @@ from bot.db import unreachable
 from bot.errors import KeeppostedError, TooManyRequests, Unauthorized
 from bot.logs import configure_logging_if_unset
 from bot.metrics import register_metrics
+from bot.readiness import Readiness, head_revision, schema_problem, template_problems
 from bot.slack_routes import register_slack, slack_routes
 from bot.sms_routes import sms_routes
 from bot.webchat_routes import webchat_routes
@@ -56,15 +56,24 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
     )
 
+    head = head_revision(core.settings.database_url)
+    # Templates cannot change under a running process: render them once, on the first probe.
+    template_state: list[list[str]] = []
+
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:
-        try:
-            with core.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:
-            logger.exception("health check: database unreachable")
-            return jsonify({"ok": False, "database": "unreachable"}), 503
-        return jsonify({"ok": True, "database": "ok"})
+        """Ready to serve: the database answers at the newest migration and every template
+        the config uses renders. 503 with the reason otherwise."""
+        if not template_state:
+            template_state.append(template_problems(core.config, core.templates))
+        state = Readiness(
+            database=schema_problem(core.engine, head) or "ok", templates=template_state[0]
+        )
+        body = {"ok": state.ok, "database": state.database, "templates": state.templates or "ok"}
+        if not state.ok:
+            logger.warning("health check: not ready (%s)", body)
+            return jsonify(body), 503
+        return jsonify(body)
 
     @app.errorhandler(KeeppostedError)
     def on_keepposted_error(exc: KeeppostedError) -> Response:

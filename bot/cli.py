@@ -1,4 +1,4 @@
-"""The `keepposted` command line (SPEC §6)."""
+"""The `keepposted` command line (README, Command line)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from bot.errors import KeeppostedError
 from bot.log import count_entries, verify
 from bot.migrate import upgrade
 from bot.models import Case, LogEntry, Message
+from bot.readiness import require_schema, require_templates
 from bot.serialize import case_record
 
 CLI_ACTOR = agent("cli")
@@ -43,8 +44,12 @@ class State:
 
     @property
     def core(self) -> Core:
+        """The core on a database migrated to the newest schema; else one line says what to
+        run (and no empty SQLite file is left behind)."""
         if self._core is None:
-            self._core = create_core(self.config, Settings.from_env())
+            core = create_core(self.config, Settings.from_env())
+            require_schema(core.engine)
+            self._core = core
         return self._core
 
 
@@ -101,6 +106,7 @@ def dev(state: State, host: str, port: int) -> None:
     settings = Settings(**{**settings.__dict__, **made_up})
     upgrade(settings.database_url)
     core = create_core(state.config, settings)
+    require_templates(core.config, core.templates)
     lock = WorkerLock(settings.database_url)
     lock.acquire()
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -264,17 +270,21 @@ def serve(state: State, host: str, port: int, workers: int) -> None:
     """Serve the web app with gunicorn."""
     from gunicorn.app.base import BaseApplication
 
-    from bot.logs import configure_logging, gunicorn_logconfig
+    from bot import gunicorn_conf
+    from bot.logs import configure_logging
 
     config = state.config  # a bad config stops here, before any worker boots
+    require_templates(config, state.core.templates)  # ... and so do broken templates
+    state.core.engine.dispose()  # the workers open their own connections after the fork
     configure_logging()
-    logconfig = gunicorn_logconfig()  # gunicorn's error and access logs: JSON, masked
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("logconfig_dict", logconfig)
+            self.cfg.set("logconfig_dict", gunicorn_conf.logconfig_dict)
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn 25 and later
+                self.cfg.set("control_socket_disable", gunicorn_conf.control_socket_disable)
 
         def load(self) -> Any:
             from bot.app import create_app
@@ -292,6 +302,7 @@ def worker(state: State) -> None:
     from bot.worker import run_worker
 
     configure_logging()
+    require_templates(state.config, state.core.templates)
     click.echo(
         f"keepposted worker on {shown_url(state.core.settings.database_url)}; Ctrl-C to stop."
     )
@@ -332,6 +343,28 @@ def demo(state: State, history_days: int) -> None:
 
 
 # -- database and config -------------------------------------------------------------------
+
+
+@main.command("init")
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--templates", "with_templates", is_flag=True, help="also copy every template")
+def init(folder: Path, with_templates: bool) -> None:
+    """Write a commented config.yaml and an .env.example into FOLDER (and with --templates a
+    templates/ folder to edit); never overwrites a file."""
+    from bot.scaffold import write_starter_files
+
+    written = write_starter_files(folder, with_templates=with_templates)
+    templates = [path for path in written if "templates" in path.relative_to(folder).parts]
+    for path in written:
+        if path not in templates:
+            click.echo(f"wrote {path}")
+    if templates:
+        click.echo(f"wrote {len(templates)} templates under {folder / 'templates'}")
+        click.echo("  config.yaml's templates_dir points there: edit a file and it wins")
+    click.echo(
+        "next: fill in .env (cp .env.example .env), check the config with"
+        " `keepposted config check`, then `keepposted db upgrade` and `keepposted serve`."
+    )
 
 
 @main.group()

@@ -242,6 +242,9 @@ class Config(Strict):
     channels: Channels = Channels()
     sentiment: SentimentSettings = SentimentSettings()
     templates: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # A folder of template files that win over the packaged ones, file by file (`keepposted init
+    # --templates` makes one); relative to this file. $KEEPPOSTED_TEMPLATES overrides it.
+    templates_dir: str | None = None
     worker: WorkerSettings = WorkerSettings()
     reports: ReportSettings = ReportSettings()
 
@@ -279,14 +282,29 @@ def load_config(path: str | Path | None = None) -> Config:
     if not file.exists():
         if explicit:
             raise ConfigError([f"file not found: {file}"], source=str(file))
-        return Config()
+        return with_templates_dir(Config(), Path.cwd(), source="the environment")
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError([f"not valid YAML: {exc}"], source=str(file)) from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(["(top level): expected a mapping of keys"], source=str(file))
-    return parse_config(data, source=str(file))
+    config = parse_config(data, source=str(file))
+    return with_templates_dir(config, file.parent, source=str(file))
+
+
+def with_templates_dir(config: Config, base: Path, *, source: str) -> Config:
+    """The override folder as an absolute path ($KEEPPOSTED_TEMPLATES first), checked to exist."""
+    from_env = os.environ.get("KEEPPOSTED_TEMPLATES")
+    given = from_env or config.templates_dir
+    if not given:
+        return config
+    folder = Path(given).expanduser()
+    folder = folder if folder.is_absolute() else (Path.cwd() if from_env else base) / folder
+    if not folder.is_dir():
+        key = "KEEPPOSTED_TEMPLATES" if from_env else "templates_dir"
+        raise ConfigError([f"{key}: {folder} is not a folder"], source=source)
+    return config.model_copy(update={"templates_dir": str(folder.resolve())})
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ template rendered with sample data, so ops see what customers will read before t
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -69,9 +70,30 @@ def cadence_lines(config: Config) -> list[str]:
     return lines
 
 
+@dataclass
+class Report:
+    """What `config check` prints, and the problems among it: templates that do not render
+    (which stop serve, worker and dev, and fail /healthz) and SMS over the segment limit."""
+
+    echo: Callable[[str], None]
+    broken: list[str] = field(default_factory=list)
+    too_long: list[str] = field(default_factory=list)
+
+    def failed(self, where: str, problem: object) -> None:
+        self.broken.append(f"{where}: {problem}")
+        self.echo(f"  {where}: FAILED: {problem}")
+
+
+def render_problems(config: Config, templates: Templates) -> list[str]:
+    """Every template the config uses, rendered with sample data: what fails to render."""
+    report = Report(echo=lambda _line: None)
+    _check_templates(config, templates, report)
+    return report.broken
+
+
 def check(config: Config, echo: Callable[[str], None]) -> bool:
     """Print the report; False when any template fails to render or is too long for SMS."""
-    echo("config is valid.")
+    echo(f"config parsed: public_url {config.public_url}, time zone {config.timezone}")
     for line in cadence_lines(config):
         echo(line)
     q = config.quiet_hours
@@ -85,37 +107,46 @@ def check(config: Config, echo: Callable[[str], None]) -> bool:
         f"{format_duration(c.auto_close_after)}, reopen window {format_duration(c.reopen_window)}"
         f", CSAT {'on' if c.csat.enabled else 'off'}"
     )
-    templates = Templates(config)
+    report = Report(echo)
+    _check_templates(config, Templates(config), report)
+    problems = len(report.broken) + len(report.too_long)
+    if problems:
+        echo(f"config is NOT valid: {problems} template problem(s) above.")
+        return False
+    echo("config is valid.")
+    return True
+
+
+def _check_templates(config: Config, templates: Templates, report: Report) -> None:
     context = sample_context(config)
-    ok = True
-    echo("templates (sample data):")
+    report.echo("templates (sample data):")
     for name in customer_templates(config):
         for status in STATUS_VARIANTS.get(name, ("open",)):
             data = {**context, "case": {**context["case"], "status": status}}
             try:
                 text = templates.render("sms", name, data)
             except TemplateError as exc:
-                echo(f"  sms/{name}: FAILED: {exc}")
-                ok = False
+                report.failed(f"sms/{name}", exc)
                 continue
             label = f"sms/{name}" + (f" [{status}]" if status != "open" else "")
             segments = count_segments(text)
-            echo(f"  {label} ({describe(segments)}):")
-            echo("    " + text.replace("\n", "\n    "))
+            report.echo(f"  {label} ({describe(segments)}):")
+            report.echo("    " + text.replace("\n", "\n    "))
             if segments.segments > config.channels.sms.max_segments:
-                echo(
+                report.too_long.append(label)
+                report.echo(
                     f"    TOO LONG: {segments.segments} segments, over channels.sms.max_segments"
                     f" ({config.channels.sms.max_segments}); shorten it or raise the limit"
                 )
-                ok = False
-    slack_ok = _check_slack(config, templates, context, echo)
-    return _check_webchat(config, templates, context, echo) and slack_ok and ok
+    _check_slack(config, templates, context, report)
+    _check_webchat(config, templates, context, report)
 
 
 def _check_slack(
-    config: Config, templates: Templates, context: dict[str, Any], echo: Callable[[str], None]
-) -> bool:
+    config: Config, templates: Templates, context: dict[str, Any], report: Report
+) -> None:
     """Every Block Kit layout must render to valid JSON blocks; say who may use /case."""
+    echo = report.echo
     slack = config.channels.slack
     alerts_to = slack.alerts_channel or "each case's assignee"
     echo(f"slack: alerts to {alerts_to}")
@@ -127,15 +158,13 @@ def _check_slack(
             echo(
                 f"  channels.slack.{role}: {', '.join(odd)} do not look like Slack user ids (U...)"
             )
-    ok = True
     names = [*customer_templates(config), "alert"]
     for name in names:
         data = {**context, "text": "Sample text.", "assignee": "U0123ABCD", "kind": "reopen"}
         try:
             blocks = templates.render_blocks("slack", name, data)
         except (TemplateError, ValueError) as exc:
-            echo(f"  slack/{name}.json.j2: FAILED: {exc}")
-            ok = False
+            report.failed(f"slack/{name}.json.j2", exc)
             continue
         if blocks is not None:
             buttons = [
@@ -146,13 +175,13 @@ def _check_slack(
             ]
             shown = f", buttons: {' | '.join(buttons)}" if buttons else ""
             echo(f"  slack/{name}.json.j2: {len(blocks)} blocks{shown}")
-    return ok
 
 
 def _check_webchat(
-    config: Config, templates: Templates, context: dict[str, Any], echo: Callable[[str], None]
-) -> bool:
+    config: Config, templates: Templates, context: dict[str, Any], report: Report
+) -> None:
     """The chat page's own wording (where it differs from SMS) and the page itself must render."""
+    echo = report.echo
     web = config.channels.webchat
     framed_by = ", ".join(web.embed_origins) or "keepposted's own pages only"
     echo(
@@ -168,10 +197,9 @@ def _check_webchat(
                 echo(f"  webchat/{name} [{status}]: {text.replace(chr(10), ' / ')}")
         templates.page("webchat", "page", _sample_page(config, context))
     except TemplateError as exc:
-        echo(f"  webchat: FAILED: {exc}")
-        return False
+        report.failed("webchat", exc)
+        return
     echo("  webchat/page.html.j2: renders")
-    return True
 
 
 def _sample_page(config: Config, context: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ never at import time or by a web worker (two gunicorn workers would race)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -12,7 +11,8 @@ from alembic.migration import MigrationContext
 from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 from sqlalchemy.engine import Connection
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+from bot.resources import migrations_root
+
 # Made by raw SQL in migration 0007, which the models cannot describe: the notes search index
 # (SQLite's FTS5 table and the shadow tables FTS5 keeps, PostgreSQL's expression index).
 SEARCH_INDEX = re.compile(r"notes_fts(_data|_idx|_docsize|_config|_content)?|ix_notes_fts")
@@ -20,7 +20,7 @@ SEARCH_INDEX = re.compile(r"notes_fts(_data|_idx|_docsize|_config|_content)?|ix_
 
 def alembic_config(database_url: str) -> AlembicConfig:
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(migrations_root()))
     # ConfigParser interpolation would choke on '%' in URL-encoded passwords.
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return cfg

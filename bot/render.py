@@ -2,6 +2,9 @@
 
 Text templates render as plain text. A channel without its own template of a name falls back to
 the SMS one, so a new channel only adds templates where its wording or format differs.
+
+Where a template comes from, first match wins: a text given in config.yaml's `templates:`, a
+file in the ops' override folder (`templates_dir`, or $KEEPPOSTED_TEMPLATES), the packaged file.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from jinja2 import (
 )
 
 from bot.config import Config
+from bot.errors import ConfigError
+from bot.resources import templates_root
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 FALLBACK_CHANNEL = "sms"
+# Files that only other templates include (`{% include "slack/_answer_buttons.json.j2" %}`).
+PARTIAL_PREFIX = "_"
 
 # Every template a customer can receive; `keepposted config check` renders each of them.
 CUSTOMER_TEMPLATES = (
@@ -79,8 +85,51 @@ def format_when(value: datetime | None, timezone: str = "UTC") -> str:
     return local.strftime("%a %d %b, %H:%M ") + (local.tzname() or "")
 
 
+def template_names(root: Path) -> dict[str, set[str]]:
+    """Each folder of `root` with the names of its text and Block Kit templates, partials and
+    pages left out: what config.yaml's `templates:` and an override folder may replace."""
+    names: dict[str, set[str]] = {}
+    for file in sorted(root.glob("*/*.j2")):
+        name, _, kind = file.name.partition(".")
+        if kind in ("txt.j2", "json.j2") and not name.startswith(PARTIAL_PREFIX):
+            names.setdefault(file.parent.name, set()).add(name)
+    return names
+
+
+def check_overrides(config: Config, override_dir: Path | None, packaged: Path) -> None:
+    """Refuse a misspelt override (`templates: {sms: {intrim: ...}}`, `{smss: ...}`, or
+    `sms/intrim.txt.j2` in the override folder) instead of silently never using it."""
+    known = template_names(packaged)
+    delays = {f"delay_{reason}" for reason in config.waiting_reasons}
+    fallback = known.get(FALLBACK_CHANNEL, set())
+    problems: list[str] = []
+
+    def check(where: str, channel: str, names: set[str]) -> None:
+        if channel not in known:
+            problems.append(f"{where}: unknown channel {channel!r} (known: {', '.join(known)})")
+            return
+        choices = known[channel] | fallback | delays
+        for name in sorted(names - choices):
+            problems.append(
+                f"{where}.{name}: unknown template (known: {', '.join(sorted(choices))})"
+            )
+
+    for channel, names in config.templates.items():
+        check(f"templates.{channel}", channel, set(names))
+    if override_dir is not None:
+        for channel, files in template_names(override_dir).items():
+            check(f"templates_dir {override_dir}: {channel}", channel, files)
+    if problems:
+        raise ConfigError(problems)
+
+
 class Templates:
-    def __init__(self, config: Config, root: Path = TEMPLATES_DIR) -> None:
+    def __init__(self, config: Config, root: Path | None = None) -> None:
+        packaged = root or templates_root()
+        override_dir = Path(config.templates_dir) if config.templates_dir else None
+        check_overrides(config, override_dir, packaged)
+        # An ops folder wins over the packaged templates file by file.
+        folders = [str(override_dir), str(packaged)] if override_dir else [str(packaged)]
         overrides = {
             f"{channel}/{name}.txt.j2": text
             for channel, names in config.templates.items()
@@ -91,7 +140,7 @@ class Templates:
             if settings.notice:
                 overrides.setdefault(f"{FALLBACK_CHANNEL}/delay_{reason}.txt.j2", settings.notice)
         self.env = Environment(
-            loader=ChoiceLoader([DictLoader(overrides), FileSystemLoader(root)]),
+            loader=ChoiceLoader([DictLoader(overrides), FileSystemLoader(folders)]),
             undefined=StrictUndefined,
             autoescape=False,  # noqa: S701 - plain-text SMS and Slack text; web pages escape
             trim_blocks=True,
@@ -100,7 +149,7 @@ class Templates:
         )
         # Web pages (templates/<channel>/*.html.j2) escape everything they show.
         self.pages = Environment(
-            loader=FileSystemLoader(root),
+            loader=FileSystemLoader(folders),
             undefined=StrictUndefined,
             autoescape=True,
             trim_blocks=True,

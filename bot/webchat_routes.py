@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
@@ -24,6 +23,7 @@ from bot.core import Core
 from bot.errors import InvalidInput, KeeppostedError, TooLarge, TooManyRequests
 from bot.inbound import answer_or_keep
 from bot.models import Case
+from bot.resources import static_root
 from bot.webchat_view import (
     answer_state,
     case_view,
@@ -37,8 +37,8 @@ from flows.interim import contact_zone
 
 webchat_routes = Blueprint("webchat", __name__)
 
-STATIC = Path(__file__).resolve().parent / "static" / "webchat"
-EXAMPLE_PAGE = Path(__file__).resolve().parent.parent / "examples" / "widget.html"
+STATIC = static_root("webchat")
+EXAMPLE_PAGE = STATIC / "example.html"
 MAX_POST_BYTES = 32 * 1024  # a reply of max_chars in JSON is far below this
 RATE_WINDOW = timedelta(minutes=1)
 # Why a link failed, for the friendly page: its status and the template's wording key.
@@ -215,5 +215,6 @@ def widget() -> Response:
 
 @webchat_routes.get("/widget/example")
 def widget_example() -> Response:
-    """The documented example page (examples/widget.html): open it with ?kp_chat=<token>."""
+    """The documented example host page (static/webchat/example.html): open it with
+    ?kp_chat=<token>."""
     return Response(EXAMPLE_PAGE.read_bytes(), mimetype="text/html")

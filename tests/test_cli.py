@@ -218,7 +218,7 @@ def test_serve_runs_the_app_under_gunicorn(tmp_path: Path) -> None:
         else:
             raise AssertionError("gunicorn exited before listening")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:
-            assert json.load(response) == {"ok": True, "database": "ok"}
+            assert json.load(response) == {"ok": True, "database": "ok", "templates": "ok"}
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/cases", headers={"Authorization": "Bearer tok"}
         )

@@ -268,7 +268,8 @@ def test_serve_logs_gunicorn_and_the_app_as_masked_json(tmp_path: Path) -> None:
         "LOG_LEVEL": "INFO",
     }
     bot = [sys.executable, "-m", "bot", "--config", str(ROOT / "config.yaml")]
-    server = subprocess.Popen(  # no migrations: neither request below reaches the database
+    subprocess.run([*bot, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
+    server = subprocess.Popen(
         [*bot, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         env=env,
         cwd=ROOT,

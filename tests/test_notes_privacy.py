@@ -17,7 +17,8 @@ from bot.core import Core
 from bot.domain import NoteKind, OutboxKind
 from bot.models import Case, Outbox
 from bot.outbox import customer_context
-from bot.render import TEMPLATES_DIR, customer_templates
+from bot.render import customer_templates
+from bot.resources import templates_root
 from tests.conftest import Customer, auth_header, later, open_case
 from tests.fakes import FakeChannel
 
@@ -52,7 +53,7 @@ def customer_template_names() -> dict[str, list[str]]:
     folders) and the Slack layouts sent to customers."""
     names: dict[str, list[str]] = {}
     for channel in ("sms", "webchat"):
-        files = (TEMPLATES_DIR / channel).glob("*.txt.j2")
+        files = (templates_root() / channel).glob("*.txt.j2")
         names[channel] = sorted(path.name.removesuffix(".txt.j2") for path in files)
     return names
 
