@@ -137,9 +137,10 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         """Create a database and return its SQLAlchemy URL."""
-        conninfo = {"host": "127.0.0.1", "port": self.port, "user": "postgres"}
         # CREATE DATABASE cannot run inside a transaction block, hence autocommit.
-        with psycopg.connect(**conninfo, dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url_for(name)
 

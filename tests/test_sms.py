@@ -267,7 +267,12 @@ def test_simulate_sms_plays_the_customer_against_a_running_server(
     stop = threading.Event()
     worker = threading.Thread(target=_work_until, args=(live, stop))
     worker.start()
-    request.addfinalizer(lambda: (stop.set(), worker.join()))
+
+    def stop_worker() -> None:
+        stop.set()
+        worker.join()
+
+    request.addfinalizer(stop_worker)
 
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", fake_twilio.auth_token)
     result = runner.invoke(

@@ -60,14 +60,21 @@ def _send_corpus(live: LiveApp, fake: FakeTwilio, path: Path) -> None:
                 .where(Message.direction == "in")
             )
         }
-    wrong = []
+    wrong: list[tuple[str, str, str]] = []  # (line, its intent, what went wrong)
     for index, (text, intent) in enumerate(rows):
+        if _phone(index) not in found:
+            wrong.append((text, str(intent), "no inbound message stored"))
+            continue
         body, read_as, status, opted_out = found[_phone(index)]
         expected_status = STATUS_AFTER.get(intent, CaseStatus.RESOLVED)
-        if (body, read_as, status) != (text, str(intent), expected_status):
-            wrong.append((text, str(intent), body == text, read_as, str(status)))
+        if body != text:
+            wrong.append((text, str(intent), f"stored as {body!r}"))
+        if read_as != intent:
+            wrong.append((text, str(intent), f"read as {read_as}"))
+        if status != expected_status:
+            wrong.append((text, str(intent), f"case {status}, expected {expected_status}"))
         if (intent == Intent.OPT_OUT) != ("sms" in opted_out):
-            wrong.append((text, str(intent), "opted out?", opted_out))
+            wrong.append((text, str(intent), f"opted out of {opted_out}"))
     assert wrong == []
 
 
