@@ -17,7 +17,7 @@ from bot import actions
 from bot.core import Core
 from bot.domain import CaseStatus, agent
 from bot.durations import parse_when
-from bot.errors import InvalidInput, Unauthorized
+from bot.errors import InvalidInput, MalformedBody, Unauthorized, UnsupportedMediaType
 from bot.log import entry_record
 from bot.models import Case, LogEntry, Message
 from bot.notes_search import search_notes
@@ -79,12 +79,16 @@ def core() -> Core:
 
 
 def parse(model: type[Model]) -> Model:
+    """The JSON body as `model`: 415 when it is not sent as JSON, 400 when it is not valid
+    JSON, 422 naming the field when it is JSON but not a valid `model`."""
+    if request.content_length and not request.is_json:
+        raise UnsupportedMediaType("send the body as JSON, with Content-Type: application/json")
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # json gives up on deep nesting with this, not a ValueError
-        raise InvalidInput("the body is not valid JSON: it is nested too deeply") from None
+        raise MalformedBody("the body is not valid JSON: it is nested too deeply") from None
     if request.content_length and data is None:
-        raise InvalidInput("the body is not valid JSON", field=None)
+        raise MalformedBody("the body is not valid JSON")
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:

@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import secrets
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import click
 from sqlalchemy import select
@@ -31,6 +33,7 @@ from bot.readiness import require_schema, require_templates
 from bot.serialize import case_record
 
 CLI_ACTOR = agent("cli")
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "0.0.0.0", "::1"}  # noqa: S104 - names, not a bind
 
 
 class State:
@@ -104,15 +107,19 @@ def dev(state: State, host: str, port: int) -> None:
         if not getattr(settings, name)
     }
     settings = Settings(**{**settings.__dict__, **made_up})
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    config = state.config
+    if urlsplit(config.public_url).hostname in LOCAL_HOSTS:
+        # A local address in config follows --port, so links and signatures match the server.
+        config = config.model_copy(update={"public_url": base})
     upgrade(settings.database_url)
-    core = create_core(state.config, settings)
+    core = create_core(config, settings)
     require_templates(core.config, core.templates)
     lock = WorkerLock(settings.database_url)
     lock.acquire()
     scheduler = BackgroundScheduler(timezone="UTC")
     schedule_jobs(scheduler, core)
-    base = f"http://{host}:{port}"
-    click.echo(_dev_banner(base, settings, state.config_path))
+    click.echo(_dev_banner(base, core, made_up, state.config_path))
     click.echo(_webchat_banner(core, base))
     scheduler.start()
     try:
@@ -122,18 +129,27 @@ def dev(state: State, host: str, port: int) -> None:
         lock.release()
 
 
-def _dev_banner(base: str, settings: Settings, config_path: str | None) -> str:
+def _dev_banner(base: str, core: Core, made_up: dict[str, str], config_path: str | None) -> str:
+    settings = core.settings
     auth = f'-H "Authorization: Bearer {settings.api_token}"'
     config = config_path or os.environ.get("KEEPPOSTED_CONFIG")
-    env = (
-        f"export TWILIO_AUTH_TOKEN={settings.twilio_auth_token}"
-        f" DATABASE_URL={settings.database_url}"
-        + (f" KEEPPOSTED_CONFIG={config}" if config else "")
-    )
+    # Everything a second terminal needs to talk to this server, made-up secrets included.
+    variables = {
+        "DATABASE_URL": settings.database_url,
+        **({"KEEPPOSTED_CONFIG": config} if config else {}),
+        "KEEPPOSTED_PUBLIC_URL": core.config.public_url,
+        **{name.upper(): value for name, value in made_up.items()},
+    }
+    env = "export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in variables.items())
+    shown = ", ".join(f"{name.upper()}={value}" for name, value in made_up.items())
+    made = f"Made up for this run (set them to keep them): {shown}\n" if made_up else ""
     program = sys.argv[0] if sys.argv[0].endswith("keepposted") else "keepposted"
     simulate = f"{program} simulate sms --url {base}"
     if settings.slack_bot_token and settings.slack_signing_secret:
-        slack = "Slack is on: its request URLs go to {public_url}/slack/events (README, Slack)."
+        slack = (
+            f"Slack is on: its request URLs go to {core.config.public_url}/slack/events"
+            " (README, Slack)."
+        )
     else:
         slack = (
             "Slack is in dry-run (alerts print as [simulated slack ...]); set SLACK_BOT_TOKEN and\n"
@@ -142,7 +158,7 @@ def _dev_banner(base: str, settings: Settings, config_path: str | None) -> str:
     return f"""
 keepposted dev is running on {settings.database_url}; channels without credentials are in
 dry-run: what would be sent is printed below as [simulated ...] and stored as `simulated`.
-
+{made}
   ops view    {base}/admin  (any name, admin token {settings.admin_token})
   charts      {base}/admin/charts   metrics {base}/metrics   health {base}/healthz
   cases       curl {auth} {base}/api/v1/cases
@@ -154,9 +170,11 @@ dry-run: what would be sent is printed below as [simulated ...] and stored as `s
   resolve     curl {auth} -H "Content-Type: application/json" \\
                 -d '{{"resolution": "Replaced the router"}}' {base}/api/v1/cases/1/resolve
 
-Play the customer by SMS from another terminal: each line posts a text signed the way Twilio
-signs it to /sms/inbound and prints the replies (resolve case 1 first, then answer YES):
+In another terminal, paste this line first; it carries this run's address and secrets:
   {env}
+
+Play the customer by SMS: each line posts a text signed the way Twilio signs it to
+/sms/inbound and prints the replies (resolve case 1 first, then answer YES):
   {simulate} +14155550101 STATUS
   {simulate} +14155550101 YES
   {simulate} +14155550101 "still broken, please reopen"
@@ -164,7 +182,7 @@ signs it to /sms/inbound and prints the replies (resolve case 1 first, then answ
 
 {slack}
 
-In another terminal (same DATABASE_URL): keepposted case list, keepposted log verify.
+Then also: keepposted case list, keepposted case link 1, keepposted log verify.
 Press Ctrl-C to stop.
 """
 

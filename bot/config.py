@@ -282,7 +282,7 @@ def load_config(path: str | Path | None = None) -> Config:
     if not file.exists():
         if explicit:
             raise ConfigError([f"file not found: {file}"], source=str(file))
-        return with_templates_dir(Config(), Path.cwd(), source="the environment")
+        return from_environment(Config(), Path.cwd(), source="the environment")
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -290,7 +290,16 @@ def load_config(path: str | Path | None = None) -> Config:
     if data is not None and not isinstance(data, dict):
         raise ConfigError(["(top level): expected a mapping of keys"], source=str(file))
     config = parse_config(data, source=str(file))
-    return with_templates_dir(config, file.parent, source=str(file))
+    return from_environment(config, file.parent, source=str(file))
+
+
+def from_environment(config: Config, base: Path, *, source: str) -> Config:
+    """What the environment overrides: $KEEPPOSTED_PUBLIC_URL (the address depends on where the
+    process runs, e.g. `keepposted dev --port`) and $KEEPPOSTED_TEMPLATES."""
+    public_url = os.environ.get("KEEPPOSTED_PUBLIC_URL")
+    if public_url:
+        config = config.model_copy(update={"public_url": public_url})
+    return with_templates_dir(config, base, source=source)
 
 
 def with_templates_dir(config: Config, base: Path, *, source: str) -> Config:

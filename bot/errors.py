@@ -122,6 +122,19 @@ class LinkGone(KeeppostedError):
         self.code = code
 
 
+class MalformedBody(KeeppostedError):
+    """The body cannot be read at all (broken JSON): 400, where a well-formed but invalid
+    body is InvalidInput's 422."""
+
+    http_status = 400
+    code = "malformed_body"
+
+
+class UnsupportedMediaType(KeeppostedError):
+    http_status = 415
+    code = "unsupported_media_type"
+
+
 class TooLarge(KeeppostedError):
     http_status = 413
     code = "too_large"

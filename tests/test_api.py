@@ -381,20 +381,27 @@ def test_bad_priority_message_lists_the_priorities(
 
 
 @pytest.mark.parametrize(
-    ("data", "content_type"),
+    ("data", "content_type", "status"),
     [
-        ("this is not json", "text/plain"),
-        ("this is not json", "application/json"),
-        ('{"subject": "Internet down",', "application/json"),
-        (b"\xff\xfe{\x00", "application/json"),
+        ("this is not json", "text/plain", 415),
+        ("subject=Internet+down", "application/x-www-form-urlencoded", 415),
+        ("this is not json", "application/json", 400),
+        ('{"subject": "Internet down",', "application/json", 400),
+        (b"\xff\xfe{\x00", "application/json", 400),
     ],
 )
-def test_a_body_that_is_not_json_is_a_clear_4xx(
-    client: FlaskClient, auth: dict[str, str], core: Core, data: str | bytes, content_type: str
+def test_a_body_that_is_not_json_is_400_or_415_saying_so(
+    client: FlaskClient,
+    auth: dict[str, str],
+    core: Core,
+    data: str | bytes,
+    content_type: str,
+    status: int,
 ) -> None:
+    """Malformed JSON is 400 and JSON sent as something else 415; 422 stays for well-formed
+    bodies that are not a valid case."""
     response = client.post(f"{API}/cases", data=data, content_type=content_type, headers=auth)
-    assert response.status_code in (400, 422)
-    error = assert_error(response, response.status_code)
+    error = assert_error(response, status)
     assert "JSON" in error["message"]
     assert case_count(core) == 0
 
@@ -413,7 +420,7 @@ def test_deeply_nested_json_is_a_4xx_not_a_500(client: FlaskClient, auth: dict[s
     response = client.post(
         f"{API}/cases", data="[" * 100_000, content_type="application/json", headers=auth
     )
-    assert_error(response, 422)
+    assert_error(response, 400, code="malformed_body")
 
 
 def test_an_eta_beyond_the_calendar_is_422_not_a_500(
