@@ -48,25 +48,27 @@ STEP_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 120.0
 PIP_TIMEOUT = 900.0
 
-# What a build leaves behind, and what is never part of the source: not copied for the build.
-NOT_SOURCE = (
-    ".git",
-    ".venv",
-    "venv",
-    "build",
-    "dist",
+# Not copied for the build: what a build or a run leaves behind, and what is never source.
+TOP_LEVEL_NOT_SOURCE = {".git", ".venv", "venv", "build", "dist", "test-artifacts"}
+NOT_SOURCE = shutil.ignore_patterns(
     "*.egg-info",
     "__pycache__",
     "*.pyc",
     ".mypy_cache",
     ".ruff_cache",
     ".pytest_cache",
-    "test-artifacts",
     "*.db",
     "*.db-wal",
     "*.db-shm",
     "*.db.worker.lock",
 )
+
+
+def _not_source(folder: str, names: list[str]) -> set[str]:
+    ignored = set(NOT_SOURCE(folder, names))
+    if Path(folder).resolve() == ROOT:
+        ignored |= TOP_LEVEL_NOT_SOURCE.intersection(names)
+    return ignored
 
 
 def _is_source(path: Path) -> bool:
@@ -202,7 +204,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     into the wheel (a file deleted from the tree would still ship) and would litter the checkout.
     """
     source = tmp_path_factory.mktemp("wheel-source") / "keepposted"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE), symlinks=True)
+    shutil.copytree(ROOT, source, ignore=_not_source, symlinks=True)
     out = tmp_path_factory.mktemp("wheel")
     done = run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(source)],
@@ -272,7 +274,9 @@ def test_the_wheel_holds_every_file_of_the_product(wheel: Path) -> None:
     assert "bot/migrations/script.py.mako" in expected
     assert any(PurePosixPath(n).match("bot/migrations/versions/0001_*.py") for n in expected)
     missing = sorted(
-        f"{checkout} (as {name})" for name, checkout in expected.items() if name not in names
+        checkout if checkout == name else f"{checkout} (in the wheel: {name})"
+        for name, checkout in expected.items()
+        if name not in names
     )
     assert not missing, f"{wheel.name} lacks {len(missing)} file(s):\n" + "\n".join(missing)
 
