@@ -211,7 +211,7 @@ def resume(session: Session, core: Core, case: Case, *, actor: str, now: datetim
 def resolve(
     session: Session, core: Core, case: Case, *, resolution: str, actor: str, now: datetime
 ) -> None:
-    """Propose the case as fixed and ask the customer to confirm (SPEC §3 Confirmation)."""
+    """Propose the case as fixed and ask the customer to confirm."""
     _require(case, "resolved", *OPEN_STATES)
     if not resolution.strip():
         raise InvalidInput("say what was done: the resolution is empty", field="resolution")

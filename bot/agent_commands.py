@@ -1,4 +1,4 @@
-"""`/case`: what agents do from Slack (SPEC §4). Nothing here knows Slack's libraries:
+"""`/case`: what agents do from Slack (README, Slack). Nothing here knows Slack's libraries:
 bot/slack_routes.py hands in the user and the command text and sends the Reply back as the
 command's ephemeral answer.
 

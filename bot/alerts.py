@@ -28,7 +28,7 @@ def queue_alert(
     typed by a CRM) is escaped, so nobody can ping the channel or forge a link through it.
 
     `upset`: the sentiment score of a strongly negative message behind the alert; the alert
-    then says so and mentions the supervisors (SPEC §3)."""
+    then says so and mentions the supervisors."""
     case_view = {
         "id": case.id,
         "label": case.label,

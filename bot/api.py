@@ -1,4 +1,4 @@
-"""REST API `/api/v1` for CRM webhooks and scripts (SPEC §4): JSON in and out, bearer token,
+"""REST API `/api/v1` for CRM webhooks and scripts: JSON in and out, bearer token,
 errors as `{"error": {"code", "message", "field"}}`, never a stack trace."""
 
 from __future__ import annotations

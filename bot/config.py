@@ -97,7 +97,7 @@ class Cadences(Strict):
         return self
 
     def for_case(self, priority: str, category: str | None) -> Cadence:
-        """Category override, else priority, else default (SPEC §3)."""
+        """Category override, else priority, else default."""
         if category and category in self.category:
             return self.category[category]
         return self.priority.get(priority, self.default)

@@ -1,4 +1,4 @@
-"""The words of the domain, as string enums stored in SQL (SPEC §2)."""
+"""The words of the domain, as string enums stored in SQL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The resolution-confirmation log: append-only and tamper-evident (SPEC §2).
+"""The resolution-confirmation log: append-only and tamper-evident.
 
 Entries form one SHA-256 hash chain per case (per contact for events with no case). A writer
 locks only its chain's head row, in the same transaction as the change it records, so writers on

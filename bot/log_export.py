@@ -1,4 +1,4 @@
-"""Log exports for compliance (SPEC §2, §6): filtered, optionally redacted, checkable offline.
+"""Log exports for compliance: filtered, optionally redacted, checkable offline.
 
 An export carries what `keepposted log verify FILE` needs, with no database
 (bot/log_export_check.py):

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.0 models: the database is the one source of truth (SPEC §2, §5)."""
+"""SQLAlchemy 2.0 models: the database is the one source of truth."""
 
 from __future__ import annotations
 

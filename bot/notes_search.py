@@ -1,4 +1,4 @@
-"""Full-text search over case notes (SPEC §2: notes are searchable): one function for SQLite
+"""Full-text search over case notes: one function for SQLite
 (FTS5) and PostgreSQL (full text search), over the indexes migration 0007 makes.
 
 The query is free text typed by a supervisor, never search syntax: it is cut into words, and

@@ -1,4 +1,4 @@
-"""Figures for the admin charts and clients' monthly reports, drawn from the database (SPEC §6).
+"""Figures for the admin charts and clients' monthly reports, drawn from the database.
 
 Counting happens in SQL, grouped by time bucket. A bucket is as wide as the ops time zone allows
 while every local midnight of the report stays a bucket edge (a day in UTC, an hour in New York,

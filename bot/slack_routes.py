@@ -1,5 +1,5 @@
 """`POST /slack/events`: one endpoint for Slack's slash commands, button clicks, modal
-submissions and events, served by a bolt App (SPEC §4 Slack).
+submissions and events, served by a bolt App.
 
 Bolt checks X-Slack-Signature with SLACK_SIGNING_SECRET and refuses requests older than five
 minutes (401, nothing stored). Every listener runs before the answer goes back

@@ -1,4 +1,4 @@
-"""The interaction summary QA and the next agent read (SPEC §3): two to five sentences built
+"""The interaction summary QA and the next agent read: two to five sentences built
 from the case's own record (why the customer got in touch, what was done and sent, where it
 stands, what the customer said), plus the timeline's key times. Nothing is invented: each
 sentence comes from a column, a log entry or a message."""

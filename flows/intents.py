@@ -1,4 +1,4 @@
-"""Read a customer's reply into an intent (SPEC §3 "Intents").
+"""Read a customer's reply into an intent (README, How a case goes).
 
 Pure functions of (text, keywords): no I/O and no state beyond a cache of compiled keyword sets.
 The order of the checks is the policy:
@@ -86,7 +86,7 @@ class Keywords:
             object.__setattr__(self, f.name, tuple(str(w) for w in getattr(self, f.name)))
 
     def answer_word(self, intent: Intent) -> str:
-        """The one word to suggest (or a button to stand for): YES and REOPEN, as the SPEC and
+        """The one word to suggest (or a button to stand for): YES and REOPEN, as the README and
         our templates say them, unless ops took them out; then their first single word."""
         words = self.confirm if intent == Intent.CONFIRM else self.reopen
         usual = "yes" if intent == Intent.CONFIRM else "reopen"

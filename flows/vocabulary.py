@@ -1,4 +1,4 @@
-"""English and Spanish words the reply reader goes by (SPEC §3 "Intents").
+"""English and Spanish words the reply reader goes by (README, How a case goes).
 
 Plain data, no logic: flows.intents builds DEFAULT_KEYWORDS from the DEFAULT_* tuples (which
 configuration may replace) and reads replies with the word sets (which it may not). Every entry is

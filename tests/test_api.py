@@ -1,4 +1,4 @@
-"""The REST API `/api/v1` (SPEC §4) over the Flask test client: real Flask, real SQLAlchemy on a
+"""The REST API `/api/v1` over the Flask test client: real Flask, real SQLAlchemy on a
 migrated SQLite per test, a frozen clock, fake channels on the provider side only."""
 
 from __future__ import annotations
