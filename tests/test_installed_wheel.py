@@ -31,8 +31,9 @@ from urllib.parse import urljoin
 import pytest
 import requests
 import yaml
+from twilio.request_validator import RequestValidator
 
-from tests.fake_twilio import FakeTwilio, SentMessage, signed_post
+from tests.fake_twilio import FakeTwilio, SentMessage
 from tests.pg_server import free_port
 
 pytestmark = pytest.mark.wheel
@@ -472,25 +473,29 @@ def _play_a_case_through(stack: Stack) -> None:
     )
     assert "YES" in request.body, request
 
-    # The customer answers; Twilio posts it, signed with the auth token over public_url + path.
-    answered = signed_post(
-        f"{stack.public_url}/sms/inbound",
-        {
-            "MessageSid": "SM" + "a1" * 16,
-            "AccountSid": stack.twilio.account_sid,
-            "From": CUSTOMER,
-            "To": SMS_FROM,
-            "Body": "YES",
-            "NumMedia": "0",
-            "NumSegments": "1",
-            "ApiVersion": "2010-04-01",
-        },
-        stack.twilio.auth_token,
-    )
-    with answered:
-        assert answered.status_code == 200, (
-            f"{answered.status_code} {answered.text}\n{stack.logs()}"
-        )
+    # The customer answers; Twilio posts it, signed with the auth token over public_url + path
+    # and the form (a forged signature first: refused with 403).
+    form = {
+        "MessageSid": "SM" + "a1" * 16,
+        "AccountSid": stack.twilio.account_sid,
+        "From": CUSTOMER,
+        "To": SMS_FROM,
+        "Body": "YES",
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "ApiVersion": "2010-04-01",
+    }
+    inbound = f"{stack.public_url}/sms/inbound"
+    signature = RequestValidator(stack.twilio.auth_token).compute_signature(inbound, form)
+    forged = RequestValidator("not-the-auth-token").compute_signature(inbound, form)
+    with requests.post(
+        inbound, data=form, headers={"X-Twilio-Signature": forged}, timeout=10
+    ) as refused:
+        assert refused.status_code == 403, f"a forged signature got {refused.status_code}"
+    with requests.post(
+        inbound, data=form, headers={"X-Twilio-Signature": signature}, timeout=10
+    ) as answered:
+        assert answered.status_code == 200, f"{answered.status_code} {answered.text}"
 
     closed = stack.wait_until(
         lambda: (found := stack.api("GET", f"/cases/{case_id}"))["status"] == "closed" and found,
