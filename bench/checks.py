@@ -1,6 +1,5 @@
 """The benchmarks' checks: each prints as it is made, and any problem makes the run exit 1.
-A sibling script module (imported as `checks`, like sql_counter), shared by dispatch.py and
-ops.py."""
+Shared by bench.dispatch and bench.ops."""
 
 from __future__ import annotations
 

@@ -8,36 +8,37 @@ COPY (one contact per case; the fastest bulk path for plain rows) and ANALYZEd; 
 apart and is never part of a comparison. Closed cases get the oldest ids and due ones the newest,
 as in a real database.
 
-1. dispatch: N due cases, in this process: `bench/dispatch_sqlite.py` on PostgreSQL, with its
+1. dispatch: N due cases, in this process: `bench.dispatch_sqlite` on PostgreSQL, with its
    in-memory channel, phases, baseline and checks imported from it. *Ours*: advance_due_updates
    then send_due, called in loops until every interim update is sent (claim, render, outbox, one
    transaction per send, the hash-chained log). *Baseline*: a plain SQLAlchemy Core bulk insert of
    the same N message and N outbox rows into a fresh database. Checks: N messages sent, one
    `interim_sent` entry per case, `log.verify` ok over the whole log (each case is seeded with its
    `case_opened` entry and chain head, hashed as `bot.log` hashes them).
-2. workers: N due cases, then K = 1, 2, 4 real `keepposted worker` processes (`python -m bot
-   worker`, a config.yaml in a temp dir: poll_every 1s, send_every 1s, --batch-size), timed from
-   spawning them until the database holds N sent outbox rows. SMS runs in dry-run (no
-   TWILIO_ACCOUNT_SID): the worker's own SmsChannel marks each message `simulated` and prints it to
-   the worker's log, with no HTTP and no pacing, so the figure is our database path; a fake Twilio
-   would be one more Python process on the same two cores and would mostly measure itself. Shown:
-   throughput per K and its ratio to K = 1. Check: no case got two interim messages.
+2. workers: N due cases, then K = 1, 2, 4 (--workers; --quick: 1, 2) real `keepposted worker`
+   processes (`python -m bot worker`, a config.yaml in a temp dir: poll_every 1s, send_every 1s,
+   --batch-size), timed from spawning them until the database holds N sent outbox rows. SMS runs in
+   dry-run (no TWILIO_ACCOUNT_SID): the worker's own SmsChannel marks each message `simulated` and
+   prints it to the worker's log, with no HTTP and no pacing, so the figure is our database path; a
+   fake Twilio would be one more Python process on the same two cores and would mostly measure
+   itself. Shown: throughput per K and its ratio to K = 1. Check: no case got two interim messages.
 3. memory: the same due cases (--memory-due) with --stored-small and then --stored cases stored in
    all (the rest 90% closed, 10% open and not due for a day). One worker dispatches the due ones;
    after two more polls over the full tables its peak RSS (VmHWM, /proc/<pid>/status) is read. The
    ratio large / small must stay under --memory-limit: a worker's memory must not grow with the
    cases stored. Dispatch times are shown beside it, as a sign of a query that grows.
-4. apscheduler: APScheduler's own approach, which SPEC §5 rules out, beside ours on the same M
-   due cases. A child process runs APScheduler 3.x's BackgroundScheduler with a SQLAlchemyJobStore
-   on the same PostgreSQL and one `date` job per case, given by textual reference
-   (`dispatch:queue_interim_update`) so it pickles. The job claims its case, renders and queues the
-   update as advance_due_updates does, and schedules the case's next update as a new date job;
-   then the child sends the outbox with send_due in a loop. Timed: scheduling the M jobs, resume
-   until every job ran, then until every update is sent; and the child's peak RSS. *Ours*: one
-   `keepposted worker` on a fresh copy of the cases, from its first claim (the first message's
-   `at`) to the last `sent_at`, and its peak RSS. APScheduler 3's FAQ says a persistent job store
-   cannot be shared by several scheduler processes (with no interprocess locking or signalling,
-   jobs run twice or are missed), so that approach is one scheduler process, however many cases.
+4. apscheduler: APScheduler's own approach, which keepposted does not take, beside ours on the same
+   M due cases. A child process runs APScheduler 3.x's BackgroundScheduler with a
+   SQLAlchemyJobStore on the same PostgreSQL and one `date` job per case, given by textual
+   reference (`bench.dispatch:queue_interim_update`) so it pickles. The job claims its case,
+   renders and queues the update as advance_due_updates does, and schedules the case's next update
+   as a new date job; then the child sends the outbox with send_due in a loop. Timed: scheduling
+   the M jobs, resume until every job ran, then until every update is sent; and the child's peak
+   RSS. *Ours*: one `keepposted worker` on a fresh copy of the cases, from its first claim (the
+   first message's `at`) to the last `sent_at`, and its peak RSS. APScheduler 3's FAQ says a
+   persistent job store cannot be shared by several scheduler processes (with no interprocess
+   locking or signalling, jobs run twice or are missed), so that approach is one scheduler process,
+   however many cases.
 5. timeliness: --timeliness-cases cases due evenly over the next --timeliness-window seconds and
    four worker processes with the default WorkerSettings (poll_every 5s, send_every 1s,
    batch_size 200), sending through the real twilio client to `tests/fake_twilio.py` (served in
@@ -54,10 +55,10 @@ process send_due sends about 110 messages a second on this machine (8 SQL statem
 each), so 100,000 take some 16 minutes on their own; `--only dispatch --cases 100000` runs them.
 Part 2 runs 8,000 per K for the same reason.
 
-Run: `.venv/bin/python bench/dispatch.py [--only PART ...] [--quick] [sizes]` (`--help` lists the
-sizes). `--quick` runs every part small in under two minutes.
-Exits non-zero when a check fails. Every worker, the fake and the server are stopped and the temp
-dirs removed, also on Ctrl-C or failure.
+Run from the repository root: `python -m bench.dispatch [--only PART ...] [--quick] [sizes]`
+(`--help` lists the sizes). `--quick` runs every part small, with every check, in about a
+minute. Exits non-zero when a check fails. Every worker, the fake and the server are stopped and
+the temp dirs removed, also on Ctrl-C or failure.
 """
 
 from __future__ import annotations
@@ -81,13 +82,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import dispatch_sqlite as sqlite_bench  # sibling script modules (see sql_counter's docstring)
 import yaml
-from checks import Checks
-from sql_counter import SqlCounter
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import selectinload
 
+from bench import dispatch_sqlite as sqlite_bench
+from bench.checks import Checks
+from bench.sql_counter import SqlCounter
 from bot import log
 from bot.clock import FrozenClock
 from bot.config import Settings, load_config
@@ -99,6 +100,7 @@ from bot.models import Case, LogEntry, Message, Outbox
 from bot.outbox import send_due
 from bot.worker import queue_interim_update as queue_for_case
 from flows.interim import gets_updates
+from tests.processes import Process  # standard library only: no pytest here
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -106,15 +108,14 @@ if TYPE_CHECKING:
     from tests.pg_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
-# tests/ holds the throwaway PostgreSQL server and the fake Twilio. They are imported where they
-# are used, so the APScheduler child (it imports this module) loads what a peer would: no pytest.
-sys.path.append(str(ROOT))
-from tests.processes import Process  # noqa: E402  (standard library only: no pytest here)
+# tests.pg_server and tests.fake_twilio are imported where they are used, so the APScheduler
+# child (it imports this module) loads what a peer would: no pytest.
 
 SECTIONS = ("dispatch", "workers", "memory", "apscheduler", "timeliness")
 FULL_SIZES = {  # together about 15 minutes on this 2-CPU machine
     "cases": 15_000,
     "worker_cases": 8_000,
+    "workers": "1,2,4",
     "stored_small": 10_000,
     "stored": 1_000_000,
     "memory_due": 5_000,
@@ -122,15 +123,16 @@ FULL_SIZES = {  # together about 15 minutes on this 2-CPU machine
     "timeliness_cases": 10_000,
     "timeliness_window": 60.0,
 }
-QUICK_SIZES = {
-    "cases": 500,
-    "worker_cases": 500,
+QUICK_SIZES = {  # every part small, checks and all: about a minute (make bench-smoke)
+    "cases": 200,
+    "worker_cases": 200,
+    "workers": "1,2",
     "stored_small": 1_000,
-    "stored": 20_000,
-    "memory_due": 200,
-    "apscheduler_cases": 300,
-    "timeliness_cases": 300,
-    "timeliness_window": 10.0,
+    "stored": 10_000,
+    "memory_due": 100,
+    "apscheduler_cases": 150,
+    "timeliness_cases": 150,
+    "timeliness_window": 5.0,
 }
 SMS_FROM = "+15005550006"
 PUBLIC_URL = "http://bench.invalid"  # status callbacks would go here; nothing resolves it
@@ -140,7 +142,7 @@ WATCH_EVERY_SECONDS = 0.25
 STALL_SECONDS = 90.0  # no progress in the database for this long: the run failed
 TIMELINESS_WORKERS = 4
 PEER_INTERVALS = (timedelta(minutes=5), timedelta(minutes=15))
-JOB_REFERENCE = "dispatch:queue_interim_update"
+JOB_REFERENCE = "bench.dispatch:queue_interim_update"
 
 
 class BenchFailed(Exception):
@@ -798,7 +800,7 @@ def apscheduler_child(result_path: Path) -> int:
 def run_apscheduler(bench: Bench, url: str, config_path: Path, count: int) -> dict[str, Any]:
     """Run the child of part 4 on `url` and return its report."""
     result_path, log_path = bench.tmp / "apscheduler.json", bench.tmp / "apscheduler.log"
-    command = [sys.executable, str(Path(__file__).resolve()), "--apscheduler-child", result_path]
+    command = [sys.executable, "-m", "bench.dispatch", "--apscheduler-child", result_path]
     with log_path.open("wb") as out:
         child = subprocess.Popen(
             [str(part) for part in command],
@@ -896,9 +898,13 @@ def spread_due_times(url: str, count: int, first: datetime, window: float) -> di
                 ),
                 {"first": naive_utc(first), "step": step},
             )
-            return dict(connection.execute(select(Case.id, Case.next_update_at)).tuples().all())
+            rows = connection.execute(select(Case.id, Case.next_update_at)).tuples().all()
     finally:
         engine.dispose()
+    due = {case_id: at for case_id, at in rows if at is not None}
+    if len(due) != len(rows):  # lateness would be measured against no due time
+        raise BenchFailed(f"{len(rows) - len(due)} of {len(rows)} cases have no due time")
+    return due
 
 
 def lateness(seconds: Sequence[float]) -> tuple[str, ...]:
@@ -1005,15 +1011,17 @@ PARTS: dict[str, Callable[[Bench], None]] = {
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dispatch", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
     add = parser.add_argument
     add("--only", action="append", choices=SECTIONS, help="run this part (repeatable; default all)")
-    add("--quick", action="store_true", help="small sizes for every part (a minute or two)")
+    add("--quick", action="store_true", help="small sizes for every part (about a minute)")
     default = FULL_SIZES
     add("--cases", type=int, help=f"1: due cases (default {default['cases']})")
     add("--batch-size", type=int, default=500, help="1-4: worker.batch_size (default 500)")
     add("--worker-cases", type=int, help=f"2: due cases (default {default['worker_cases']})")
-    add("--workers", default="1,2,4", help="2: worker counts to compare (default 1,2,4)")
+    add("--workers", help=f"2: worker counts to compare (default {default['workers']})")
     add(
         "--stored-small",
         type=int,
@@ -1104,8 +1112,8 @@ def server_version(url: str) -> str:
 
 
 if __name__ == "__main__":
-    # Run as the module `dispatch`, not `__main__`: the APScheduler child finds its job by the
-    # textual reference "dispatch:queue_interim_update", and the job must see that module's state.
-    import dispatch
+    # Run as the module `bench.dispatch`, not `__main__`: the APScheduler child finds its job by
+    # the textual reference JOB_REFERENCE, and the job must see that module's state.
+    from bench import dispatch
 
     sys.exit(dispatch.main())

@@ -19,8 +19,9 @@ rendering, per-send transactions, the log chain) costs over just writing the row
 Seeding (N contacts and N cases through `bot.actions.open_case`, 500 per transaction, so each
 case has a valid log chain) is timed separately and is not part of the comparison.
 
-Run: `.venv/bin/python bench/dispatch_sqlite.py [--cases N]`. Exits non-zero when the checks at
-the end fail: N interim messages sent, one `interim_sent` log entry per case, `log.verify` ok.
+Run from the repository root: `python -m bench.dispatch_sqlite [--quick] [--cases N]` (--quick:
+500 cases, a few seconds). Exits non-zero when the checks at the end fail: N interim messages
+sent, one `interim_sent` log entry per case, `log.verify` ok.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sql_counter import SqlCounter  # a sibling script module (see its docstring)
 from sqlalchemy import Engine, Table, func, insert, select
 
+from bench.sql_counter import SqlCounter
 from bot import actions, log
 from bot.clock import FrozenClock
 from bot.config import Config, Settings, parse_config
@@ -56,6 +57,8 @@ from channels.registry import CHANNEL_NAMES, ChannelRegistry
 # outside the default SMS quiet hours (21:00-08:00), so nothing is deferred.
 START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 SEED_BATCH = 500
+FULL_CASES = 5_000
+QUICK_CASES = 500
 SUBJECTS = (
     "Internet down",
     "No dial tone on the landline",
@@ -372,8 +375,18 @@ def print_table(count: int, batch_size: int, seed_seconds: float, results: Resul
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--cases", type=int, default=5000, help="due cases (default 5000)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dispatch_sqlite",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_CASES} due cases (a few seconds), with the same checks",
+    )
+    parser.add_argument(
+        "--cases", type=int, help=f"due cases (default {FULL_CASES}; --quick {QUICK_CASES})"
+    )
     parser.add_argument(
         "--batch-size",
         type=int,
@@ -381,6 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="worker.batch_size (default: the config default)",
     )
     args = parser.parse_args(argv)
+    if args.cases is None:
+        args.cases = QUICK_CASES if args.quick else FULL_CASES
     if args.cases < 1:
         parser.error("--cases must be at least 1")
 

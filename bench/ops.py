@@ -44,10 +44,10 @@ the machine has 2 CPUs, and other work on it skews both sides of a ratio. The de
 about 3 minutes here, on SQLite or PostgreSQL (a minute of it seeding); --quick (5,000 cases,
 20,000 notes) well under a minute.
 
-Run: `.venv/bin/python bench/ops.py [--quick] [--postgres] [--verify] [--cases N] [--notes M]
-[--repeats R] [--baseline-repeats B]`. Exits non-zero when a check fails ("MISMATCH" lines,
-then "FAILED"); prints "all checks ok" otherwise. The temp dir and the PostgreSQL server are
-removed, also on Ctrl-C.
+Run from the repository root: `python -m bench.ops [--quick] [--postgres] [--verify] [--cases N]
+[--notes M] [--repeats R] [--baseline-repeats B]`. Exits non-zero when a check fails ("MISMATCH"
+lines, then "FAILED"); prints "all checks ok" otherwise. The temp dir and the PostgreSQL server
+are removed, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -72,11 +72,11 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from checks import Checks  # sibling script module (bench/checks.py)
 from sqlalchemy import Engine, String, Table, event, func, insert, select, text
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
+from bench.checks import Checks
 from bot import log
 from bot.admin_view import PAGE_SIZE, VIEWS, CaseFilters, list_cases
 from bot.clock import FrozenClock
@@ -99,7 +99,6 @@ from bot.models import Base, Case, Contact, LogChain, LogEntry, Note, Outbox
 from bot.notes_search import MAX_LIMIT, search_notes, words
 from bot.report import Report, build_report, day_window
 
-ROOT = Path(__file__).resolve().parent.parent
 ZONE = "America/New_York"
 NOW = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)  # a Tuesday, noon in New York
 HISTORY_DAYS = 90  # from 3 September: it holds the end of daylight saving time (1 November)
@@ -111,7 +110,7 @@ SLOWER_FINDING = 0.9  # a search at under this share of the LIKE scan's speed is
 SEED = 20261201
 
 FULL_SIZES = {"cases": 50_000, "notes": 200_000, "repeats": 5, "baseline_repeats": 1}
-QUICK_SIZES = {"cases": 5_000, "notes": 20_000, "repeats": 3, "baseline_repeats": 3}
+QUICK_SIZES = {"cases": 5_000, "notes": 20_000, "repeats": 3, "baseline_repeats": 1}
 
 CADENCES = {
     "P1": timedelta(hours=1),
@@ -957,7 +956,9 @@ def part_lists(core: Core, history: History, args: argparse.Namespace, checks: C
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ops", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
     add = parser.add_argument
     add("--quick", action="store_true", help="5,000 cases and 20,000 notes (under a minute)")
     add("--postgres", action="store_true", help="on a throwaway PostgreSQL instead of SQLite")
@@ -968,7 +969,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add(
         "--baseline-repeats",
         type=int,
-        help="timed calls of the naive report (default 1: it takes seconds; --quick 3)",
+        help="timed calls of the naive report (default 1: it takes seconds)",
     )
     args = parser.parse_args(argv)
     for name, value in (QUICK_SIZES if args.quick else FULL_SIZES).items():
@@ -989,7 +990,6 @@ def database_url(cleanup: ExitStack, postgres: bool) -> tuple[str, str]:
     if not postgres:
         tmp = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="keepposted-bench-")))
         return f"sqlite:///{tmp / 'ops.db'}", f"SQLite {sqlite3.sqlite_version} (a file, WAL)"
-    sys.path.append(str(ROOT))  # tests/ holds the throwaway server
     from tests.pg_server import throwaway_postgres
 
     server = cleanup.enter_context(throwaway_postgres())

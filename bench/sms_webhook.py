@@ -53,12 +53,13 @@ per transaction) is not measured. SQLite (a file in a temp dir, the single-machi
 test client, same database, no HTTP) under cProfile; prints the time per request, the SQL
 statements and commits per request, and the functions where the time goes.
 
-Run: `.venv/bin/python bench/sms_webhook.py [--requests N] [--workers W] [--threads T]
-[--concurrency C] [--database-url URL] [--dry-run-channel] [--profile K]`. Exits non-zero when a
-check fails: an app answer that is not 200 with a <Message>, a bare or floor answer that is not
-200 with the fixed TwiML, a floor database that does not hold one row per distinct request it
-got, or an app database that does not hold exactly one inbound message and one confirmed, closed
-case per request sent, with `log.verify` ok.
+Run from the repository root: `python -m bench.sms_webhook [--quick] [--requests N]
+[--workers W] [--threads T] [--concurrency C] [--database-url URL] [--dry-run-channel]
+[--profile K]` (--quick: 300 requests per server and 30 warm-up, every check made). Exits
+non-zero when a check fails: an app answer that is not 200 with a <Message>, a bare or floor
+answer that is not 200 with the fixed TwiML, a floor database that does not hold one row per
+distinct request it got, or an app database that does not hold exactly one inbound message and
+one confirmed, closed case per request sent, with `log.verify` ok.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
+from bench.sql_counter import SqlCounter
 from bot import actions, log
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
@@ -112,6 +114,8 @@ SEED_BATCH = 500
 READY_TIMEOUT_SECONDS = 60
 REQUEST_TIMEOUT_SECONDS = 30
 TARGET_RATIO = 0.60
+FULL_SIZES = {"requests": 2000, "warmup": 200}
+QUICK_SIZES = {"requests": 300, "warmup": 30}
 BARE_TWIML = (
     '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Thank you.</Message></Response>'
 )
@@ -563,8 +567,6 @@ def profile_in_process(
 ) -> list[str]:
     """The webhook through Flask's test client (no HTTP, no gunicorn), then the worker's
     answering of those messages under cProfile."""
-    from sql_counter import SqlCounter  # a sibling script module (see its docstring)
-
     from bot.app import create_app
     from bot.inbound import handle_received
 
@@ -657,9 +659,23 @@ def print_table(runs: list[Run], bare_mean: float, floor: Run, app: Run) -> None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--requests", type=int, default=2000, help="measured requests per server")
-    parser.add_argument("--warmup", type=int, default=200, help="warm-up requests per server")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.sms_webhook",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_SIZES['requests']} requests per server (seconds), with the same checks",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        help=f"measured requests per server (default {FULL_SIZES['requests']})",
+    )
+    parser.add_argument(
+        "--warmup", type=int, help=f"warm-up requests per server (default {FULL_SIZES['warmup']})"
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both servers")
     parser.add_argument(
@@ -683,6 +699,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--profile-top", type=int, default=30, help="functions to list")
     args = parser.parse_args(argv)
+    for name, value in (QUICK_SIZES if args.quick else FULL_SIZES).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.requests < 1 or args.concurrency < 1 or args.workers < 1 or args.threads < 1:
         parser.error("--requests, --concurrency, --workers and --threads must be at least 1")
     if args.warmup < 0 or args.profile < 0:

@@ -1,7 +1,4 @@
-"""A statement and commit counter for the benchmarks, to show where the time goes.
-
-The benchmarks run as scripts (`python bench/NAME.py`), so this sibling module is imported by
-its bare name."""
+"""A statement and commit counter for the benchmarks, to show where the time goes."""
 
 from __future__ import annotations
 

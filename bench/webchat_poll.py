@@ -26,11 +26,12 @@ GET over http.client from --concurrency threads, each answer kept and checked af
 --profile K: afterwards, K steady and K first polls in this process (Flask's test client, same
 database) under cProfile: time and SQL statements per poll, and where the time goes.
 
-Run: `.venv/bin/python bench/webchat_poll.py [--cases N] [--requests N] [--first-polls N]
-[--workers W] [--threads T] [--concurrency C] [--profile K]`. Exits non-zero when a check fails:
-an app answer that is not 200 JSON for the case its token was minted for, with the seeded
-messages on a first poll and none on a steady one, and the case's last message id as cursor; a
-bare answer that is not 200; a traceback in a server's log."""
+Run from the repository root: `python -m bench.webchat_poll [--quick] [--cases N] [--requests N]
+[--first-polls N] [--workers W] [--threads T] [--concurrency C] [--profile K]` (--quick: 200
+cases, 1,000 requests, 50 warm-up, every check made). Exits non-zero when a check fails: an app
+answer that is not 200 JSON for the case its token was minted for, with the seeded messages on a
+first poll and none on a steady one, and the case's last message id as cursor; a bare answer
+that is not 200; a traceback in a server's log."""
 
 from __future__ import annotations
 
@@ -54,18 +55,19 @@ from datetime import timedelta
 from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 
-import sms_webhook as sms  # sibling script modules; gunicorn gets --pythonpath bench/
 from flask import Flask, Response, jsonify
-from sql_counter import SqlCounter
 from sqlalchemy import func, select
 
+from bench import sms_webhook as sms
+from bench.sql_counter import SqlCounter
 from bot.config import Settings
 from bot.core import Core, create_core
 from bot.domain import Direction, MessageStatus, OutboxKind, OutboxStatus
 from bot.migrate import upgrade
 from bot.models import Case, Message, Outbox
 
-BENCH_DIR = Path(__file__).resolve().parent
+FULL_SIZES = {"cases": 2000, "requests": 20000, "warmup": 200}
+QUICK_SIZES = {"cases": 200, "requests": 1000, "warmup": 50}
 TIMELINE = (  # (direction, body), oldest first, 5 minutes apart
     (Direction.OUT, "We are on it: a technician is looking at your line."),
     (Direction.OUT, "Update: the fault is at the street cabinet; parts are on their way."),
@@ -73,7 +75,7 @@ TIMELINE = (  # (direction, body), oldest first, 5 minutes apart
     (Direction.OUT, "We expect it back this afternoon; we will tell you as soon as it is."),
 )
 
-# -- the baseline: served by gunicorn as `webchat_poll:bare_app` --------------------------------
+# -- the baseline: served by gunicorn as `bench.webchat_poll:bare_app` -------------------------
 
 bare_app = Flask("bare")
 BARE_ANSWER = {
@@ -242,18 +244,26 @@ def profile_in_process(core: Core, polls: dict[str, list[Poll]], top: int) -> st
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.webchat_poll",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
     add = parser.add_argument
-    add("--cases", type=int, default=2000, help="seeded cases, each with its own link")
-    add("--requests", type=int, default=20000, help="N/2 polls to each bare and steady run")
+    full, quick = FULL_SIZES, ", ".join(f"{value} {name}" for name, value in QUICK_SIZES.items())
+    add("--quick", action="store_true", help=f"{quick} (seconds), with the same checks")
+    add("--cases", type=int, help=f"seeded cases, each with its own link (default {full['cases']})")
+    add("--requests", type=int, help=f"N/2 polls to bare and steady (default {full['requests']})")
     add("--first-polls", type=int, help="polls in the first-poll run (default: N/10)")
-    add("--warmup", type=int, default=200, help="warm-up polls per server")
+    add("--warmup", type=int, help=f"warm-up polls per server (default {full['warmup']})")
     add("--concurrency", type=int, default=8, help="client threads")
     add("--workers", type=int, default=2, help="gunicorn workers, both servers")
     add("--threads", type=int, default=1, help="gunicorn threads per worker (>1: gthread)")
     add("--profile", type=int, default=0, metavar="K", help="then K+K polls under cProfile")
     add("--profile-top", type=int, default=25, help="functions to list")
     args = parser.parse_args(argv)
+    for name, value in (QUICK_SIZES if args.quick else FULL_SIZES).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.first_polls is None:
         args.first_polls = max(args.requests // 10, 1)
     least = (args.cases, args.requests // 2, args.first_polls, args.concurrency, args.workers)
@@ -270,8 +280,9 @@ def measure(
     """Warm-up, then bare, app steady, app first, bare, each checked after its timing; and what
     went wrong in the servers' logs."""
     gunicorn_args = ["--workers", str(args.workers), "--threads", str(args.threads)]
-    gunicorn_args += ["--pythonpath", str(BENCH_DIR)]  # for `webchat_poll:bare_app`
-    bare = sms.Server("bare", "webchat_poll:bare_app", sms.free_port(), gunicorn_args, env, tmp)
+    bare = sms.Server(
+        "bare", "bench.webchat_poll:bare_app", sms.free_port(), gunicorn_args, env, tmp
+    )
     app = sms.Server("app", "bot.app:create_app()", sms.free_port(), gunicorn_args, env, tmp)
     plan = [(bare, "warm-up", "warm"), (app, "warm-up", "warm"), (bare, "endpoint (1st)", "steady")]
     plan += [(app, "steady (after=last)", "steady"), (app, "first (after=0)", "first")]
