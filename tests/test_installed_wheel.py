@@ -4,10 +4,12 @@ The wheel is built from a copy of the checkout, installed into a fresh virtual e
 outside it, and everything below runs with that environment's `keepposted`, from a directory
 that is not the checkout and with nothing of the checkout on the path: the migrations, a web
 process (`keepposted serve`, gunicorn), a worker, the REST API, an interim update, a resolution
-confirmed by a signed SMS, `keepposted log verify`, and the web chat page with its script and
-stylesheet. The only fake is Twilio's REST API (tests/fake_twilio.py), in this process.
+confirmed by a signed SMS, `keepposted log verify`, the web chat page with its script and
+stylesheet, the Procfile's web line and `keepposted init`. The only fake is Twilio's REST API
+(tests/fake_twilio.py), in this process.
 
-`make test-wheel` runs it; pip takes most of the time (its cache is reused between runs).
+`make test-wheel` runs it. Installing the dependencies takes most of the time; pip runs with
+the caller's own settings and cache, and skips byte-compiling (Python compiles on import).
 """
 
 from __future__ import annotations
@@ -577,4 +579,26 @@ def test_the_procfile_web_process_serves_from_the_install(stack: Stack) -> None:
 
 def test_config_check_renders_every_template_of_the_installed_package(stack: Stack) -> None:
     checked = stack.keepposted("config", "check")
+    assert checked.returncode == 0, explain(checked)
+
+
+def test_keepposted_init_writes_the_starter_files_from_the_install(installed: Installed) -> None:
+    """An operator's first step with only the package: `keepposted init --templates`; what it
+    writes passes `keepposted config check` as it is."""
+    folder = installed.workdir / "starter"
+    env = installed.base_env()
+    done = run(
+        [installed.bin("keepposted"), "init", str(folder), "--templates"], env, installed.workdir
+    )
+    assert done.returncode == 0, explain(done)
+    for name in ("config.yaml", ".env.example"):
+        assert (folder / name).is_file(), f"keepposted init wrote no {name}:\n{done.stdout}"
+    shipped = {p.relative_to(ROOT / "templates") for p in (ROOT / "templates").rglob("*.j2")}
+    written = {p.relative_to(folder / "templates") for p in (folder / "templates").rglob("*.j2")}
+    assert shipped <= written, f"keepposted init left out {sorted(map(str, shipped - written))}"
+    checked = run(
+        [installed.bin("keepposted"), "--config", str(folder / "config.yaml"), "config", "check"],
+        env,
+        installed.workdir,
+    )
     assert checked.returncode == 0, explain(checked)
