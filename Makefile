@@ -49,7 +49,12 @@ test-wheel: $(DEV_STAMP)
 
 # Each benchmark with --quick, so a rename cannot break one silently.
 bench-smoke: $(DEV_STAMP)
-	$(BIN)/python -m bench.dispatch_sqlite --quick
+	@failed=; for name in dispatch_sqlite sms_webhook webchat_poll ops dispatch; do \
+	  echo "== python -m bench.$$name --quick"; \
+	  $(BIN)/python -m bench.$$name --quick || failed="$$failed bench.$$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "bench-smoke FAILED:$$failed"; exit 1; fi; \
+	echo "bench-smoke: every benchmark ran with --quick, all checks ok"
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check $(CODE)
