@@ -2,9 +2,12 @@
 # keepposted's image: one image for the web, worker and release processes (see compose.yaml).
 #
 #   docker build -t keepposted .
-#   docker run --rm -p 8000:8000 --env-file .env keepposted                      # web
-#   docker run --rm --env-file .env keepposted keepposted worker                  # worker
-#   docker run --rm --env-file .env keepposted keepposted db upgrade              # release
+#   docker run --rm --env-file .env keepposted keepposted db upgrade     # release: first, once
+#   docker run --rm -p 8000:8000 --env-file .env keepposted              # web
+#   docker run --rm --env-file .env keepposted keepposted worker         # worker
+#
+# serve and worker refuse to start on a database that is not migrated; `keepposted init` (in
+# the image, or any install) writes a commented config.yaml and .env.example to start from.
 #
 # The build stage turns the source into wheels (keepposted's own and every dependency's); the
 # final stage installs those wheels and nothing else, so the image runs exactly what an
