@@ -47,7 +47,8 @@ WORKDIR /app
 USER keepposted:keepposted
 
 EXPOSE 8000
-# /healthz runs `SELECT 1`: 200 when the database answers, 503 (urlopen raises) when not.
+# /healthz is the readiness check: 200 when the database answers at the newest migration and
+# every template renders, 503 (urlopen raises) otherwise.
 # The worker and release processes have no web server: compose.yaml turns this off for them.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
