@@ -15,6 +15,13 @@ from bot.domain import PRIORITIES
 from bot.durations import format_duration
 from bot.render import SLACK_USER_ID, Templates, customer_templates, format_when
 from channels.segments import count_segments, describe
+from channels.webchat import (
+    LINK_REASONS,
+    PROBLEM_SAMPLES,
+    link_problem,
+    problem_text,
+    script_wording,
+)
 
 SAMPLE_AT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 # Templates whose wording depends on the case's status are shown once per status they serve.
@@ -195,7 +202,15 @@ def _check_webchat(
                 data = {**context, "case": {**context["case"], "status": status}}
                 text = templates.render("webchat", name, data)
                 echo(f"  webchat/{name} [{status}]: {text.replace(chr(10), ' / ')}")
-        templates.page("webchat", "page", _sample_page(config, context))
+        for problem, details in PROBLEM_SAMPLES.items():
+            said = problem_text(templates, config, problem, **details)
+            echo(f"  webchat/problem [{problem}]: {said}")
+        for reason in LINK_REASONS:
+            title, explanation = link_problem(templates, config, reason)
+            echo(f"  webchat/link_error [{reason}]: {title} / {explanation}")
+        page = _sample_page(config, context) | {"wording": script_wording(templates, config)}
+        page["case"]["title"] = templates.render("webchat", "case_title", context)
+        templates.page("webchat", "page", page)
     except TemplateError as exc:
         report.failed("webchat", exc)
         return

@@ -5,6 +5,9 @@ anyone holding it may read and answer that one case, and nobody can make one wit
 It dies after `channels.webchat.link_ttl`, or at once when the case's link version is bumped
 (`keepposted link CASE --revoke`). Signing and checking use keepposted's clock, so a test can
 move time past the expiry without sleeping.
+
+The errors' messages here are for developers and logs; what the customer reads about each
+error code is templates/webchat/link_error.txt.j2 (bot/webchat_routes.py puts it in).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from bot.errors import LinkGone, LinkNotValid
 from bot.models import Case
 
 SALT = "keepposted.webchat-link"  # a token signed for anything else never opens a chat
+NOT_OURS = "the link's signature does not check out"
 LONGEST_TOKEN = 200  # ours are about 45 characters; longer is garbage, refused before decoding
 
 
@@ -50,27 +54,27 @@ class WebchatLinks:
     def read(self, token: str) -> LinkClaim:
         """The claim inside a token; LinkGone when it expired, LinkNotValid when it is not ours."""
         if len(token) > LONGEST_TOKEN:
-            raise LinkNotValid("this chat link is not valid")
+            raise LinkNotValid(NOT_OURS)
         try:
             payload = self._serializer.loads(token, max_age=self._ttl)
         except SignatureExpired:
-            raise LinkGone("this chat link has expired", code="link_expired") from None
+            raise LinkGone("the link is older than link_ttl", code="link_expired") from None
         except BadData:
-            raise LinkNotValid("this chat link is not valid") from None
+            raise LinkNotValid(NOT_OURS) from None
         if not (
             isinstance(payload, list)
             and len(payload) == 3
             and all(type(part) is int for part in payload)
         ):
-            raise LinkNotValid("this chat link is not valid")
+            raise LinkNotValid(NOT_OURS)
         return LinkClaim(*payload)
 
     def check_current(self, claim: LinkClaim, case: Case | None) -> Case:
         """The case the claim opens, refusing a link that was revoked or no longer fits."""
         if case is None or case.contact_id != claim.contact_id:
-            raise LinkGone("this chat link is no longer in use", code="link_replaced")
+            raise LinkGone("the link's case is gone or has another contact", code="link_replaced")
         if case.webchat_link_version != claim.version:
-            raise LinkGone("this chat link was replaced by a newer one", code="link_replaced")
+            raise LinkGone("the link's version was revoked", code="link_replaced")
         return case
 
 

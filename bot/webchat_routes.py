@@ -6,6 +6,10 @@ ours, 410 when it expired or was replaced), then the case it opens. A post is an
 through the same flows as an SMS (so Confirm shows the case closed before the page polls again);
 if answering fails, the words are kept for the worker. Posting is rate-limited per contact,
 counted in the database so every web process sees the same count.
+
+Every sentence the customer reads is a template: a refused post's words come from
+templates/webchat/problem.txt.j2, a link's problem from link_error.txt.j2, whether it shows on
+the page, as the JSON error's message, or in chat.js (the page hands the script its wording).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session, joinedload
 
 from bot.core import Core
-from bot.errors import InvalidInput, KeeppostedError, TooLarge, TooManyRequests
+from bot.errors import InvalidInput, KeeppostedError
 from bot.inbound import answer_or_keep
 from bot.models import Case
 from bot.resources import static_root
@@ -32,7 +36,14 @@ from bot.webchat_view import (
     stored_post,
     timeline,
 )
-from channels.webchat import WebchatChannel
+from channels.webchat import (
+    MessageTooLong,
+    PostingTooFast,
+    WebchatChannel,
+    in_words,
+    link_problem,
+    script_wording,
+)
 from flows.interim import contact_zone
 
 webchat_routes = Blueprint("webchat", __name__)
@@ -109,6 +120,7 @@ def _render_page(core: Core, channel: WebchatChannel, token: str, **form: Any) -
                     "js": url_for("static", filename="webchat/chat.js"),
                 },
                 "max_chars": channel.max_chars,
+                "wording": script_wording(core.templates, core.config),
                 "embed": request.args.get("embed") == "1",
                 # The no-script form's post id: sending the same form twice stores it once.
                 "form_id": secrets.token_hex(16),
@@ -120,6 +132,7 @@ def _render_page(core: Core, channel: WebchatChannel, token: str, **form: Any) -
 
 def _problem_page(core: Core, exc: KeeppostedError) -> tuple[str, int]:
     status = LINK_PROBLEMS.get(exc.code, exc.http_status)
+    title, explanation = link_problem(core.templates, core.config, exc.code)
     html = core.templates.page(
         "webchat",
         "link_error",
@@ -127,6 +140,8 @@ def _problem_page(core: Core, exc: KeeppostedError) -> tuple[str, int]:
             "program": core.config.program.model_dump(),
             "status": status,
             "reason": exc.code,
+            "title": title,
+            "explanation": explanation,
             "css_url": url_for("static", filename="webchat/chat.css"),
         },
     )
@@ -141,7 +156,10 @@ def messages(token: str) -> Response:
         raise InvalidInput("after must be a message id (a whole number)", field="after")
     now = core.clock.now()
     with core.readers() as session:
-        case = _open_case(session, core, channel, token)
+        try:
+            case = _open_case(session, core, channel, token)
+        except KeeppostedError as exc:
+            raise in_words(core.templates, core.config, exc) from None
         shown = timeline(session, core, case, int(after), now)
         return jsonify(
             {
@@ -159,6 +177,7 @@ def post_message(token: str) -> ResponseReturnValue:
     try:
         return _post(core, channel, token)
     except KeeppostedError as exc:
+        in_words(core.templates, core.config, exc)
         if request.is_json:
             raise  # the app's JSON error, with Retry-After on a 429
         if exc.code in LINK_PROBLEMS or exc.http_status >= 500:
@@ -170,7 +189,7 @@ def post_message(token: str) -> ResponseReturnValue:
 
 def _post(core: Core, channel: WebchatChannel, token: str) -> ResponseReturnValue:
     if (request.content_length or 0) > MAX_POST_BYTES:
-        raise TooLarge(f"a post can be at most {MAX_POST_BYTES // 1024} KB")
+        raise MessageTooLong("too_big", kb=MAX_POST_BYTES // 1024)
     with core.readers() as session:  # the engine's own transaction does the writing
         case = _open_case(session, core, channel, token)
         zone = str(contact_zone(case.contact, core.config))
@@ -197,11 +216,7 @@ def _check_rate(session: Session, core: Core, address: str) -> None:
     limit = core.config.channels.webchat.posts_per_minute
     if len(posts) >= limit:
         wait = math.ceil((posts[-limit] + RATE_WINDOW - now).total_seconds())
-        raise TooManyRequests(
-            f"you have sent {len(posts)} messages in the last minute; please wait "
-            f"{max(wait, 1)} seconds before sending another",
-            retry_after=max(wait, 1),
-        )
+        raise PostingTooFast(count=len(posts), seconds=max(wait, 1))
 
 
 @webchat_routes.get("/widget.js")

@@ -53,6 +53,7 @@ def case_view(core: Core, case: Case) -> dict[str, Any]:
     return {
         "label": view["label"],
         "subject": case.subject,
+        "title": core.templates.render("webchat", "case_title", context),
         "status": view["status"],
         "status_text": core.templates.render("webchat", "status_text", context),
         "eta_text": view["eta"],

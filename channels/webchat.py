@@ -4,6 +4,10 @@
 Nothing leaves keepposted: sending a message to web chat means the page shows it. A request is
 "verified" when its link is: signed with SECRET_KEY, not expired (bot/links.py). What a customer
 posts becomes an InboundMessage exactly as an SMS does, so it goes through the same flows.
+
+A post the customer can fix (empty, too long, ...) is refused with a `Worded` error: it names
+its wording in templates/webchat/problem.txt.j2, which bot/webchat_routes.py renders into the
+message the page shows. Errors only a broken client can cause keep their developer wording.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.errors import InvalidInput, KeeppostedError, NotConfigured, TooLarge
+from bot.errors import InvalidInput, KeeppostedError, NotConfigured, TooLarge, TooManyRequests
 from bot.links import LinkClaim, WebchatLinks
+from bot.render import Templates
 from channels.base import InboundMessage, OutboundMessage, SendResult
 from flows.intents import Intent
 
@@ -25,6 +30,99 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # refuses NUL in text.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SCORES = range(1, 6)
+# Why a link does not open (an error code), each worded in templates/webchat/link_error.txt.j2.
+LINK_REASONS = ("link_expired", "link_replaced", "link_not_valid", "not_configured")
+# What chat.js may have to say itself (templates/webchat/problem.txt.j2); it fills in {count}
+# and {status}. And the link problem it shows for a 403 or 410 that is not our JSON (a proxy's).
+SCRIPT_PROBLEMS: dict[str, dict[str, Any]] = {
+    "empty": {},
+    "unavailable": {},
+    "offline_reply": {},
+    "offline_answer": {},
+    "reconnecting": {},
+    "characters_left": {"count": "{count}"},
+    "failed": {"status": "{status}"},
+}
+SCRIPT_LINK_PROBLEMS = {403: "link_not_valid", 410: "link_expired"}
+# Every problem.txt.j2 wording with sample values: `keepposted config check` renders each.
+PROBLEM_SAMPLES: dict[str, dict[str, Any]] = {
+    "too_long": {"length": 2001, "max_chars": 2000},
+    "unstorable": {},
+    "too_big": {"kb": 32},
+    "too_fast": {"count": 10, "seconds": 42},
+    **SCRIPT_PROBLEMS,
+}
+
+
+class Worded:
+    """An error the customer reads: `problem` picks its sentence in templates/webchat/
+    problem.txt.j2 and `details` fill it in. Until rendered, its message is the problem's name."""
+
+    problem: str
+    details: dict[str, Any]
+
+    def word(self, problem: str, **details: Any) -> None:
+        self.problem, self.details = problem, details
+
+
+class NotSendable(InvalidInput, Worded):
+    """422: the words cannot be taken as they are (empty, characters no database stores)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem, field="text")
+        self.word(problem)
+
+
+class MessageTooLong(TooLarge, Worded):
+    """413: longer than channels.webchat.max_chars, or a post over the byte limit."""
+
+    def __init__(self, problem: str, *, field: str | None = None, **details: Any) -> None:
+        super().__init__(problem, field=field)
+        self.word(problem, **details)
+
+
+class PostingTooFast(TooManyRequests, Worded):
+    """429: over channels.webchat.posts_per_minute; `seconds` until the next post is taken."""
+
+    def __init__(self, *, count: int, seconds: int) -> None:
+        super().__init__("too_fast", retry_after=seconds)
+        self.word("too_fast", count=count, seconds=seconds)
+
+
+def problem_text(templates: Templates, config: Config, problem: str, **details: Any) -> str:
+    """The sentence for a post the chat cannot take (templates/webchat/problem.txt.j2)."""
+    context = {"program": config.program.model_dump(), "problem": problem, **details}
+    return templates.render("webchat", "problem", context)
+
+
+def link_problem(templates: Templates, config: Config, reason: str) -> tuple[str, str]:
+    """The heading and the explanation of why a link does not open (link_error.txt.j2)."""
+    context = {"program": config.program.model_dump(), "reason": reason}
+    title, _, explanation = templates.render("webchat", "link_error", context).partition("\n")
+    return title, explanation
+
+
+def in_words(templates: Templates, config: Config, exc: KeeppostedError) -> KeeppostedError:
+    """`exc` with the customer's wording as its message, which the page and the JSON show.
+    A link problem's message is its heading and its explanation on two lines."""
+    if isinstance(exc, Worded):
+        exc.message = problem_text(templates, config, exc.problem, **exc.details)
+    elif exc.code in LINK_REASONS and exc.code != "not_configured":
+        exc.message = "\n".join(link_problem(templates, config, exc.code))
+    return exc
+
+
+def script_wording(templates: Templates, config: Config) -> dict[str, Any]:
+    """The sentences chat.js shows itself, handed over by the page, so none is in the script."""
+    said: dict[str, Any] = {
+        name: problem_text(templates, config, name, **details)
+        for name, details in SCRIPT_PROBLEMS.items()
+    }
+    said["links"] = {
+        str(status): "\n".join(link_problem(templates, config, reason))
+        for status, reason in SCRIPT_LINK_PROBLEMS.items()
+    }
+    return said
 
 
 def webchat_address(contact_id: int) -> str:
@@ -100,15 +198,13 @@ class WebchatChannel:
             raise InvalidInput("send your message as text", field="text")
         words: str = text.strip()
         if not words:
-            raise InvalidInput("write a message before sending", field="text")
+            raise NotSendable("empty")
         if len(words) > self.max_chars:
-            raise TooLarge(
-                f"your message is {len(words):,} characters long; one message can take "
-                f"{self.max_chars:,}. Please split it in two.",
-                field="text",
+            raise MessageTooLong(
+                "too_long", field="text", length=len(words), max_chars=self.max_chars
             )
         if CONTROL.search(words) or not _encodable(words):
-            raise InvalidInput("your message has characters we cannot store", field="text")
+            raise NotSendable("unstorable")
         return words
 
     def wait_turn(self, message: OutboundMessage) -> None:

@@ -1,6 +1,8 @@
 /* keepposted web chat. The page already works without this script (plain form POSTs answered
    with a 303); this polls for new messages and sends replies and answers with fetch + JSON.
-   Everything the server sends goes into the page as text (textContent), never as markup. */
+   Everything the server sends goes into the page as text (textContent), never as markup.
+   No sentence is written here: the page hands over what the script may have to say itself in
+   data-wording (templates/webchat/problem.txt.j2 and link_error.txt.j2). */
 (() => {
   "use strict";
 
@@ -12,13 +14,9 @@
   const HIDDEN_MS = 15000;   // a background tab asks rarely
   const MAX_BACKOFF_MS = 30000;
   const FATAL = new Set([403, 410]);  // the link no longer works: polling cannot help
-  const FALLBACK = {
-    400: "Please check your message and try again.",
-    403: "This chat link is not valid.",
-    410: "This chat link has expired or been replaced. Please use the newest link we sent you.",
-    429: "You're sending messages very quickly. Please wait a moment and try again.",
-    503: "We can't take messages right now. Please try again in a minute.",
-  };
+  const wording = (() => { try { return JSON.parse(main.dataset.wording || "{}"); } catch (_) { return {}; } })();
+  const say = (name, values = {}) =>
+    String(wording[name] || "").replace(/\{(\w+)\}/g, (all, key) => (key in values ? String(values[key]) : all));
 
   const messagesUrl = main.dataset.messagesUrl;
   const maxChars = Number(main.dataset.maxChars) || 2000;
@@ -86,7 +84,7 @@
 
   function updateCase(c) {
     if (!c) return;
-    $("case-title").textContent = `Case ${c.label}: ${c.subject}`;
+    if (c.title) $("case-title").textContent = c.title;
     $("status-text").textContent = c.status_text || "";
     $("status").dataset.status = c.status || "";
     setLine("eta", "eta-text", c.eta_text);
@@ -137,10 +135,11 @@
   }
 
   function errorMessage(res, data) {
+    // A server error's own message is for developers; the customer gets the page's wording.
+    if (res.status >= 500) return res.status === 503 ? say("unavailable") : say("failed", { status: res.status });
     const given = data && data.error && data.error.message;
     if (given) return String(given);
-    if (res.status === 413) return `Your message is too long: ${maxChars} characters at most.`;
-    return FALLBACK[res.status] || `Something went wrong (error ${res.status}). Please try again.`;
+    return (FATAL.has(res.status) && (wording.links || {})[res.status]) || say("failed", { status: res.status });
   }
 
   function retryAfterMs(res) {
@@ -155,13 +154,14 @@
   }
 
   function showError(message, fromAnswer = false) {
+    message = message.replace(/\s*\n\s*/g, " ");  // a link problem: its heading, then why
     $("reply-error").textContent = message;
     // A sighted customer who pressed an answer button sees the error next to it too; the
     // copy is aria-hidden so screen readers hear it once, from #reply-error (role=alert).
     $("answer-error").textContent = fromAnswer ? message : "";
   }
 
-  const setReconnecting = (on) => { $("connection").textContent = on ? "Reconnecting…" : ""; };
+  const setReconnecting = (on) => { $("connection").textContent = on ? say("reconnecting") : ""; };
 
   /** The link stopped working: stop polling, keep the words on screen, say so plainly. */
   function fatal(message) {
@@ -169,8 +169,11 @@
     for (const button of main.querySelectorAll("button")) button.disabled = true;
     reply.readOnly = true;  // read-only, not disabled: the text can still be copied
     showError(message);
-    $("fatal-error").textContent = message;
-    $("fatal-error").hidden = false;
+    // A link problem's first line is its heading: shown in bold, the explanation after it.
+    const [heading, ...why] = message.split("\n");
+    const banner = $("fatal-error");
+    banner.replaceChildren(el("strong", "", heading), why.length ? " " + why.join(" ") : "");
+    banner.hidden = false;
   }
 
   function nextDelay() {
@@ -226,9 +229,7 @@
       if (FATAL.has(res.status)) fatal(errorMessage(res, data));
       else showError(errorMessage(res, data), slot === "answer");
     } catch (_) {
-      showError(slot === "reply"
-        ? "We couldn't reach the server. Check your connection and try again; your message is still here."
-        : "We couldn't reach the server. Check your connection and try again.", slot === "answer");
+      showError(say(slot === "reply" ? "offline_reply" : "offline_answer"), slot === "answer");
     }
     return false;
   }
@@ -242,15 +243,15 @@
     clearTimeout(countTimer);
     const live = $("reply-count-live");
     if (!near) live.textContent = "";
-    else countTimer = setTimeout(() => { live.textContent = `${Math.max(left, 0)} characters left`; }, 800);
+    else countTimer = setTimeout(() => { live.textContent = say("characters_left", { count: Math.max(left, 0) }); }, 800);
   }
 
   replyForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (busy.reply || stopped) return;
     const text = reply.value;
-    if (!text.trim()) { showError("Please write a message first."); return; }
-    if (text.length > maxChars) { showError(`Your message is too long: ${maxChars} characters at most.`); return; }
+    if (!text.trim()) { showError(say("empty")); return; }
+    // Longer than maxChars (the box's maxlength stops typing there) is the server's to word.
     const hadFocus = document.activeElement === sendButton;
     busy.reply = sendButton.disabled = true;
     replyForm.setAttribute("aria-busy", "true");
