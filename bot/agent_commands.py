@@ -2,6 +2,9 @@
 bot/slack_routes.py hands in the user and the command text and sends the Reply back as the
 command's ephemeral answer.
 
+What agents read is templates/agents/case_reply.txt.j2 (one `reply` per situation) and the
+layouts in templates/slack/; nothing here writes a sentence.
+
 Each subcommand is one database transaction, committed before the answer goes back, so a
 restart right after the answer loses nothing; messages to customers are only queued (outbox).
 """
@@ -86,6 +89,9 @@ class Call:
     def zone(self) -> str:
         return self.core.config.timezone
 
+    def say(self, reply: str, **context: Any) -> str:
+        return say(self.core, reply, **context)
+
     def option(self, name: str) -> str | None:
         return self.options.get(name, [None])[0]
 
@@ -96,13 +102,14 @@ class Call:
             return actions.get_case(self.session, wanted, lock=True)
         found = self.session.scalar(select(Case).where(Case.ref == wanted).with_for_update())
         if found is None:
-            raise NotFound(f"no case has the number or ref {wanted!r}")
+            raise NotFound(self.say("no_case", wanted=repr(wanted)))
         return found
 
     def text(self, index: int, what: str) -> str:
+        """The words from `index` on; `what` names what is missing (case_reply.txt.j2)."""
         said = self.words.rest(index)
         if not said:
-            raise UsageError(f"add the {what}")
+            raise UsageError(self.say("missing", what=what))
         return said
 
     def card(self, case: Case, headline: str) -> Reply:
@@ -114,8 +121,8 @@ class Call:
             "chat_url": links.url(case) if links else "",
         }
         blocks = self.core.templates.render_blocks("slack", "case_card", context)
-        text = f"{case.label} {case.subject}: {case.status}"
-        return Reply(f"{headline}\n{text}" if headline else text, blocks)
+        shown = {"label": case.label, "subject": case.subject, "status": str(case.status)}
+        return Reply(self.say("card", headline=headline, case=shown), blocks)
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,11 @@ class Subcommand:
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def say(core: Core, reply: str, **context: Any) -> str:
+    """One answer from templates/agents/case_reply.txt.j2."""
+    return core.templates.render("agents", "case_reply", {"reply": reply, **context})
 
 
 def subcommand(
@@ -145,19 +157,16 @@ def run_command(core: Core, user: str, text: str) -> Reply:
     """Run `/case <text>` for Slack user `user`; every outcome is a Reply, never an exception."""
     role = role_of(core.config, user)
     if role is None:
-        return Reply(
-            f"Sorry, `/case` is for the agents and supervisors listed in config.yaml "
-            f"(channels.slack.agents / supervisors). Ask ops to add your Slack id `{user}`."
-        )
+        return Reply(say(core, "not_agent", user=user))
     words = Words.of(text)
     name = (words.word(0) or "help").lower()
     if is_case_number(name):  # `/case 12` shows the case
         name, words = "status", Words.of(f"status {text}")
     sub = SUBCOMMANDS.get(name)
     if sub is None:
-        return Reply(f":warning: There is no `/case {mrkdwn(name)}`.\n{help_text()}")
+        return Reply(say(core, "unknown", name=name, help=help_text(core)))
     if sub.supervisors_only and role != Role.SUPERVISOR:
-        return Reply(f":no_entry: `/case {name}` is for supervisors: ask one to do it.")
+        return Reply(say(core, "supervisors_only", name=name))
     try:
         # Only subcommands with options read `--words`; elsewhere they are the agent's text.
         options = words.take_options(sub.options, repeatable=("tag",)).values if sub.options else {}
@@ -166,14 +175,14 @@ def run_command(core: Core, user: str, text: str) -> Reply:
             return sub.run(call)
     except (UsageError, InvalidInput) as exc:
         problem = exc.message if isinstance(exc, InvalidInput) else str(exc)
-        return Reply(f":warning: {mrkdwn(problem)}\nUsage: `/case {sub.usage}`")
+        return Reply(say(core, "bad_usage", problem=problem, usage=sub.usage))
     except KeeppostedError as exc:  # not found, not allowed in this state
-        return Reply(f":warning: {mrkdwn(exc.message)}")
+        return Reply(say(core, "refused", problem=exc.message))
 
 
-def help_text() -> str:
-    lines = [f"`/case {sub.usage}` {sub.about}" for sub in SUBCOMMANDS.values()]
-    return "*/case* runs a case from Slack:\n" + "\n".join(lines)
+def help_text(core: Core) -> str:
+    commands = [(sub.usage, sub.about) for sub in SUBCOMMANDS.values()]
+    return say(core, "help", commands=commands)
 
 
 def case_view(case: Case, zone: str) -> dict[str, Any]:
@@ -219,7 +228,7 @@ def case_view(case: Case, zone: str) -> dict[str, Any]:
 def new_case(call: Call) -> Reply:
     contact, subject = phone_or_user(call.words, 1, call.core.config.default_region)
     if not subject:
-        raise UsageError("add the subject: what the customer needs")
+        raise UsageError(call.say("missing", what="subject"))
     if call.option("name"):
         contact["name"] = call.option("name") or ""
     case = actions.open_case(
@@ -235,24 +244,22 @@ def new_case(call: Call) -> Reply:
         assignee=call.user,
     )
     first = format_when(case.next_update_at, call.zone)
-    return call.card(case, f":white_check_mark: Opened {case.label}; first update {first}.")
+    return call.card(case, call.say("opened", case=case, first=first))
 
 
 @subcommand("update <id> <text>", "sends the customer an update now and restarts the cadence.")
 def update(call: Call) -> Reply:
     case = call.case()
-    text = call.text(2, "update's text")
+    text = call.text(2, "update")
     message = actions.send_update(
         call.session, call.core, case, text=text, actor=call.actor, now=call.now
     )
     if message is None:
-        return call.card(
-            case, ":warning: Update recorded, but the customer opted out of every channel."
-        )
+        return call.card(case, call.say("update_opted_out", case=case))
     held = earliest_send(call.now, case.contact, message.channel, call.core.config)
-    when = f" (held until {format_when(held, call.zone)}: quiet hours)" if held > call.now else ""
+    until = format_when(held, call.zone) if held > call.now else ""
     return call.card(
-        case, f":outbox_tray: Update for {case.label} queued by {message.channel}{when}."
+        case, call.say("update_queued", case=case, channel=message.channel, held=until)
     )
 
 
@@ -270,13 +277,12 @@ def note(call: Call) -> Reply:
         call.session,
         case,
         kind=kind,
-        text=call.text(start, "note's text"),
+        text=call.text(start, "note"),
         tags=[t.lstrip("#").lower() for t in call.options.get("tag", [])],
         author=call.actor,
         now=call.now,
     )
-    tags = f", tags: {', '.join(added.tags)}" if added.tags else ""
-    return Reply(f":memo: Note added to {case.label} ({kind}{tags}). Customers never see notes.")
+    return Reply(call.say("note_added", case=case, kind=kind, tags=added.tags))
 
 
 @subcommand("notes <id>", "lists the case's internal notes.")
@@ -307,7 +313,7 @@ def notes(call: Call) -> Reply:
         "hidden": len(found) - len(shown),
     }
     blocks = call.core.templates.render_blocks("slack", "notes", context)
-    return Reply(f"{len(found)} note(s) on {case.label}", blocks)
+    return Reply(call.say("notes", case=case, count=len(found)), blocks)
 
 
 @subcommand("status <id>", "shows the case card.")
@@ -324,44 +330,40 @@ def wait(call: Call) -> Reply:
     case = call.case()
     reason = (call.words.word(2) or "").lower().replace("-", "_")
     if not reason:
-        raise UsageError(f"say why: {', '.join(call.core.config.waiting_reasons)}")
+        raise UsageError(call.say("no_reason", reasons=list(call.core.config.waiting_reasons)))
     eta_text = call.words.rest(3)
     eta = moment(eta_text, call.now, call.zone) if eta_text else None
     if eta is not None and eta <= call.now:
-        raise UsageError(f"the ETA {format_when(eta, call.zone)} has already passed")
+        raise UsageError(call.say("passed", what="eta", when=format_when(eta, call.zone)))
     actions.put_waiting(
         call.session, call.core, case, reason=reason, eta=eta, actor=call.actor, now=call.now
     )
-    return call.card(
-        case, f":hourglass_flowing_sand: {case.label} is waiting; the customer was told why."
-    )
+    return call.card(case, call.say("waiting", case=case))
 
 
 @subcommand("eta <id> <when>", "sets when the fix is expected (`tomorrow 3pm`, `4h`).")
 def eta(call: Call) -> Reply:
     case = call.case()
-    when = moment(call.text(2, "time, like `tomorrow 3pm` or `4h`"), call.now, call.zone)
+    when = moment(call.text(2, "time"), call.now, call.zone)
     if when <= call.now:
-        raise UsageError(f"{format_when(when, call.zone)} has already passed")
+        raise UsageError(call.say("passed", what="time", when=format_when(when, call.zone)))
     actions.set_eta(call.session, case, eta=when, actor=call.actor, now=call.now)
-    return call.card(
-        case, f":calendar: ETA for {case.label} set to {format_when(when, call.zone)}."
-    )
+    return call.card(case, call.say("eta_set", case=case, when=format_when(when, call.zone)))
 
 
 @subcommand("cadence <id> <every>", "changes how often the customer hears from us (`4h`).")
 def cadence(call: Call) -> Reply:
     case = call.case()
-    every = duration(call.text(2, "interval, like `4h`"))
+    every = duration(call.text(2, "interval"))
     actions.set_cadence(call.session, call.core, case, every=every, actor=call.actor, now=call.now)
-    return call.card(case, f":repeat: {case.label} now updates every {format_duration(every)}.")
+    return call.card(case, call.say("cadence_set", case=case, every=format_duration(every)))
 
 
 @subcommand("pause <id>", "stops the cadence updates until `resume`.")
 def pause(call: Call) -> Reply:
     case = call.case()
     actions.pause(call.session, case, actor=call.actor, now=call.now)
-    return call.card(case, f":double_vertical_bar: Updates for {case.label} are paused.")
+    return call.card(case, call.say("paused", case=case))
 
 
 @subcommand("resume <id>", "restarts the cadence updates.")
@@ -369,33 +371,31 @@ def resume(call: Call) -> Reply:
     case = call.case()
     actions.resume(call.session, call.core, case, actor=call.actor, now=call.now)
     every = format_duration(cadence_of(case, call.core.config).every)
-    return call.card(case, f":arrow_forward: Updates for {case.label} resumed (every {every}).")
+    return call.card(case, call.say("resumed", case=case, every=every))
 
 
 @subcommand("resolve <id> <resolution>", "marks it fixed and asks the customer to confirm.")
 def resolve(call: Call) -> Reply:
     case = call.case()
-    resolution = call.text(2, "resolution: what was done")
+    resolution = call.text(2, "resolution")
     actions.resolve(
         call.session, call.core, case, resolution=resolution, actor=call.actor, now=call.now
     )
-    return call.card(
-        case, f":white_check_mark: {case.label} resolved; the customer was asked to confirm."
-    )
+    return call.card(case, call.say("resolved", case=case))
 
 
 @subcommand("close <id>", "closes the case without the customer's word.", supervisors_only=True)
 def close(call: Call) -> Reply:
     case = call.case()
     actions.close(call.session, case, actor=call.actor, now=call.now)
-    return call.card(case, f":lock: {case.label} closed by {mention(call.user)}.")
+    return call.card(case, call.say("closed", case=case, user=call.user))
 
 
 @subcommand("reopen <id>", "reopens a resolved or closed case.", supervisors_only=True)
 def reopen(call: Call) -> Reply:
     case = call.case()
     actions.reopen(call.session, call.core, case, actor=call.actor, now=call.now)
-    return call.card(case, f":arrows_counterclockwise: {case.label} is open again.")
+    return call.card(case, call.say("reopened", case=case))
 
 
 @subcommand("assign <id> <@user|me>", "gives the case to someone.")
@@ -404,7 +404,7 @@ def assign(call: Call) -> Reply:
     who = call.words.word(2)
     assignee = call.user if (who or "").lower() == "me" else user_id(who)
     actions.assign(call.session, case, assignee=assignee, actor=call.actor, now=call.now)
-    return call.card(case, f":bust_in_silhouette: {case.label} is assigned to {mention(assignee)}.")
+    return call.card(case, call.say("assigned", case=case, assignee=assignee))
 
 
 @subcommand(
@@ -422,7 +422,7 @@ def list_cases(call: Call) -> Reply:
     elif which == "reopened":
         query = query.where(Case.reopen_count > 0, Case.status != CaseStatus.CLOSED)
     else:
-        raise UsageError(f"list {which!r}? pick one of: {', '.join(LIST_FILTERS)}")
+        raise UsageError(call.say("list_filter", which=repr(which), filters=LIST_FILTERS))
     found = list(call.session.scalars(query.order_by(Case.priority, Case.id).limit(LIST_LIMIT + 1)))
     context = {
         "which": which,
@@ -431,8 +431,7 @@ def list_cases(call: Call) -> Reply:
     }
     blocks = call.core.templates.render_blocks("slack", "case_list", context)
     count = f"{LIST_LIMIT}+" if context["more"] else str(len(found))
-    described = "assigned to you" if which == "mine" else which
-    return Reply(f"{count} case(s) {described}", blocks)
+    return Reply(call.say("list", count=count, which=which), blocks)
 
 
 @subcommand("summary <id>", "gives the case's story in a few sentences, with its key times.")
@@ -445,9 +444,9 @@ def summary(call: Call) -> Reply:
         "times": [(label, format_when(at, call.zone)) for label, at in told.key_times],
     }
     blocks = call.core.templates.render_blocks("slack", "summary", context)
-    return Reply(f"{case.label}: {told.text}", blocks)
+    return Reply(call.say("summary", case=case, text=told.text), blocks)
 
 
 @subcommand("help", "shows this list.")
 def show_help(call: Call) -> Reply:
-    return Reply(help_text())
+    return Reply(help_text(call.core))
