@@ -1,5 +1,7 @@
 """Alerts: telling the team that a case needs a person. They go to the Slack alerts channel
-(else to the assignee) as Block Kit with buttons that act on the case (bot/slack_routes.py)."""
+(else to the assignee) as Block Kit with buttons that act on the case (bot/slack_routes.py).
+Their words are templates/alerts/<kind>.txt.j2 (and upset.txt.j2); the layout is
+slack/alert.json.j2."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.core import Core
 from bot.domain import AlertKind, OutboxKind
 from bot.models import Case, Outbox
-from bot.render import mention, mrkdwn
+from bot.render import mrkdwn
 
 
 def queue_alert(
@@ -47,10 +49,9 @@ def queue_alert(
     }
     body = core.templates.render("alerts", str(kind), context)
     if upset is not None:
-        supervisors = " ".join(mention(s) for s in core.config.channels.slack.supervisors)
-        body += f"\n:red_circle: Strongly negative ({upset:+.2f})" + (
-            f", cc {supervisors}" if supervisors else ""
-        )
+        supervisors = list(core.config.channels.slack.supervisors)
+        said = {"upset": upset, "supervisors": supervisors}
+        body += "\n" + core.templates.render("alerts", "upset", said)
     session.add(
         Outbox(
             case_id=case.id,

@@ -55,6 +55,10 @@ def sample_context(config: Config) -> dict[str, Any]:
         },
         "text": "The engineer is on site and expects to finish by 5pm.",
         "reason": "third_party",
+        # What a refused web chat post is told (webchat/problem.txt.j2).
+        "problem": "too_long",
+        "length": 2001,
+        "max_chars": 2000,
         "score": 5,
         "answer": "YES",
         "cases": [
@@ -208,16 +212,17 @@ def _check_webchat(
         for reason in LINK_REASONS:
             title, explanation = link_problem(templates, config, reason)
             echo(f"  webchat/link_error [{reason}]: {title} / {explanation}")
-        page = _sample_page(config, context) | {"wording": script_wording(templates, config)}
-        page["case"]["title"] = templates.render("webchat", "case_title", context)
-        templates.page("webchat", "page", page)
+        templates.page("webchat", "page", _sample_page(config, context, templates))
     except TemplateError as exc:
         report.failed("webchat", exc)
         return
     echo("  webchat/page.html.j2: renders")
 
 
-def _sample_page(config: Config, context: dict[str, Any]) -> dict[str, Any]:
+def _sample_page(
+    config: Config, context: dict[str, Any], templates: Templates | None = None
+) -> dict[str, Any]:
+    templates = templates or Templates(config)
     case = context["case"]
     message = {
         "id": 1,
@@ -232,6 +237,7 @@ def _sample_page(config: Config, context: dict[str, Any]) -> dict[str, Any]:
         "case": {
             "label": case["label"],
             "subject": case["subject"],
+            "title": templates.render("webchat", "case_title", context),
             "status": "resolved",
             "status_text": "Fixed? Please confirm",
             "eta_text": case["eta"],
@@ -247,6 +253,7 @@ def _sample_page(config: Config, context: dict[str, Any]) -> dict[str, Any]:
             "js": "/static/webchat/chat.js",
         },
         "max_chars": config.channels.webchat.max_chars,
+        "wording": script_wording(templates, config),
         "embed": False,
         "form_id": "0" * 32,
         "error": "",

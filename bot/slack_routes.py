@@ -8,6 +8,10 @@ so nothing is left running in a thread that a restart would lose. Messages to cu
 go into the outbox; the few calls made here (opening a modal, a note in an alert's thread,
 taking the buttons off an answered DM) are for the person who clicked.
 
+What people read here is templated: templates/agents/alert_action.txt.j2 (what was done about an
+alert) and case_modal.json.j2, templates/slack/answer.txt.j2 and answered.txt.j2 (a customer's
+tapped answer).
+
 Retried events (X-Slack-Retry-Num) store nothing twice: a message is kept once per
 conversation and `ts`.
 """
@@ -31,7 +35,6 @@ from bot.core import Core
 from bot.domain import agent
 from bot.errors import InvalidInput, KeeppostedError, NotConfigured
 from bot.inbound import answer_or_keep
-from bot.render import mention, mrkdwn
 from channels.slack import SlackChannel
 from flows.intents import Intent
 
@@ -105,12 +108,7 @@ class SlackListeners:
         container = body.get("container") or {}
         where = {"channel": container.get("channel_id"), "ts": container.get("message_ts")}
         if role_of(self.core.config, user) is None:
-            self._tell(
-                client,
-                where["channel"],
-                user,
-                "Only agents listed in config.yaml can act on cases.",
-            )
+            self._tell(client, where["channel"], user, self._say("not_agent"))
             return
         case_id = int(action["value"])
         kind = action["action_id"]
@@ -121,17 +119,18 @@ class SlackListeners:
                     actions.assign(
                         session, case, assignee=user, actor=agent(user), now=self.core.clock.now()
                     )
-                    label = case.label
+                    note = self._say("assigned", user=user, case=case)
             except KeeppostedError as exc:
                 self._tell(client, where["channel"], user, exc.message)
                 return
-            self._thread_note(client, where, f"{mention(user)} took {label}.")
+            self._thread_note(client, where, note)
             return
         with self.core.sessions.begin() as session:
             case = actions.get_case(session, case_id)
-            heading = f"*{case.label}* {mrkdwn(case.subject)}"
-        modal = update_modal if kind == "alert_update" else resolve_modal
-        client.views_open(trigger_id=body["trigger_id"], view=modal(case_id, heading, where))
+            shown = {"label": case.label, "subject": case.subject}
+        which = "update" if kind == "alert_update" else "resolve"
+        view = self._modal(which, shown, {"case": case_id, **where})
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
     def on_modal_submit(
         self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
@@ -140,10 +139,7 @@ class SlackListeners:
         meta = json.loads(view.get("private_metadata") or "{}")
         text = str(view["state"]["values"]["text"]["text"].get("value") or "").strip()
         if role_of(self.core.config, user) is None:
-            ack(
-                response_action="errors",
-                errors={"text": "Only agents listed in config.yaml can act on cases."},
-            )
+            ack(response_action="errors", errors={"text": self._say("not_agent")})
             return
         try:
             with self.core.sessions.begin() as session:
@@ -153,15 +149,12 @@ class SlackListeners:
                     actions.send_update(
                         session, self.core, case, text=text, actor=agent(user), now=now
                     )
-                    note = f"{mention(user)} sent {case.label} an update: {mrkdwn(text)}"
+                    note = self._say("updated", user=user, case=case, text=text)
                 else:
                     actions.resolve(
                         session, self.core, case, resolution=text, actor=agent(user), now=now
                     )
-                    note = (
-                        f"{mention(user)} resolved {case.label}: {mrkdwn(text)}. "
-                        "The customer was asked to confirm."
-                    )
+                    note = self._say("resolved", user=user, case=case, text=text)
         except (InvalidInput, KeeppostedError) as exc:
             ack(response_action="errors", errors={"text": exc.message})
             return
@@ -178,22 +171,23 @@ class SlackListeners:
         value = str(action.get("value") or "")
         case_text, _, score = value.partition(":")
         if action_id == "customer_confirm":
-            words, shown = self.core.keywords.answer_word(Intent.CONFIRM), "Confirm, it's fixed"
+            words, answer = self.core.keywords.answer_word(Intent.CONFIRM), "confirm"
         elif action_id == "customer_reopen":
-            words, shown = self.core.keywords.answer_word(Intent.REOPEN), "Reopen, not fixed"
+            words, answer = self.core.keywords.answer_word(Intent.REOPEN), "reopen"
         else:
-            words = shown = score or action_id.rsplit("_", 1)[-1]
+            words = answer = score or action_id.rsplit("_", 1)[-1]
         case_id = int(case_text) if case_text.isdigit() else None
         answer_or_keep(self.core, self.channel.button_answer(body, action, words, case_id))
-        self._show_answer(client, body, shown)
+        self._show_answer(client, body, answer)
 
     def on_message(self, body: dict[str, Any]) -> None:
         inbound = self.channel.message_event(body)
         if inbound is not None:
             answer_or_keep(self.core, inbound)
 
-    def _show_answer(self, client: WebClient, body: dict[str, Any], shown: str) -> None:
+    def _show_answer(self, client: WebClient, body: dict[str, Any], answer: str) -> None:
         """Swap the buttons for the answer, so the question cannot be answered twice by a tap."""
+        templates = self.core.templates
         message = body.get("message") or {}
         container = body.get("container") or {}
         if not (message and container.get("channel_id")):
@@ -202,20 +196,41 @@ class SlackListeners:
         kept.append(
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"You answered: *{mrkdwn(shown)}*"}],
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": templates.render("slack", "answered", {"answer": answer}),
+                    }
+                ],
             }
         )
         try:
             client.chat_update(
                 channel=container["channel_id"],
                 ts=str(container.get("message_ts") or message.get("ts")),
-                text=message.get("text") or shown,
+                text=message.get("text") or templates.render("slack", "answer", {"answer": answer}),
                 blocks=kept,
             )
         except SlackApiError as exc:
             logger.warning("could not update the answered message: %s", exc.response.get("error"))
 
     # -- notes to the team ------------------------------------------------------------------
+
+    def _say(self, done: str, **context: Any) -> str:
+        return self.core.templates.render("agents", "alert_action", {"done": done, **context})
+
+    def _modal(self, action: str, case: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+        """The update or resolve modal (templates/agents/case_modal.json.j2)."""
+        context = {
+            "action": action,
+            "case": case,
+            "meta": json.dumps(meta),
+            "max_length": TEXT_LIMIT,
+        }
+        view: dict[str, Any] = json.loads(
+            self.core.templates.env.get_template("agents/case_modal.json.j2").render(context)
+        )
+        return view
 
     def _tell(self, client: WebClient, channel: str | None, user: str, text: str) -> None:
         if not channel:
@@ -235,44 +250,3 @@ class SlackListeners:
             logger.warning(
                 "could not note the action in the alert thread: %s", exc.response.get("error")
             )
-
-
-def _text_modal(
-    callback_id: str, title: str, label: str, heading: str, submit: str, meta: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": callback_id,
-        "private_metadata": json.dumps(meta),
-        "title": {"type": "plain_text", "text": title},
-        "submit": {"type": "plain_text", "text": submit},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
-            {
-                "type": "input",
-                "block_id": "text",
-                "label": {"type": "plain_text", "text": label},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "text",
-                    "multiline": True,
-                    "max_length": TEXT_LIMIT,
-                },
-            },
-        ],
-    }
-
-
-def update_modal(case_id: int, heading: str, where: dict[str, Any]) -> dict[str, Any]:
-    meta = {"case": case_id, **where}
-    return _text_modal(
-        "case_update", "Send an update", "What should the customer hear?", heading, "Send", meta
-    )
-
-
-def resolve_modal(case_id: int, heading: str, where: dict[str, Any]) -> dict[str, Any]:
-    meta = {"case": case_id, **where}
-    return _text_modal(
-        "case_resolve", "Resolve the case", "What was done to fix it?", heading, "Resolve", meta
-    )
