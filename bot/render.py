@@ -3,6 +3,16 @@
 Text templates render as plain text. A channel without its own template of a name falls back to
 the SMS one, so a new channel only adds templates where its wording or format differs.
 
+Every sentence a customer or an agent reads is a template; one situation, one wording:
+- templates/sms/, templates/slack/, templates/webchat/: what customers receive on each channel
+  (`.txt.j2` text, Slack's `.json.j2` Block Kit). webchat/ also holds the chat page
+  (`page.html.j2`), its errors and limits (`problem.txt.j2`, `link_error.txt.j2`), which the
+  page hands to chat.js, and slack/answer*.txt.j2 the words of a customer's answer buttons.
+- templates/alerts/: what the team's alerts say; templates/agents/: what agents read back in
+  Slack (`case_reply.txt.j2`, every `/case` answer; `alert_action.txt.j2`; `case_modal.json.j2`).
+- templates/admin/: the ops pages.
+Developers' words (the REST API's JSON errors, logs, CLI output) stay in the code.
+
 Where a template comes from, first match wins: a text given in config.yaml's `templates:`, a
 file in the ops' override folder (`templates_dir`, or $KEEPPOSTED_TEMPLATES), the packaged file.
 """
