@@ -1,5 +1,14 @@
-"""What agents, the API and the CLI do to a case. Each action checks the transition, changes the
-case, writes the log and queues messages in the caller's transaction: nothing is sent here."""
+"""What agents, the API, the CLI, the worker and customers do to a case. Each action checks the
+transition, changes the case, writes the log and queues messages in the caller's transaction:
+nothing is sent here.
+
+This module is the one writer of a case's status (`open_case` gives a new case its first one).
+Every move is a function here: `put_waiting`, `resolve`, `confirm`, `request_reopen`/`reopen`,
+`close` and `auto_close`, each with the fields and log entries that belong to it. Agents' tools
+call them directly. A customer's words are read by the conversation in flows/confirmation.py,
+whose handlers only decide: they return the status the case moves to, and bot/inbound.py hands
+that decision to `move_for_customer`, which picks the move. So changing a transition means
+changing it here, and nothing else can overwrite it."""
 
 from __future__ import annotations
 
@@ -14,6 +23,7 @@ from bot.alerts import queue_alert
 from bot.contacts import find_or_create
 from bot.core import Core
 from bot.domain import (
+    CUSTOMER,
     PRIORITIES,
     AlertKind,
     CaseStatus,
@@ -249,7 +259,8 @@ def confirm(
     message_id: int | None = None,
     channel: str | None = None,
 ) -> None:
-    """The customer says it is fixed: close, thank them, and ask for a score if CSAT is on."""
+    """The customer says it is fixed: log it and close. Thanking them and asking for a score
+    (when CSAT is on) is the conversation's answer, in flows/confirmation.py."""
     _require(case, "confirmed", CaseStatus.RESOLVED)
     log.append(
         session,
@@ -261,8 +272,6 @@ def confirm(
         message_id=message_id,
     )
     _close(case, CloseReason.CONFIRMED, now)
-    if core.config.confirmation.csat.enabled:
-        case.csat_requested_at = now
 
 
 def request_reopen(
@@ -291,6 +300,49 @@ def request_reopen(
     )
     reopen(session, core, case, actor=actor, now=now)
     queue_alert(session, core, case=case, kind=AlertKind.REOPEN, now=now, words=words, upset=upset)
+
+
+def move_for_customer(
+    session: Session,
+    core: Core,
+    case: Case,
+    to: CaseStatus,
+    *,
+    message: Message,
+    now: datetime,
+    upset: float | None = None,
+) -> bool:
+    """Apply what the customer's conversation decided (a handler's return in
+    flows/confirmation.py): closed is their YES (`confirm`), open is their REOPEN
+    (`request_reopen`); the status the case is already in changes nothing. No other move is a
+    customer's to make. Returns True when the move itself alerted the team (a reopen does)."""
+    if to == case.status:
+        return False
+    if to == CaseStatus.CLOSED:
+        confirm(
+            session,
+            core,
+            case,
+            actor=CUSTOMER,
+            now=now,
+            message_id=message.id,
+            channel=message.channel,
+        )
+        return False
+    if to == CaseStatus.OPEN:
+        request_reopen(
+            session,
+            core,
+            case,
+            words=message.body,
+            now=now,
+            message_id=message.id,
+            channel=message.channel,
+            actor=CUSTOMER,
+            upset=upset,
+        )
+        return True
+    raise InvalidTransition(case.id, str(case.status), f"moved to {to} by the customer")
 
 
 def reopen(session: Session, core: Core, case: Case, *, actor: str, now: datetime) -> None:

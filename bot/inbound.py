@@ -2,7 +2,9 @@
 
 SMS, Slack and web chat call them after checking their provider's signature. A message is
 stored first (idempotent on the provider id), then read into an intent, matched to a case and
-answered by the conversation in flows/confirmation.py, in one transaction.
+answered by the conversation in flows/confirmation.py, in one transaction. The conversation's
+handlers decide; `_Actions.take_turn` applies what they return through bot/actions.py (the one
+writer of a case's status), then queues the answers they asked for.
 
 Two ways in: `handle_inbound` stores and answers at once (for channels whose page waits for the
 answer, the demo and tests); `accept_inbound` only stores, so a webhook answers its provider in
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +39,7 @@ from bot.outbox import enqueue, queue_to_contact
 from channels.base import InboundMessage
 from flows.confirmation import (
     CONVERSATION,
+    Handler,
     Turn,
     in_csat_window,
     in_reopen_window,
@@ -181,9 +185,7 @@ def _answer(
                 },
             )
         handler = CONVERSATION.handler_for(reading.intent, case.status if case else None)
-        next_status = handler(turn)
-        if case is not None and next_status is not None:
-            case.status = next_status
+        writer.take_turn(handler, turn)  # the handler decides; its decision is applied here
         if case is not None and writer.upset is not None and not writer.alerted:
             # Nothing else told the team about this message, but the customer needs a person.
             writer.alert(case, AlertKind.NEGATIVE_MESSAGE)
@@ -340,7 +342,8 @@ def _recently_closed(session: Session, writer: _Actions, intent: Intent) -> Case
 
 
 class _Actions:
-    """TurnActions over the database: what the conversation's handlers do."""
+    """TurnActions over the database: what the conversation's handlers ask for, and the one
+    place their decisions are applied (`take_turn`)."""
 
     def __init__(
         self,
@@ -360,6 +363,35 @@ class _Actions:
         self.alerted = False  # the team already heard about this message
         score, threshold = message.sentiment, core.config.sentiment.alert_below
         self.upset = score if score is not None and score <= threshold else None
+        self._held: list[Callable[[], None]] | None = None  # a handler's requests, while it runs
+
+    def take_turn(self, handler: Handler, turn: Turn) -> None:
+        """Run one handler the ConversationHandler way: it decides, this applies. What it asks
+        for is held while it runs and done once its decision is applied, in the order asked, so
+        every answer and alert reads the case as it now is ("Case #1 is now closed")."""
+        self._held = []
+        try:
+            decided = handler(turn)
+        finally:
+            held, self._held = self._held, None
+        if turn.case is not None and decided is not None:
+            self.alerted |= actions.move_for_customer(
+                self.session,
+                self.core,
+                turn.case,
+                decided,
+                message=self.message,
+                now=self.now,
+                upset=self.upset,
+            )
+        for request in held:
+            request()
+
+    def _do(self, request: Callable[[], None]) -> None:
+        if self._held is None:
+            request()
+        else:
+            self._held.append(request)
 
     def alert(self, case: Case, kind: AlertKind, **extra: Any) -> None:
         """One alert per customer message, quoting their words; a strongly negative one also
@@ -381,6 +413,9 @@ class _Actions:
         return Address(self.message.channel, self.message.address or "")
 
     def reply(self, template: str, *, to_opted_out: bool = False, **extra: Any) -> None:
+        self._do(lambda: self._reply(template, to_opted_out, extra))
+
+    def _reply(self, template: str, to_opted_out: bool, extra: dict[str, Any]) -> None:
         case = self.session.get(Case, self.message.case_id) if self.message.case_id else None
         queue_to_contact(
             self.session,
@@ -395,32 +430,19 @@ class _Actions:
             to_opted_out=to_opted_out,
         )
 
-    def confirm(self, case: Case) -> None:
-        actions.confirm(
-            self.session,
-            self.core,
-            case,
-            actor=CUSTOMER,
-            now=self.now,
-            message_id=self.message.id,
-            channel=self.message.channel,
-        )
+    def ask_csat(self, case: Case) -> None:
+        """Ask for a 1-5 score; the CSAT window opens now."""
 
-    def request_reopen(self, case: Case) -> None:
-        self.alerted = True
-        actions.request_reopen(
-            self.session,
-            self.core,
-            case,
-            words=self.message.body,
-            now=self.now,
-            message_id=self.message.id,
-            channel=self.message.channel,
-            actor=CUSTOMER,
-            upset=self.upset,
-        )
+        def ask() -> None:
+            case.csat_requested_at = self.now
+            self._reply("csat_ask", False, {})
+
+        self._do(ask)
 
     def record_csat(self, case: Case, score: int) -> None:
+        self._do(lambda: self._record_csat(case, score))
+
+    def _record_csat(self, case: Case, score: int) -> None:
         case.csat_score = score
         log.append(
             self.session,
@@ -436,6 +458,9 @@ class _Actions:
             self.alert(case, AlertKind.LOW_CSAT, score=score)
 
     def opt(self, out: bool) -> None:
+        self._do(lambda: self._opt(out))
+
+    def _opt(self, out: bool) -> None:
         channel = self.message.channel
         changed = change_opt_out(
             self.session,
@@ -450,7 +475,7 @@ class _Actions:
             return
         if provider_answers_keywords(channel, self.core.config):
             return
-        self.reply("opted_out" if out else "opted_in", to_opted_out=out)
+        self._reply("opted_out" if out else "opted_in", out, {})
 
     def flag_unclear(self, case: Case) -> None:
-        self.alert(case, AlertKind.UNCLEAR_REPLY)
+        self._do(lambda: self.alert(case, AlertKind.UNCLEAR_REPLY))

@@ -1,5 +1,12 @@
 """The customer's side of a case as one conversation: for each case status, which intent is
-handled how (python-telegram-bot's ConversationHandler shape). A handler returns the next status.
+handled how (python-telegram-bot's ConversationHandler shape).
+
+Handlers decide; they never write a case's status. A handler says what to answer through
+`turn.actions` and returns the status the case moves to, or None to leave it where it is (the
+status it is already in means the same). bot/inbound.py applies the move through bot/actions.py,
+the one writer of a case's status, and only then queues what the handler asked for, so every
+answer reads the case as the customer's words left it. The customer can make two moves: YES
+closes a resolved case, REOPEN opens a resolved or recently closed one.
 
 `entry_points` win over everything (carrier rules: STOP and START always work), `states` are the
 case statuses stored in SQL, and `fallback` keeps anything else as a customer message, alerts the
@@ -36,17 +43,18 @@ class Turn:
 
 
 class TurnActions(Protocol):
-    """What a handler may do; implemented over the database in bot/inbound.py."""
+    """What a handler may ask for; implemented over the database in bot/inbound.py. Nothing here
+    changes a case's status: that is what the handler returns."""
 
     def reply(self, template: str, *, to_opted_out: bool = False, **extra: Any) -> None: ...
-    def confirm(self, case: Case) -> None: ...
-    def request_reopen(self, case: Case) -> None: ...
+    def ask_csat(self, case: Case) -> None: ...
     def record_csat(self, case: Case, score: int) -> None: ...
     def opt(self, out: bool) -> None: ...
     def flag_unclear(self, case: Case) -> None: ...
 
 
 Handler = Callable[[Turn], CaseStatus | None]
+"""Returns the status the case moves to; None leaves it as it is."""
 
 
 @dataclass(frozen=True)
@@ -100,12 +108,12 @@ def in_csat_window(case: Case, config: Config, now: datetime) -> bool:
 
 def opt_out(turn: Turn) -> CaseStatus | None:
     turn.actions.opt(out=True)
-    return turn.case.status if turn.case else None
+    return None
 
 
 def opt_in(turn: Turn) -> CaseStatus | None:
     turn.actions.opt(out=False)
-    return turn.case.status if turn.case else None
+    return None
 
 
 def provider_answers_keywords(channel: str, config: Config) -> bool:
@@ -117,27 +125,25 @@ def provider_answers_keywords(channel: str, config: Config) -> bool:
 def send_help(turn: Turn) -> CaseStatus | None:
     if not provider_answers_keywords(turn.message.channel, turn.config):
         turn.actions.reply("help", to_opted_out=True)  # carriers want HELP answered, always
-    return turn.case.status if turn.case else None
+    return None
 
 
 def tell_status(turn: Turn) -> CaseStatus | None:
-    assert turn.case is not None
     turn.actions.reply("status")
-    return turn.case.status
+    return None
 
 
 def confirm(turn: Turn) -> CaseStatus | None:
+    """YES to a resolved case closes it; with CSAT on, the thanks comes with the score question."""
     assert turn.case is not None
-    turn.actions.confirm(turn.case)
     turn.actions.reply("confirm_thanks")
-    if turn.case.csat_requested_at is not None:
-        turn.actions.reply("csat_ask")
+    if turn.config.confirmation.csat.enabled:
+        turn.actions.ask_csat(turn.case)
     return CaseStatus.CLOSED
 
 
 def reopen(turn: Turn) -> CaseStatus | None:
-    assert turn.case is not None
-    turn.actions.request_reopen(turn.case)
+    """REOPEN opens the case again (and alerts the assignee with the customer's words)."""
     turn.actions.reply("reopen_ack")
     return CaseStatus.OPEN
 
@@ -146,7 +152,7 @@ def reopen_if_in_window(turn: Turn) -> CaseStatus | None:
     assert turn.case is not None
     if not in_reopen_window(turn.case, turn.config, turn.now):
         turn.actions.reply("reopen_expired")
-        return CaseStatus.CLOSED
+        return None
     return reopen(turn)
 
 
@@ -156,12 +162,12 @@ def rate(turn: Turn) -> CaseStatus | None:
         return keep_unclear(turn)
     turn.actions.record_csat(turn.case, turn.reading.rating)
     turn.actions.reply("csat_thanks", score=turn.reading.rating)
-    return CaseStatus.CLOSED
+    return None
 
 
 def already_closed(turn: Turn) -> CaseStatus | None:
     """A second YES (or a late one after auto-close): kept, nothing more to do."""
-    return CaseStatus.CLOSED
+    return None
 
 
 def keep_unclear(turn: Turn) -> CaseStatus | None:
@@ -172,7 +178,7 @@ def keep_unclear(turn: Turn) -> CaseStatus | None:
         media_only = turn.message.media_count > 0 and not turn.message.body.strip()
         turn.actions.reply("media_received" if media_only else "clarify")
         turn.case.clarified_in = str(turn.case.status)
-    return turn.case.status
+    return None
 
 
 def no_case(turn: Turn) -> CaseStatus | None:
