@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import queue
 import random
 import re
+import socket
 import threading
 import time
 import uuid
@@ -177,10 +179,35 @@ class _ApiError(Exception):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Routes a request to the FakeTwilio; one request per connection (HTTP/1.0)."""
+    """Routes requests to the FakeTwilio over HTTP/1.1 keep-alive, as Twilio's API does: the
+    real client's pooled session sends many messages over one connection, and every answer
+    carries its Content-Length so the next request can follow on the same socket."""
 
-    timeout = 10  # an idle client must not hold up stop()
+    protocol_version = "HTTP/1.1"
+    # The headers and the body go out in two writes; with Nagle's algorithm the body would
+    # wait for the client's delayed ACK of the headers, some 40 ms per answer.
+    disable_nagle_algorithm = True
+    # A connection idle this long is closed; stop() closes idle ones at once (see below).
+    timeout = 60
     server_version = "FakeTwilio/1.0"
+
+    def setup(self) -> None:
+        super().setup()
+        self._fake.opened(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self._fake.closed(self.connection)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except ConnectionError:  # the client went away, e.g. a worker killed mid-request
+            self.close_connection = True
+        if self._fake.stopping:  # answer what is in flight, then let the connection go
+            self.close_connection = True
 
     def do_POST(self) -> None:
         form = self._read_form()
@@ -243,6 +270,8 @@ class FakeTwilio:
         self._threads: list[threading.Thread] = []
         self._jobs: queue.Queue[tuple[float, str] | None] = queue.Queue()
         self._stopping = threading.Event()
+        self._open: set[socket.socket] = set()
+        self._connections = 0
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -263,6 +292,13 @@ class FakeTwilio:
         self._stopping.set()
         self._jobs.put(None)
         self._server.shutdown()
+        with self._changed:
+            idle = list(self._open)
+        for connection in idle:
+            # Ends the read of a connection waiting for its next request (it sees EOF); one
+            # mid-request still writes its answer, then closes as `stopping` says.
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RD)
         for thread in self._threads:
             thread.join()
         self._server.server_close()
@@ -284,6 +320,27 @@ class FakeTwilio:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def opened(self, connection: socket.socket) -> None:
+        """A client connected (the handler calls this once per TCP connection)."""
+        with self._changed:
+            self._open.add(connection)
+            self._connections += 1
+
+    def closed(self, connection: socket.socket) -> None:
+        with self._changed:
+            self._open.discard(connection)
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far: far fewer than `attempts` when clients keep
+        their connections alive."""
+        with self._changed:
+            return self._connections
 
     @property
     def url(self) -> str:
