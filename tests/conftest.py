@@ -85,6 +85,19 @@ def _loopback_only(original: Any) -> Any:
     return connect
 
 
+# Markers that follow from what a test uses, so a new test is marked without anyone
+# remembering to: `make test-quick` leaves out PostgreSQL and Chromium by these.
+MARKER_BY_FIXTURE = {"pg_server": "postgres", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = getattr(item, "fixturenames", ())
+        for fixture, marker in MARKER_BY_FIXTURE.items():
+            if fixture in used:
+                item.add_marker(marker)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _offline() -> Iterator[None]:
     """Any test that reaches beyond this machine fails."""
