@@ -39,6 +39,7 @@ from tests.processes import Process
 ROOT = Path(__file__).resolve().parent.parent
 SMS_FROM = "+15005550006"
 SEED_BATCH = 5_000
+POLL = 0.2  # seconds between two looks at what the other processes did
 
 
 def phone(i: int) -> str:
@@ -159,12 +160,24 @@ class Rig:
         self.workers.append(worker)
         return worker
 
-    def kill_and_replace(self, rng: random.Random) -> None:
-        """SIGKILL a random live worker and start a new one in its place."""
-        victim = rng.choice([worker for worker in self.workers if worker.alive])
-        victim.kill()
+    def kill_and_replace(self, rng: random.Random) -> bool:
+        """SIGKILL a random live worker at work and start a new one in its place; False (and
+        nothing killed) while any live worker has yet to claim its first row.
+
+        Waiting for the last replacement to join the work means every kill lands on a worker
+        mid-batch, and a loaded machine, where a worker takes seconds to start, is never left
+        with only workers still starting."""
+        alive = [worker for worker in self.workers if worker.alive]
+        try:
+            working = self.working()
+        except OperationalError:  # the database is being restarted: not now
+            return False
+        if not alive or any(worker.pid not in working for worker in alive):
+            return False
+        rng.choice(alive).kill()
         self.kills += 1
         self._start_worker()
+        return True
 
     def start_web(self) -> str:
         """One gunicorn on its own port, like a web process on another machine; its URL."""
@@ -188,7 +201,7 @@ class Rig:
         web.start()
         url = f"http://127.0.0.1:{port}"
         self.webs.append((web, url))
-        wait_until(lambda: _answers(f"{url}/healthz"), 30, f"{web.name} to answer", self.logs)
+        wait_until(lambda: answers(f"{url}/healthz"), 30, f"{web.name} to answer", self.logs)
         return url
 
     def status(self) -> dict[str, Any]:
@@ -225,6 +238,20 @@ class Rig:
             ).all()
         return {str(status): count for status, count in rows}
 
+    def working(self) -> set[int]:
+        """The process ids of the workers that have claimed outbox rows (each leases a row in
+        its own name, `host:pid`; the name stays on the row once it is sent)."""
+        with self.engine.connect() as connection:
+            owners = connection.execute(
+                select(Outbox.lease_owner).where(Outbox.lease_owner.is_not(None)).distinct()
+            ).scalars()
+            return {int(owner.rpartition(":")[2]) for owner in owners if owner}
+
+    def done(self) -> int:
+        """Interim rows sent or failed for good."""
+        counts = self.interim_counts()
+        return counts.get(OutboxStatus.SENT, 0) + counts.get(OutboxStatus.FAILED, 0)
+
     def settled(self, expected: int) -> bool:
         """Every expected interim row is sent or failed, none waiting or in flight."""
         try:
@@ -235,7 +262,8 @@ class Rig:
         return done >= expected and sum(counts.values()) == done
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """The URL answers 200 (for /healthz: the web process is up and reaches the database)."""
     try:
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:
@@ -245,11 +273,14 @@ def _answers(url: str) -> bool:
 def wait_until(
     condition: Callable[[], bool], timeout: float, what: str, context: Callable[[], str]
 ) -> None:
+    """Return as soon as `condition()` holds, checking five times a second; fail with
+    `context()` after `timeout` seconds. The other processes' state can only be polled: this
+    waits for what they did, never for a guessed duration."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{context()}")
-        time.sleep(0.2)
+        time.sleep(POLL)
 
 
 @contextmanager
@@ -267,10 +298,19 @@ def scale_rig(
 
 
 class Faults:
-    """A background thread that does something every few seconds until stopped."""
+    """A background thread that acts every few seconds, or sooner when `due()` says so (the
+    run reached a milestone), until stopped. `act()` returns False when it could not act yet
+    (a replaced worker is still starting): it is tried again at the next check, and the next
+    interval starts only once it acted."""
 
-    def __init__(self, every: tuple[float, float], act: Callable[[], None], seed: int) -> None:
-        self.every, self.act = every, act
+    def __init__(
+        self,
+        every: tuple[float, float],
+        act: Callable[[], bool],
+        seed: int,
+        due: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.every, self.act, self.due = every, act, due
         self.rng = random.Random(seed)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="faults", daemon=True)
@@ -287,9 +327,11 @@ class Faults:
             raise self.error
 
     def _run(self) -> None:
-        while not self._stop.wait(self.rng.uniform(*self.every)):
+        next_at = time.monotonic() + self.rng.uniform(*self.every)
+        while not self._stop.wait(POLL):
             try:
-                self.act()
+                if (time.monotonic() >= next_at or self.due()) and self.act():
+                    next_at = time.monotonic() + self.rng.uniform(*self.every)
             except BaseException as exc:  # surfaced in the test by __exit__
                 self.error = exc
                 return

@@ -5,6 +5,9 @@ PostgreSQL and the fake Twilio. While they work, workers are killed with SIGKILL
 the database is restarted, Twilio answers 429 or 500 to a fifth of the calls, and customers'
 replies reach both web processes at once. Each test ends with every case handled and checks
 the duplicates against what the README promises.
+
+The fault run has two sizes with the same faults and the same checks: `make test` plays it
+with 2,000 due cases, `make test-scale` (marker `scale`) with the 20,000 of the README.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import random
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
@@ -30,10 +34,11 @@ from bot.config import parse_config
 from bot.domain import CaseStatus, Direction, LogEvent, OutboxKind, OutboxStatus
 from bot.models import Case, LogEntry, Message, Outbox
 from bot.simulate import inbound_form
-from tests.pg_server import PostgresServer, require_pg_bin, throwaway_postgres
+from tests.pg_server import PostgresServer
 from tests.scale_harness import (
     Faults,
     Rig,
+    answers,
     due_now,
     lateness,
     percentile,
@@ -43,21 +48,23 @@ from tests.scale_harness import (
     wait_until,
 )
 
-# 20,000 as the issue asks; KEEPPOSTED_SCALE_CASES shrinks it while working on the rig.
-CASES = int(os.environ.get("KEEPPOSTED_SCALE_CASES", "20000"))
-REPLIES = max(CASES // 50, 20)
+# Each run takes real processes and seconds to minutes; the pg_server fixture marks them
+# `postgres` too (tests/conftest.py).
+pytestmark = pytest.mark.slow
+
+# 20,000 as the README promises (KEEPPOSTED_SCALE_CASES changes it while working on the rig);
+# `make test` plays the same run at a tenth of that.
+FULL = int(os.environ.get("KEEPPOSTED_SCALE_CASES", "20000"))
+SMALL = 2_000
 WORKERS = 4
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresServer]:
-    with throwaway_postgres(require_pg_bin()) as server:
-        yield server
+# Whatever the machine's speed, a run has a fault at each eighth of its progress (a restart at
+# the first past a third, SIGKILLs at the others), besides one every 3-7 s.
+MILESTONES = 8
 
 
 @pytest.fixture
-def rig(pg: PostgresServer, tmp_path: Path) -> Iterator[Rig]:
-    with scale_rig(pg, f"scale_{uuid.uuid4().hex[:12]}", tmp_path) as built:
+def rig(pg_server: PostgresServer, tmp_path: Path) -> Iterator[Rig]:
+    with scale_rig(pg_server, f"scale_{uuid.uuid4().hex[:12]}", tmp_path) as built:
         yield built
 
 
@@ -85,7 +92,9 @@ def seed_awaiting_confirmation(rig: Rig, count: int, first: int) -> list[int]:
 
 
 def post_like_twilio(web_url: str, form: dict[str, str], public_url: str, token: str) -> None:
-    """Signed for the public URL, as Twilio signs it; tried again on 5xx or no answer."""
+    """Signed for the public URL, as Twilio signs it. On a 5xx or no answer (the database is
+    being restarted) it is tried again as soon as the web process is ready again, that is when
+    its /healthz, which checks the database, answers 200."""
     signature = RequestValidator(token).compute_signature(f"{public_url}/sms/inbound", form)
     for _ in range(30):
         try:
@@ -96,12 +105,12 @@ def post_like_twilio(web_url: str, form: dict[str, str], public_url: str, token:
                 timeout=10,
             )
         except requests.RequestException:
-            threading.Event().wait(0.5)
-            continue
-        if response.status_code < 500:
-            assert response.status_code == 200, response.text
-            return
-        threading.Event().wait(0.5)
+            pass
+        else:
+            if response.status_code < 500:
+                assert response.status_code == 200, response.text
+                return
+        wait_until(lambda: answers(f"{web_url}/healthz"), 120, f"{web_url} to be ready", lambda: "")
     raise AssertionError(f"the web processes never took {form['MessageSid']}")
 
 
@@ -208,50 +217,76 @@ def run_until_settled(rig: Rig, expected: int, timeout: float = 900) -> None:
 # -- the runs -----------------------------------------------------------------------------------
 
 
-def test_twenty_thousand_due_cases_under_every_fault_get_one_update_each(
-    rig: Rig, record_property: pytest.RecordProperty
+@pytest.mark.parametrize(
+    "cases",
+    [
+        pytest.param(SMALL, id=f"{SMALL}-cases"),
+        pytest.param(FULL, id=f"{FULL}-cases", marks=pytest.mark.scale),
+    ],
+)
+def test_due_cases_under_every_fault_get_one_update_each(
+    rig: Rig, record_property: Callable[[str, object], None], cases: int
 ) -> None:
     """SIGKILLs, a database restart, Twilio failing a fifth of calls and replies racing on two
     web processes, all in one run: every case handled, no customer texted twice."""
-    case_ids = seed_due_cases(rig.engine, CASES, due_now)
-    replying = seed_awaiting_confirmation(rig, REPLIES, first=CASES)
+    replies = max(cases // 50, 20)
+    case_ids = seed_due_cases(rig.engine, cases, due_now)
+    replying = seed_awaiting_confirmation(rig, replies, first=cases)
     rig.twilio.fail_ratio(0.2, statuses=(429, 500), seed=6)
     for _ in range(2):
         rig.start_web()
     rig.start_workers(WORKERS)
     rng = random.Random(6)
     restarted = threading.Event()
+    step = cases // MILESTONES
+    next_milestone = step
 
-    def fault() -> None:
-        done = sum(rig.interim_counts().values()) if not restarted.is_set() else 0
-        if not restarted.is_set() and done > CASES // 3:
+    def progress() -> int | None:
+        try:
+            return rig.done()
+        except OperationalError:  # the database is being restarted
+            return None
+
+    def milestone_reached() -> bool:
+        done = progress()
+        return done is not None and done >= next_milestone
+
+    def fault() -> bool:
+        nonlocal next_milestone
+        done = progress()
+        if done is None:
+            return False
+        if not restarted.is_set() and done > cases // 3:
             rig.pg.restart()  # every connection of every process drops
             restarted.set()
-        elif not rig.settled(CASES):
-            rig.kill_and_replace(rng)
+        elif done < cases and not rig.kill_and_replace(rng):
+            return False  # a replaced worker is still starting: again in a moment
+        next_milestone = max(next_milestone, (done // step + 1) * step)
+        return True
 
-    with Faults((3.0, 7.0), fault, seed=6):
-        customers_reply(rig, CASES, REPLIES)
-        run_until_settled(rig, CASES)
+    with Faults((3.0, 7.0), fault, seed=6, due=milestone_reached):
+        customers_reply(rig, cases, replies)
+        run_until_settled(rig, cases)
     lanes = rig.config["worker"]["send_threads"]  # each may have one row in doubt per kill
     figures = check_every_case_handled(rig, case_ids, may_fail=rig.kills * lanes)
     backlog = rig.status()  # what an operator's probe reads: nothing left behind
     assert (backlog["updates_due"], backlog["in_flight"], backlog["expired_leases"]) == (0, 0, 0)
     check_replies_changed_each_case_once(rig, replying)
     assert restarted.is_set() and rig.kills >= 3
+    figures["twilio_connections"] = rig.twilio.connections  # kept alive: far below the calls
     for name, value in figures.items():
         record_property(name, value)
     print("\nscale run:", figures)
 
 
 def test_several_workers_together_hold_a_sender_to_its_rate(
-    pg: PostgresServer, tmp_path: Path
+    pg_server: PostgresServer, tmp_path: Path
 ) -> None:
     """Three workers, one sender at 5 messages a second: together they keep to it (each alone
     would allow 5 a second, so three pacing only themselves would send 15)."""
     count, mps = 40, 5
     with scale_rig(
-        pg, f"pace_{uuid.uuid4().hex[:12]}", tmp_path, batch_size=10, lease="30s"
+        pg_server, f"pace_{uuid.uuid4().hex[:12]}", tmp_path, batch_size=10, lease="30s"
     ) as rig:
         rig.config["channels"]["sms"]["mps"] = mps
         rig.write_config()
