@@ -1,12 +1,13 @@
-"""Every `/case` subcommand of SPEC §4 over real HTTP: the ephemeral answer the agent sees (a card,
-a list, a note) comes back with 200 well within Slack's 3 s, and the work is already in the
-database when it does (messages to customers only queued). Bad arguments get the subcommand's
-usage line and change nothing; outsiders are refused; close and reopen are for supervisors."""
+"""Every `/case` subcommand over real HTTP: the ephemeral answer the agent sees (a card, a list,
+a note) comes back with 200 in the request itself, and the work is already in the database when
+it does (messages to customers only queued, so no provider call stands between the agent and
+Slack's 3 s). Bad arguments get the subcommand's usage line and change nothing; outsiders are
+refused; close and reopen are for supervisors. No test times an answer: a loaded machine would
+fail it for nothing; bench/ is where speed is measured."""
 
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +35,6 @@ from tests.slack_harness import (
 )
 
 PHONE = "+14155550101"  # open_case's customer
-SLACK_LIMIT = 3.0  # seconds: Slack shows an error for a slower answer
 SPEC_SUBCOMMANDS = [
     *("new", "update", "note", "notes", "status", "wait", "eta", "cadence", "pause"),
     *("resume", "resolve", "close", "reopen", "assign", "list", "summary", "help"),
@@ -45,13 +45,10 @@ SPEC_SUBCOMMANDS = [
 
 
 def ask(workspace: Workspace, user: str, text: str) -> str:
-    """Run `/case <text>` over HTTP; checks 200, the ephemeral answer and the 3 s limit, and
-    returns everything the agent sees as one string."""
-    started = time.perf_counter()
+    """Run `/case <text>` over HTTP; checks 200 and the ephemeral answer, and returns
+    everything the agent sees as one string."""
     response = workspace.command_response(user, text)
-    took = time.perf_counter() - started
     assert response.status_code == 200, (text, response.status_code, response.text)
-    assert took < SLACK_LIMIT, f"/case {text} took {took:.2f}s"
     answer: dict[str, Any] = response.json()
     assert answer.get("response_type") == "ephemeral", answer
     assert answer.get("text"), answer
@@ -684,19 +681,15 @@ def test_supervisors_may_do_what_agents_do(workspace: Workspace) -> None:
     assert "queued by sms" in ask(workspace, SUPERVISOR, "update 1 On it")
 
 
-# -- timing -------------------------------------------------------------------------------
+# -- a busier database -----------------------------------------------------------------------
 
 
-def test_answers_come_back_well_within_slacks_limit(workspace: Workspace) -> None:
-    """`ask` checks each answer against 3 s; here a busier database, slowest answer kept."""
+def test_answers_on_a_busier_database(workspace: Workspace) -> None:
+    """With more open cases than a list shows, every subcommand still answers in its request."""
     for n in range(25):
         new_case(workspace, contact={"phone": f"+1415555{n:04d}"}, subject=f"Case {n}")
-    slowest = 0.0
     for text in ("list", "new 4155550199 Another", "update 3 Hi", "summary 3", "notes 3"):
-        started = time.perf_counter()
         ask(workspace, AGENT, text)
-        slowest = max(slowest, time.perf_counter() - started)
-    assert slowest < SLACK_LIMIT
     shown = ask(workspace, AGENT, "list")
     assert "Showing the first 20" in shown and "20+ case(s) open" in shown
     assert START.year == 2026  # the frozen clock keeps every time above exact
