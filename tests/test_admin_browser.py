@@ -21,6 +21,9 @@ from tests.test_webchat_browser import ARTIFACTS, DESKTOP, Watched, browser  # n
 
 ADMIN_TOKEN = "browser-admin-token"
 
+# Drives Chromium (the `browser` fixture marks it too, tests/conftest.py).
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture
 def admin_site(database_url: str, clock: FrozenClock) -> Iterator[tuple[str, Core]]:

@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, or_, select
 
 from bot.clock import FrozenClock
+from bot.domain import Direction, OutboxStatus
+from bot.models import Message, Outbox
 from tests.ci import missing
 from tests.conftest import log_events
 from tests.webchat_harness import LiveChat, serve_chat
@@ -24,7 +27,7 @@ from tests.webchat_harness import LiveChat, serve_chat
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
 except ImportError:  # pragma: no cover - the test extra installs it
-    sync_playwright = None
+    sync_playwright = None  # type: ignore[assignment]
 
 CHROMIUM = os.environ.get("KEEPPOSTED_CHROMIUM", "/usr/bin/chromium")
 # Chromium on a machine with no network: no sandbox as root, no calls home.
@@ -38,8 +41,15 @@ CHROMIUM_ARGS = [
 ]
 LIVE = 3_000  # ms: a new message must show within 3 seconds, without a reload
 ARTIFACTS = Path(os.environ.get("KEEPPOSTED_ARTIFACTS", "test-artifacts")) / "screenshots"
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+}
+DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
+
+# Every test here drives Chromium (the `browser` fixture marks them too, tests/conftest.py).
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +97,34 @@ def page(browser: Browser) -> Iterator[Watched]:
     yield watched
     context.close()
     assert watched.problems == []
+
+
+def all_sent(chat: LiveChat, case_id: int) -> bool:
+    """The worker beside the app has answered every customer message of the case and sent
+    everything queued for it."""
+    with chat.core.sessions() as session:
+        unanswered = select(Message.id).where(
+            Message.case_id == case_id,
+            Message.direction == Direction.IN,
+            Message.handled_at.is_(None),
+        )
+        queued = select(Outbox.id).where(
+            Outbox.case_id == case_id,
+            Outbox.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+        )
+        waiting = session.scalar(
+            select(func.count()).where(or_(unanswered.exists(), queued.exists()))
+        )
+    return not waiting
+
+
+def wait_until_sent(chat: LiveChat, case_id: int, timeout: float = 10.0) -> None:
+    """Return as soon as `all_sent`; the worker runs every 100 ms, so this is one or two looks."""
+    deadline = time.monotonic() + timeout
+    while not all_sent(chat, case_id):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the worker left case {case_id}'s messages unsent")
+        time.sleep(0.02)  # the next look at the database, not a guess at how long
 
 
 def timeline(page: Page) -> Any:
@@ -230,7 +268,7 @@ def test_screenshots(
     path = link.removeprefix(chat.url)
     asked = chat.api.post(f"{path}/messages", json={"text": "Will they need to come inside?"})
     assert asked.status_code == 201
-    time.sleep(0.3)  # let the worker send those before the next one
+    wait_until_sent(chat, case_id)  # the update, the question and its answer come first
     chat.act(case_id, "resolve", resolution="The engineer replaced the faulty cable at the box.")
     context = browser.new_context(**screen)
     watched = Watched(context.new_page())
