@@ -46,6 +46,7 @@ def test_demo_plays_whole_cases_in_dry_run(kp: CliRunner) -> None:
     assert "confirmed by customer      1" in report and "reopen requests            1" in report
 
 
+@pytest.mark.slow
 def test_demo_history_fills_the_report_day_by_day(kp: CliRunner) -> None:
     out = run(kp, "demo", "--history-days", "3").output
     played = int(re.search(r"Played (\d+) past cases", out).group(1))  # type: ignore[union-attr]
@@ -87,6 +88,7 @@ def test_case_new_list_show_resolve(kp: CliRunner) -> None:
     assert run(kp, "case", "list", "--status", "resolved").output.count("#1") == 1
 
 
+@pytest.mark.slow
 def test_status_shows_the_backlog_a_monitor_should_watch(kp: CliRunner) -> None:
     run(kp, "demo")
     figures = json.loads(run(kp, "status", "--json").output)
@@ -138,6 +140,7 @@ def test_a_second_worker_on_sqlite_refuses_to_start(tmp_path: Path) -> None:
     second.release()
 
 
+@pytest.mark.slow
 def test_the_worker_command_refuses_when_one_is_running(tmp_path: Path) -> None:
     """The real `keepposted worker` process, started while another holds the lock."""
     db = tmp_path / "w.db"
@@ -166,6 +169,7 @@ def test_the_worker_command_refuses_when_one_is_running(tmp_path: Path) -> None:
     assert "SQLite supports one worker" in refused.stderr
 
 
+@pytest.mark.slow
 def test_serve_runs_the_app_under_gunicorn(tmp_path: Path) -> None:
     """`keepposted serve` answers /healthz and the API with the real gunicorn."""
     import json

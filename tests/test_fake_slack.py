@@ -207,6 +207,7 @@ def test_refusals_slack_would_give(client: WebClient) -> None:
         assert error_of(refused) == expected, method
 
 
+@pytest.mark.slow
 def test_429_is_retried_after_retry_after(fake: FakeSlack) -> None:
     client = WebClient(
         token=fake.token,

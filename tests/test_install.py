@@ -251,6 +251,7 @@ def free_port() -> int:
         return port
 
 
+@pytest.mark.slow
 def test_dev_on_another_port_moves_every_link_and_prints_what_a_second_terminal_needs(
     tmp_path: Path,
 ) -> None:

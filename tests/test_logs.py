@@ -255,6 +255,7 @@ def _status(request: urllib.request.Request) -> int:
         return error.code
 
 
+@pytest.mark.slow
 def test_serve_logs_gunicorn_and_the_app_as_masked_json(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

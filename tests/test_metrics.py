@@ -276,6 +276,7 @@ core.engine.dispose()
 """
 
 
+@pytest.mark.slow
 def test_multiprocess_mode_sums_every_worker_process(database_url: str, tmp_path: Path) -> None:
     multiprocess_dir = tmp_path / "prometheus"
     multiprocess_dir.mkdir()

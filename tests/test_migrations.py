@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from sqlalchemy import inspect, text
@@ -64,6 +65,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path: 
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_importing_the_app_touches_no_database(tmp_path: Path) -> None:
     """Nothing starts at import time: no schema, no scheduler, no connection."""
     import subprocess

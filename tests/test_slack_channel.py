@@ -176,6 +176,7 @@ def test_without_a_bot_token_messages_are_simulated(
 # -- rate limits --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_429_is_retried_after_retry_after_and_the_post_lands(
     fake_slack: FakeSlack, clock: FrozenClock
 ) -> None:
@@ -358,6 +359,7 @@ def test_a_lost_answer_to_opening_a_dm_was_not_sent(
 # -- pacing -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_posts_to_one_conversation_are_paced_to_one_a_second(
     fake_slack: FakeSlack, clock: FrozenClock
 ) -> None:
@@ -370,6 +372,7 @@ def test_posts_to_one_conversation_are_paced_to_one_a_second(
     assert posts[2] - posts[0] >= 1.9
 
 
+@pytest.mark.slow
 def test_conversations_are_paced_apart(fake_slack: FakeSlack, clock: FrozenClock) -> None:
     channel = slack_channel(fake_slack, clock, posts_per_second=1.0)
     channel.send(outbound(SUPPORT, "A1"))

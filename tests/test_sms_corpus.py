@@ -8,6 +8,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot import actions
@@ -78,9 +79,11 @@ def _send_corpus(live: LiveApp, fake: FakeTwilio, path: Path) -> None:
     assert wrong == []
 
 
+@pytest.mark.slow
 def test_own_corpus_as_sms(live: LiveApp, fake_twilio: FakeTwilio) -> None:
     _send_corpus(live, fake_twilio, OWN_CORPUS)
 
 
+@pytest.mark.slow
 def test_shared_corpus_as_sms(live: LiveApp, fake_twilio: FakeTwilio) -> None:
     _send_corpus(live, fake_twilio, shared_corpus())

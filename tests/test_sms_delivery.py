@@ -278,6 +278,7 @@ def test_the_pacer_lines_up_one_sender_and_leaves_others_alone() -> None:
     assert waits == [0.25, 0.5, 0.75]
 
 
+@pytest.mark.slow
 def test_a_paced_run_hands_back_what_it_cannot_send_inside_the_lease(
     database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio
 ) -> None:
