@@ -319,8 +319,8 @@ def worker(state: State) -> None:
     from bot.logs import configure_logging
     from bot.worker import run_worker
 
+    require_templates(state.config, state.core.templates)  # refused before logging is set up
     configure_logging()
-    require_templates(state.config, state.core.templates)
     click.echo(
         f"keepposted worker on {shown_url(state.core.settings.database_url)}; Ctrl-C to stop."
     )
