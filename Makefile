@@ -30,13 +30,15 @@ demo: $(APP_STAMP)
 	$(DEMO_ENV) $(BIN)/keepposted demo
 	$(DEMO_ENV) $(BIN)/keepposted dev --port $(PORT)
 
-# Every test but the full-size fault run (test-scale) and the installed-wheel journey (test-wheel).
+# Every test but the full-size fault run (test-scale) and the installed-wheel journey (test-wheel),
+# on every core (pytest-xdist; a file's tests stay on one worker, which shares its fixtures).
+PARALLEL := -n auto --dist loadfile
 test: $(DEV_STAMP)
-	$(BIN)/pytest -m "not scale and not wheel"
+	$(BIN)/pytest $(PARALLEL) -m "not scale and not wheel"
 
 # The inner loop: no PostgreSQL, no browser, nothing slow.
 test-quick: $(DEV_STAMP)
-	$(BIN)/pytest -q -m "not scale and not wheel and not slow and not postgres and not browser"
+	$(BIN)/pytest -q $(PARALLEL) -m "not scale and not wheel and not slow and not postgres and not browser"
 
 # The 20,000-case fault run on PostgreSQL (README, Running at scale).
 test-scale: $(DEV_STAMP)

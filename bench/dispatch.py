@@ -1,12 +1,12 @@
 """Dispatch benchmark on PostgreSQL: interim updates from due cases to sent messages, in five parts.
 
 Every figure is a ratio against a baseline measured in the same run; nothing here is a timed
-assertion. A throwaway PostgreSQL server (`tests/pg_server.py`: initdb in a temp dir, with fsync,
-synchronous_commit and full_page_writes off, so a commit costs less than on a durable server)
-serves a fresh database, migrated with `bot.migrate.upgrade`, to each run. Cases are seeded with
-COPY (one contact per case; the fastest bulk path for plain rows) and ANALYZEd; seeding is timed
-apart and is never part of a comparison. Closed cases get the oldest ids and due ones the newest,
-as in a real database.
+assertion. A throwaway PostgreSQL server (`tests/support/pg_server.py`: initdb in a temp dir, with
+fsync, synchronous_commit and full_page_writes off, so a commit costs less than on a durable server)
+serves a fresh database, migrated with `bot.store.migrate.upgrade`, to each run. Cases are seeded
+with COPY (one contact per case; the fastest bulk path for plain rows) and ANALYZEd; seeding is
+timed apart and is never part of a comparison. Closed cases get the oldest ids and due ones the
+newest, as in a real database.
 
 1. dispatch: N due cases, in this process: `bench.dispatch_sqlite` on PostgreSQL, with its
    in-memory channel, phases, baseline and checks imported from it. *Ours*: advance_due_updates
@@ -14,7 +14,7 @@ as in a real database.
    transaction per send, the hash-chained log). *Baseline*: a plain SQLAlchemy Core bulk insert of
    the same N message and N outbox rows into a fresh database. Checks: N messages sent, one
    `interim_sent` entry per case, `log.verify` ok over the whole log (each case is seeded with its
-   `case_opened` entry and chain head, hashed as `bot.log` hashes them).
+   `case_opened` entry and chain head, hashed as `bot.ledger.chain` hashes them).
 2. workers: N due cases, then K = 1, 2, 4 (--workers; --quick: 1, 2) real `keepposted worker`
    processes (`python -m bot worker`, a config.yaml in a temp dir: poll_every 1s, send_every 1s,
    --batch-size), timed from spawning them until the database holds N sent outbox rows. SMS runs in
@@ -40,9 +40,9 @@ as in a real database.
    locking or signalling, jobs run twice or are missed), so that approach is one scheduler process,
    however many cases.
 5. timeliness: --timeliness-cases cases due evenly over the next --timeliness-window seconds and
-   four worker processes with the default WorkerSettings (poll_every 5s, send_every 1s,
-   batch_size 200), sending through the real twilio client to `tests/fake_twilio.py` (served in
-   this process; channels.sms.mps high enough never to pace). Lateness = sent - due, by the fake's
+   four worker processes with the default WorkerSettings (poll_every 5s, send_every 1s, batch_size
+   200), sending through the real twilio client to `tests/support/fake_twilio.py` (served in this
+   process; channels.sms.mps high enough never to pace). Lateness = sent - due, by the fake's
    receive time and by outbox.sent_at: p50, p99, max. Beside it, a peer whose time-based job runs
    every 5 or 15 minutes: with due times spread evenly its mean lateness is half its interval and
    its worst a whole one (computed, not run).
@@ -89,27 +89,27 @@ from sqlalchemy.orm import selectinload
 from bench import dispatch_sqlite as sqlite_bench
 from bench.checks import Checks
 from bench.sql_counter import SqlCounter
-from bot import log
 from bot.clock import FrozenClock
 from bot.config import Settings, load_config
 from bot.core import Core, create_core
-from bot.db import make_engine
 from bot.domain import LogEvent, OutboxKind, OutboxStatus
-from bot.migrate import upgrade
-from bot.models import Case, LogEntry, Message, Outbox
-from bot.outbox import send_due
+from bot.ledger import chain as log
+from bot.outbox.sender import send_due
+from bot.store.db import make_engine
+from bot.store.migrate import upgrade
+from bot.store.models import Case, LogEntry, Message, Outbox
 from bot.worker import queue_interim_update as queue_for_case
 from flows.interim import gets_updates
-from tests.processes import Process  # standard library only: no pytest here
+from tests.support.processes import Process  # standard library only: no pytest here
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
 
-    from tests.pg_server import PostgresServer
+    from tests.support.pg_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
-# tests.pg_server and tests.fake_twilio are imported where they are used, so the APScheduler
-# child (it imports this module) loads what a peer would: no pytest.
+# tests.support.pg_server and tests.support.fake_twilio are imported where they are used, so the
+# APScheduler child (it imports this module) loads what a peer would: no pytest.
 
 SECTIONS = ("dispatch", "workers", "memory", "apscheduler", "timeliness")
 FULL_SIZES = {  # together about 15 minutes on this 2-CPU machine
@@ -238,7 +238,8 @@ def case_rows(mix: CaseMix, opened: datetime) -> Iterator[tuple[Any, ...]]:
 
 
 def log_rows(count: int, opened: datetime) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]:
-    """Each case's `case_opened` entry, hashed as bot.log.append hashes it, and its chain head."""
+    """Each case's `case_opened` entry, hashed as bot.ledger.chain.append hashes it, and its chain
+    head."""
     detail = {"subject": SUBJECT, "priority": "P3"}
     for i in range(1, count + 1):
         entry = LogEntry(
@@ -922,7 +923,7 @@ def lateness(seconds: Sequence[float]) -> tuple[str, ...]:
 
 
 def part_timeliness(bench: Bench) -> None:
-    from tests.fake_twilio import FakeTwilio
+    from tests.support.fake_twilio import FakeTwilio
 
     n, window = bench.args.timeliness_cases, bench.args.timeliness_window
     config_path = write_config(bench.tmp / "timeliness.yaml", mps=bench.args.timeliness_mps)
@@ -1065,7 +1066,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.apscheduler_child:
         return apscheduler_child(args.apscheduler_child)
-    from tests.pg_server import throwaway_postgres
+    from tests.support.pg_server import throwaway_postgres
 
     # SIGTERM, and SIGINT even where a shell started us in the background with it ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):

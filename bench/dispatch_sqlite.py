@@ -1,22 +1,21 @@
 """Dispatch benchmark on SQLite: the full interim-update path against a bare bulk insert.
 
-What is compared, and why
--------------------------
-*Ours* is what the worker really does when N open cases fall due at once (for example after
-the worker was down): `bot.worker.advance_due_updates` claims due cases in batches, renders the
-`interim` template, writes a Message and an Outbox row and advances each case in one
-transaction per batch; then `bot.outbox.send_due` claims outbox rows, hands each to the channel
-(an in-memory channel here, so no network time is counted) and, per send, marks it sent and
-appends a hash-chained entry to the case's log in its own transaction.
+What is compared, and why ------------------------- *Ours* is what the worker really does when N
+open cases fall due at once (for example after the worker was down):
+`bot.worker.advance_due_updates` claims due cases in batches, renders the `interim` template, writes
+a Message and an Outbox row and advances each case in one transaction per batch; then
+`bot.outbox.sender.send_due` claims outbox rows, hands each to the channel (an in-memory channel
+here, so no network time is counted) and, per send, marks it sent and appends a hash-chained entry
+to the case's log in its own transaction.
 
 The *baseline* is the floor for the same rows on the same engine settings (WAL, synchronous=
-NORMAL, foreign keys on, BEGIN IMMEDIATE from `bot.db.make_engine`): a plain SQLAlchemy Core
+NORMAL, foreign keys on, BEGIN IMMEDIATE from `bot.store.db.make_engine`): a plain SQLAlchemy Core
 bulk `insert()` of N `messages` and N `outbox` rows (the very bodies, addresses and ids the
 worker produced) into a second fresh database, committed in batches of
 `config.worker.batch_size`. The ratio ours / baseline says how much the logic (claiming,
 rendering, per-send transactions, the log chain) costs over just writing the rows.
 
-Seeding (N contacts and N cases through `bot.actions.open_case`, 500 per transaction, so each
+Seeding (N contacts and N cases through `bot.engine.actions.open_case`, 500 per transaction, so each
 case has a valid log chain) is timed separately and is not part of the comparison.
 
 Run from the repository root: `python -m bench.dispatch_sqlite [--quick] [--cases N]` (--quick:
@@ -40,15 +39,16 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Engine, Table, func, insert, select
 
 from bench.sql_counter import SqlCounter
-from bot import actions, log
 from bot.clock import FrozenClock
 from bot.config import Config, Settings, parse_config
 from bot.core import Core, create_core
-from bot.db import make_engine
 from bot.domain import LogEvent, MessageStatus, OutboxKind, OutboxStatus
-from bot.migrate import upgrade
-from bot.models import Case, Contact, LogEntry, Message, Outbox
-from bot.outbox import send_due
+from bot.engine import actions
+from bot.ledger import chain as log
+from bot.outbox.sender import send_due
+from bot.store.db import make_engine
+from bot.store.migrate import upgrade
+from bot.store.models import Case, Contact, LogEntry, Message, Outbox
 from bot.worker import advance_due_updates
 from channels.base import Channel, InboundMessage, OutboundMessage, SendResult
 from channels.registry import CHANNEL_NAMES, ChannelRegistry

@@ -1,23 +1,21 @@
 """Ops benchmark: the report, the notes search and the admin case lists over a stored history of
 realistic size, each beside a baseline measured in the same run.
 
-What is measured, and why
--------------------------
-A fresh database (a SQLite file in a temp dir; with --postgres a database on a throwaway
-PostgreSQL server from `tests/pg_server.py` instead), migrated with `bot.migrate.upgrade`, is
-seeded with 90 days of history up to a fixed now: N cases (default 50,000) opened over those
-days, each played to where it stands now (interim updates on its priority's cadence, most on time,
-some late, a few failed; a resolution; then confirmed, reopened or auto-closed), so the log holds
-about 10 entries a case and the outbox about 3.5 interim updates a case (with due_at and sent_at)
-plus confirmation requests and reminders. The log entries carry correct per-case hash chains,
-made with `bot.log.entry_hash` from `GENESIS` and anchored by their `log_chains` heads, so
-`bot.log.verify` passes (checked with --quick and --verify). Then M notes (default 200,000) go in
-through SQL, so the FTS5 triggers of migration 0007 index them on SQLite (on PostgreSQL the GIN
-index does). Everything is seeded with Core bulk inserts (`session.execute(insert(table), rows)`),
-timed apart, never part of a comparison. SQLite is not ANALYZEd (the app never does it);
-PostgreSQL is (autovacuum would be).
+What is measured, and why ------------------------- A fresh database (a SQLite file in a temp dir;
+with --postgres a database on a throwaway PostgreSQL server from `tests/support/pg_server.py`
+instead), migrated with `bot.store.migrate.upgrade`, is seeded with 90 days of history up to a fixed
+now: N cases (default 50,000) opened over those days, each played to where it stands now (interim
+updates on its priority's cadence, most on time, some late, a few failed; a resolution; then
+confirmed, reopened or auto-closed), so the log holds about 10 entries a case and the outbox about
+3.5 interim updates a case (with due_at and sent_at) plus confirmation requests and reminders. The
+log entries carry correct per-case hash chains, made with `bot.ledger.chain.entry_hash` from
+`GENESIS` and anchored by their `log_chains` heads, so `bot.ledger.chain.verify` passes (checked
+with --quick and --verify). Then M notes (default 200,000) go in through SQL, so the FTS5 triggers
+of migration 0007 index them on SQLite (on PostgreSQL the GIN index does). Everything is seeded with
+Core bulk inserts (`session.execute(insert(table), rows)`), timed apart, never part of a comparison.
+SQLite is not ANALYZEd (the app never does it); PostgreSQL is (autovacuum would be).
 
-1. report: `bot.report.build_report` (counts per day grouped in SQL) for the last 30 days (the
+1. report: `bot.ops.report.build_report` (counts per day grouped in SQL) for the last 30 days (the
    admin charts' default) and the last 90 (all of it, across the end of daylight saving time in
    America/New_York). *Baseline*: the naive way, every log entry and outbox row of the window
    loaded into Python with the ORM and counted per day in Python. Checks: both give the same
@@ -25,7 +23,7 @@ PostgreSQL is (autovacuum would be).
    notices, confirmations requested, confirmed, reopen requests, auto-closed, interim updates on
    time of those timed, CSAT responses); three days are printed side by side. Also printed: where
    one call's time goes, statement by statement.
-2. search: `bot.notes_search.search_notes` (FTS5 on SQLite, tsvector GIN on PostgreSQL) for a
+2. search: `bot.ops.notes_search.search_notes` (FTS5 on SQLite, tsvector GIN on PostgreSQL) for a
    rare word, a common word, two words, a word with a tag or a kind, and a tag alone. *Baseline*:
    the same filters as a `LIKE '%word%'` scan (ILIKE on PostgreSQL) over the note's text and
    tags, newest first, same limit. Shown: the median of 2R + 1 queries of each, alternating.
@@ -33,7 +31,8 @@ PostgreSQL is (autovacuum would be).
    ways, every hit of every query holds its words, tag and kind, and the tag alone gives the same
    notes in the same order. A search under 0.9 of the LIKE scan's speed is a FINDING, printed
    with its query plan.
-3. lists: `bot.admin_view.list_cases` for each view of /admin (page 1, no filters: each call also
+3. lists: `bot.web.admin.view.list_cases` for each view of /admin (page 1, no filters: each call
+also
    counts all five views and reads the filter menus), then the open view with a text filter;
    median of R calls. No baseline: the time per call is the figure, and a call over 1 s is a
    FINDING, printed with its slowest statement's query plan. Checks: each list's total, its page
@@ -77,12 +76,9 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from bench.checks import Checks
-from bot import log
-from bot.admin_view import PAGE_SIZE, VIEWS, CaseFilters, list_cases
 from bot.clock import FrozenClock
 from bot.config import Settings, parse_config
 from bot.core import Core, create_core
-from bot.db import make_engine
 from bot.domain import (
     CUSTOMER,
     SYSTEM,
@@ -94,10 +90,13 @@ from bot.domain import (
     OutboxStatus,
     agent,
 )
-from bot.migrate import upgrade
-from bot.models import Base, Case, Contact, LogChain, LogEntry, Note, Outbox
-from bot.notes_search import MAX_LIMIT, search_notes, words
-from bot.report import Report, build_report, day_window
+from bot.ledger import chain as log
+from bot.ops.notes_search import MAX_LIMIT, search_notes, words
+from bot.ops.report import Report, build_report, day_window
+from bot.store.db import make_engine
+from bot.store.migrate import upgrade
+from bot.store.models import Base, Case, Contact, LogChain, LogEntry, Note, Outbox
+from bot.web.admin.view import PAGE_SIZE, VIEWS, CaseFilters, list_cases
 
 ZONE = "America/New_York"
 NOW = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)  # a Tuesday, noon in New York
@@ -490,7 +489,7 @@ def make_history(cases: int) -> History:
 
 def log_rows(history: History) -> Iterator[dict[str, Any]]:
     """The log entries, seq in time order, each chained to its case's previous entry as
-    bot.log.append chains it."""
+    bot.ledger.chain.append chains it."""
     heads = history.chain_heads
     for seq, (at, case_id, what, actor, channel, detail) in enumerate(history.events, start=1):
         length, prev_hash = heads.get(case_id, (0, log.GENESIS))
@@ -962,7 +961,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add = parser.add_argument
     add("--quick", action="store_true", help="5,000 cases and 20,000 notes (under a minute)")
     add("--postgres", action="store_true", help="on a throwaway PostgreSQL instead of SQLite")
-    add("--verify", action="store_true", help="run bot.log.verify on the seeded log (--quick does)")
+    add(
+        "--verify",
+        action="store_true",
+        help="run bot.ledger.chain.verify on the seeded log (--quick does)",
+    )
     add("--cases", type=int, help=f"cases stored (default {FULL_SIZES['cases']})")
     add("--notes", type=int, help=f"notes stored (default {FULL_SIZES['notes']})")
     add("--repeats", type=int, help=f"timed calls of each (default {FULL_SIZES['repeats']})")
@@ -990,7 +993,7 @@ def database_url(cleanup: ExitStack, postgres: bool) -> tuple[str, str]:
     if not postgres:
         tmp = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="keepposted-bench-")))
         return f"sqlite:///{tmp / 'ops.db'}", f"SQLite {sqlite3.sqlite_version} (a file, WAL)"
-    from tests.pg_server import throwaway_postgres
+    from tests.support.pg_server import throwaway_postgres
 
     server = cleanup.enter_context(throwaway_postgres())
     url = server.create_database("bench_ops")

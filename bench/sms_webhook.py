@@ -1,19 +1,17 @@
 """Inbound SMS webhook benchmark: signed `YES` replies against the app under gunicorn, beside two
 baselines served the same way in the same run: a bare Flask endpoint and a durable floor.
 
-What is compared, and why
--------------------------
-*The app* is `bot.app:create_app()` under gunicorn (what the Procfile and `keepposted serve` run)
-answering `POST /sms/inbound` as Twilio calls it: the form fields of `bot.simulate.inbound_form`,
-signed in X-Twilio-Signature over `public_url` + path. `public_url` is the fixed PUBLIC_URL below,
-in the app's config and for every server, so one set of signed requests serves all three. Every
-request is a different customer's `YES` to their one case that was resolved and awaits
-confirmation, with its own MessageSid. Per request the app checks the signature, stores the
-message (insert-or-ignore on MessageSid) and answers empty TwiML; the flows run in the worker.
-After the HTTP runs, the worker's job (`bot.inbound.handle_received`) reads and answers every
-stored reply in this process, timed: it confirms and closes each case, appends to the case's
-hash-chained log, and queues the thank-you and the CSAT question. The checks then prove all of it
-happened.
+What is compared, and why ------------------------- *The app* is `bot.app:create_app()` under
+gunicorn (what the Procfile and `keepposted serve` run) answering `POST /sms/inbound` as Twilio
+calls it: the form fields of `bot.demo.simulate.inbound_form`, signed in X-Twilio-Signature over
+`public_url` + path. `public_url` is the fixed PUBLIC_URL below, in the app's config and for every
+server, so one set of signed requests serves all three. Every request is a different customer's
+`YES` to their one case that was resolved and awaits confirmation, with its own MessageSid. Per
+request the app checks the signature, stores the message (insert-or-ignore on MessageSid) and
+answers empty TwiML; the flows run in the worker. After the HTTP runs, the worker's job
+(`bot.engine.inbound.handle_received`) reads and answers every stored reply in this process, timed:
+it confirms and closes each case, appends to the case's hash-chained log, and queues the thank-you
+and the CSAT question. The checks then prove all of it happened.
 
 The SMS channel is live, as in production (a made-up account SID; its API base URL points at a
 closed local port so that nothing could reach Twilio). On the webhook path that makes no
@@ -29,7 +27,7 @@ the identical request bytes:
   do. It checks X-Twilio-Signature with twilio's RequestValidator over the same public URL + path,
   runs one `INSERT ... ON CONFLICT (sid) DO NOTHING` of (sid, from, body) into a one-table
   database and commits, then answers the same fixed TwiML. The database is a separate SQLite
-  file in the temp dir opened with `bot.db.make_engine` (the app's WAL, synchronous=NORMAL,
+  file in the temp dir opened with `bot.store.db.make_engine` (the app's WAL, synchronous=NORMAL,
   BEGIN IMMEDIATE); its table is made here before gunicorn starts. It stays SQLite under
   --database-url, so app / floor then compares PostgreSQL with SQLite.
 
@@ -45,9 +43,9 @@ perf_counter from send to last byte. Every server gets a warm-up first; the app'
 cases of its own, so the measured cases are untouched. Also shown: CPU seconds per request of the
 gunicorn workers (read from /proc) and of the load generator, which share the machine's cores.
 
-Seeding (N + warm-up contacts, each with one case opened and resolved through `bot.actions`, 500
-per transaction) is not measured. SQLite (a file in a temp dir, the single-machine default) unless
---database-url names an empty throwaway PostgreSQL database.
+Seeding (N + warm-up contacts, each with one case opened and resolved through `bot.engine.actions`,
+500 per transaction) is not measured. SQLite (a file in a temp dir, the single-machine default)
+unless --database-url names an empty throwaway PostgreSQL database.
 
 --profile K: afterwards, K more seeded `YES` replies go through the app in this process (Flask's
 test client, same database, no HTTP) under cProfile; prints the time per request, the SQL
@@ -95,14 +93,15 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from bench.sql_counter import SqlCounter
-from bot import actions, log
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
-from bot.db import is_sqlite, make_engine
+from bot.demo.simulate import inbound_form
 from bot.domain import CaseStatus, CloseReason, Direction
-from bot.migrate import upgrade
-from bot.models import Case, Contact, Message
-from bot.simulate import inbound_form
+from bot.engine import actions
+from bot.ledger import chain as log
+from bot.store.db import is_sqlite, make_engine
+from bot.store.migrate import upgrade
+from bot.store.models import Case, Contact, Message
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -545,7 +544,7 @@ def check_database(core: Core, expected: int, checks: Checks) -> None:
 
 def drain(core: Core) -> tuple[int, float]:
     """Let the worker's job answer every accepted message; (how many, seconds)."""
-    from bot.inbound import handle_received
+    from bot.engine.inbound import handle_received
 
     devnull = open(os.devnull, "w")  # noqa: SIM115 - the dry-run channel prints every reply
     stdout, sys.stdout = sys.stdout, devnull
@@ -568,7 +567,7 @@ def profile_in_process(
     """The webhook through Flask's test client (no HTTP, no gunicorn), then the worker's
     answering of those messages under cProfile."""
     from bot.app import create_app
-    from bot.inbound import handle_received
+    from bot.engine.inbound import handle_received
 
     validator = RequestValidator(settings.twilio_auth_token or "")
     url = config.public_url.rstrip("/") + "/sms/inbound"

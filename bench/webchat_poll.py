@@ -4,15 +4,15 @@ Flask endpoint served the same way in the same run.
 An open page (`GET /c/<token>`) polls `GET /c/<token>/messages?after=<cursor>` every 2 seconds,
 so open pages = 2 x polls/s. Per poll the app checks the signed link (itsdangerous), loads the
 case and its contact, reads the public timeline after the cursor, renders the status line and
-answers JSON (`bot/webchat_routes.py` `messages()`).
+answers JSON (`bot/web/webchat.py` `messages()`).
 
-*The app* is `bot.app:create_app()` under gunicorn with SECRET_KEY and API_TOKEN set, over a
-SQLite file in a temp dir. --cases cases are seeded through `bot.actions.open_case`, an hour ago,
+*The app* is `bot.app:create_app()` under gunicorn with SECRET_KEY and API_TOKEN set, over a SQLite
+file in a temp dir. --cases cases are seeded through `bot.engine.actions.open_case`, an hour ago,
 each for its own contact, with a timeline of 2 sent updates, the customer's question and a sent
 answer (outbound rows with their sent outbox row), all older than the cursor's 30 s settling time.
 Each case's link is minted with `core.links.token(case)`. Two runs, over the cases in turn in a
-shuffled order: --requests/2 *steady* polls (after=<the case's last id>: nothing new, what an
-open page does all day; the page itself renders the timeline and hands the script its cursor) and
+shuffled order: --requests/2 *steady* polls (after=<the case's last id>: nothing new, what an open
+page does all day; the page itself renders the timeline and hands the script its cursor) and
 --first-polls *first* polls (after=0: the whole timeline; default --requests/10, as they are rare
 and slow). Each bare run sends --requests/2.
 
@@ -63,8 +63,8 @@ from bench.sql_counter import SqlCounter
 from bot.config import Settings
 from bot.core import Core, create_core
 from bot.domain import Direction, MessageStatus, OutboxKind, OutboxStatus
-from bot.migrate import upgrade
-from bot.models import Case, Message, Outbox
+from bot.store.migrate import upgrade
+from bot.store.models import Case, Message, Outbox
 
 FULL_SIZES = {"cases": 2000, "requests": 20000, "warmup": 200}
 QUICK_SIZES = {"cases": 200, "requests": 1000, "warmup": 50}

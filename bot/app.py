@@ -7,19 +7,20 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from bot.admin_auth import SESSION_LIFETIME
-from bot.admin_routes import admin_routes
-from bot.api import api
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
-from bot.db import unreachable
 from bot.errors import KeeppostedError, TooManyRequests, Unauthorized
-from bot.logs import configure_logging_if_unset
-from bot.metrics import register_metrics
-from bot.readiness import Readiness, head_revision, schema_problem, template_problems
-from bot.slack_routes import register_slack, slack_routes
-from bot.sms_routes import sms_routes
-from bot.webchat_routes import webchat_routes
+from bot.ops.readiness import Readiness, head_revision, schema_problem, template_problems
+from bot.process_logging import configure_logging_if_unset
+from bot.resources import static_root
+from bot.store.db import unreachable
+from bot.web.admin.auth import SESSION_LIFETIME
+from bot.web.admin.routes import admin_routes
+from bot.web.api import api
+from bot.web.metrics import register_metrics
+from bot.web.slack import register_slack, slack_routes
+from bot.web.sms import sms_routes
+from bot.web.webchat import webchat_routes
 
 MAX_BODY_BYTES = 256 * 1024
 logger = logging.getLogger(__name__)
@@ -35,9 +36,10 @@ def create_app(
     config: Config | None = None, *, settings: Settings | None = None, core: Core | None = None
 ) -> Flask:
     """Build the web app: `gunicorn 'bot.app:create_app()'` or `keepposted serve`."""
-    configure_logging_if_unset()  # plain gunicorn: JSON and masked (bot/logs.py)
+    configure_logging_if_unset()  # plain gunicorn: JSON and masked (bot/process_logging.py)
     core = core or create_core(config or load_config(), settings)
-    app = Flask(__name__)
+    # /static/... serves the packaged bot/web/static (the web chat's script and styles).
+    app = Flask(__name__, static_folder=static_root())
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = core.settings.secret_key
     app.extensions["keepposted"] = core

@@ -19,18 +19,18 @@ from urllib.parse import urlsplit
 import click
 from sqlalchemy import select
 
-from bot import actions
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
-from bot.db import make_engine, shown_url
 from bot.domain import CaseStatus, agent
 from bot.durations import format_duration, parse_when
+from bot.engine import actions
 from bot.errors import KeeppostedError
-from bot.log import count_entries, verify
-from bot.migrate import upgrade
-from bot.models import Case, LogEntry, Message
-from bot.readiness import require_schema, require_templates
-from bot.serialize import case_record
+from bot.ledger.chain import count_entries, verify
+from bot.ops.readiness import require_schema, require_templates
+from bot.store.db import make_engine, shown_url
+from bot.store.migrate import upgrade
+from bot.store.models import Case, LogEntry, Message
+from bot.store.records import case_record
 
 CLI_ACTOR = agent("cli")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "0.0.0.0", "::1"}  # noqa: S104 - names, not a bind
@@ -95,7 +95,7 @@ def dev(state: State, host: str, port: int) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from bot.app import create_app
-    from bot.logs import configure_logging
+    from bot.process_logging import configure_logging
     from bot.worker import WorkerLock, schedule_jobs
 
     configure_logging(default_format="text")  # LOG_FORMAT=json to see what production logs
@@ -237,7 +237,7 @@ def simulate_sms_command(
     Signs with TWILIO_AUTH_TOKEN, which must match the server's (`keepposted dev` prints it).
     The replies are read from the server's database (DATABASE_URL) once its worker sent them.
     """
-    from bot.simulate import already_stored, simulate_sms, wait_for_replies
+    from bot.demo.simulate import already_stored, simulate_sms, wait_for_replies
 
     settings = Settings.from_env()
     if not settings.twilio_auth_token:
@@ -289,7 +289,7 @@ def serve(state: State, host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from bot import gunicorn_conf
-    from bot.logs import configure_logging
+    from bot.process_logging import configure_logging
 
     config = state.config  # a bad config stops here, before any worker boots
     require_templates(config, state.core.templates)  # ... and so do broken templates
@@ -316,7 +316,7 @@ def serve(state: State, host: str, port: int, workers: int) -> None:
 @pass_state
 def worker(state: State) -> None:
     """Run the interval jobs: due updates, confirmation timers, ETAs, the outbox."""
-    from bot.logs import configure_logging
+    from bot.process_logging import configure_logging
     from bot.worker import run_worker
 
     require_templates(state.config, state.core.templates)  # refused before logging is set up
@@ -332,7 +332,7 @@ def worker(state: State) -> None:
 @pass_state
 def status(state: State, as_json: bool) -> None:
     """How far behind the workers are: due updates, the outbox, leases, failures, lateness."""
-    from bot.backlog import measure
+    from bot.ops.backlog import measure
 
     core = state.core
     with core.readers() as session:
@@ -355,7 +355,7 @@ def status(state: State, as_json: bool) -> None:
 @pass_state
 def demo(state: State, history_days: int) -> None:
     """Seed example contacts and cases and play whole cases through, in dry-run."""
-    from bot.demo import seed
+    from bot.demo.seed import seed
 
     seed(state.core, click.echo, history_days=history_days)
 
@@ -369,7 +369,7 @@ def demo(state: State, history_days: int) -> None:
 def init(folder: Path, with_templates: bool) -> None:
     """Write a commented config.yaml and an .env.example into FOLDER (and with --templates a
     templates/ folder to edit); never overwrites a file."""
-    from bot.scaffold import write_starter_files
+    from bot.ops.scaffold import write_starter_files
 
     written = write_starter_files(folder, with_templates=with_templates)
     templates = [path for path in written if "templates" in path.relative_to(folder).parts]
@@ -407,7 +407,7 @@ def config_group() -> None:
 @pass_state
 def config_check(state: State) -> None:
     """Validate the config, show every effective cadence, and render every template."""
-    from bot.config_check import check
+    from bot.ops.config_check import check
 
     ok = check(state.config, click.echo)
     sys.exit(0 if ok else 1)
@@ -640,7 +640,7 @@ def log_export(
     number or name carry the masked paths and are checked by linkage only. Every export is
     recorded in the audit trail.
     """
-    from bot.log_export import ExportFilter, count_export, export_log, parse_time_bound
+    from bot.ledger.export import ExportFilter, count_export, export_log, parse_time_bound
 
     filters = ExportFilter(
         case_id=case_id,
@@ -718,7 +718,7 @@ def _more_problems(described: list[str], shown: int = 20) -> None:
 
 
 def _verify_export_file(file: str) -> None:
-    from bot.log_export_check import NotAnExport, verify_export
+    from bot.ledger.verify_file import NotAnExport, verify_export
 
     try:
         if file == "-":
@@ -806,7 +806,7 @@ def report(
     there was nothing to measure. JSON holds the same figures: {"totals": {...}, "daily":
     [{"date": ...}, ...]}. At most the last 400 days are listed one by one.
     """
-    from bot.report import CSV_FIELDS, MAX_DAYS, build_report, day_window
+    from bot.ops.report import CSV_FIELDS, MAX_DAYS, build_report, day_window
 
     if since and until and since > until:
         raise click.BadParameter("the first day comes after the last", param_hint="--since")

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings
-from bot.db import make_engine, make_readers, make_sessions
-from bot.links import WebchatLinks, build_links
+from bot.engine.links import WebchatLinks, build_links
 from bot.render import Templates
+from bot.store.db import make_engine, make_readers, make_sessions
 from channels.registry import ChannelRegistry, build_registry
 from flows.intents import Keywords
 
@@ -27,7 +27,7 @@ class Core:
     channels: ChannelRegistry
     links: WebchatLinks | None = None  # signed web chat links; None without SECRET_KEY
     keywords: Keywords = field(init=False)
-    readers: sessionmaker[Session] = field(init=False)  # read-only requests (bot/db.py)
+    readers: sessionmaker[Session] = field(init=False)  # read-only requests (bot/store/db.py)
 
     def __post_init__(self) -> None:
         self.keywords = self.config.keyword_set

@@ -8,7 +8,7 @@ control socket is off: by default every gunicorn of a user shares one path for i
 `--control-socket PATH` to have one.
 """
 
-from bot.logs import gunicorn_logconfig
+from bot.process_logging import gunicorn_logconfig
 
 logconfig_dict = gunicorn_logconfig()
 control_socket_disable = True

@@ -27,11 +27,11 @@ def templates_root() -> Path:
 
 
 def static_root(*parts: str) -> Path:
-    return packaged("bot", "static", *parts)
+    return packaged("bot.web", "static", *parts)
 
 
 def migrations_root() -> Path:
-    return packaged("bot.migrations")
+    return packaged("bot.store.migrations")
 
 
 def starter_file(name: str) -> Path:

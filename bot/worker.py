@@ -23,16 +23,16 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, selectinload
 
-from bot import actions
-from bot.alerts import queue_alert
-from bot.contacts import reach
 from bot.core import Core
-from bot.db import unreachable
 from bot.domain import SYSTEM, AlertKind, CaseStatus, OutboxKind
+from bot.engine import actions
+from bot.engine.alerts import queue_alert
+from bot.engine.contacts import reach
+from bot.engine.inbound import handle_received
 from bot.errors import WorkerAlreadyRunning
-from bot.inbound import handle_received
-from bot.models import Case
-from bot.outbox import SendReport, queue_to_contact, send_due
+from bot.outbox.sender import SendReport, queue_to_contact, send_due
+from bot.store.db import unreachable
+from bot.store.models import Case
 from flows.confirmation import Timer, confirmation_timer
 from flows.interim import UPDATING_STATES, contact_zone, following_update_at, quiet_hours_end
 

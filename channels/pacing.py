@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import Engine, case, insert, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot.models import SendSlot
+from bot.store.models import SendSlot
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from sqlalchemy import Engine
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings
-from bot.db import is_sqlite
+from bot.engine.links import WebchatLinks
 from bot.errors import KeeppostedError
-from bot.links import WebchatLinks
+from bot.store.db import is_sqlite
 from channels.base import Channel
 from channels.pacing import SharedPacer
 from channels.slack import SlackChannel

@@ -7,7 +7,7 @@ may already be in the customer's DMs, and the outbox decides what may be sent ag
 update never is). Posts are paced to about one a second per conversation, Slack's limit for
 chat.postMessage.
 
-The `/slack/events` endpoint (commands, buttons, events) is bolt's, in bot/slack_routes.py;
+The `/slack/events` endpoint (commands, buttons, events) is bolt's, in bot/web/slack.py;
 this module turns what it receives into InboundMessages.
 """
 

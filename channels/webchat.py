@@ -1,12 +1,12 @@
 """The web chat channel: customers read and answer their case on a page keepposted serves
-(`/c/<token>`, bot/webchat_routes.py), or in the widget a company embeds with `/widget.js`.
+(`/c/<token>`, bot/web/webchat.py), or in the widget a company embeds with `/widget.js`.
 
 Nothing leaves keepposted: sending a message to web chat means the page shows it. A request is
-"verified" when its link is: signed with SECRET_KEY, not expired (bot/links.py). What a customer
-posts becomes an InboundMessage exactly as an SMS does, so it goes through the same flows.
+"verified" when its link is: signed with SECRET_KEY, not expired (bot/engine/links.py). What a
+customer posts becomes an InboundMessage exactly as an SMS does, so it goes through the same flows.
 
 A post the customer can fix (empty, too long, ...) is refused with a `Worded` error: it names
-its wording in templates/webchat/problem.txt.j2, which bot/webchat_routes.py renders into the
+its wording in templates/webchat/problem.txt.j2, which bot/web/webchat.py renders into the
 message the page shows. Errors only a broken client can cause keep their developer wording.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Config
+from bot.engine.links import LinkClaim, WebchatLinks
 from bot.errors import InvalidInput, KeeppostedError, NotConfigured, TooLarge, TooManyRequests
-from bot.links import LinkClaim, WebchatLinks
 from bot.render import Templates
 from channels.base import InboundMessage, OutboundMessage, SendResult
 from flows.intents import Intent

@@ -2,11 +2,11 @@
 handled how (python-telegram-bot's ConversationHandler shape).
 
 Handlers decide; they never write a case's status. A handler says what to answer through
-`turn.actions` and returns the status the case moves to, or None to leave it where it is (the
-status it is already in means the same). bot/inbound.py applies the move through bot/actions.py,
-the one writer of a case's status, and only then queues what the handler asked for, so every
-answer reads the case as the customer's words left it. The customer can make two moves: YES
-closes a resolved case, REOPEN opens a resolved or recently closed one.
+`turn.actions` and returns the status the case moves to, or None to leave it where it is (the status
+it is already in means the same). bot/engine/inbound.py applies the move through
+bot/engine/actions.py, the one writer of a case's status, and only then queues what the handler
+asked for, so every answer reads the case as the customer's words left it. The customer can make two
+moves: YES closes a resolved case, REOPEN opens a resolved or recently closed one.
 
 `entry_points` win over everything (carrier rules: STOP and START always work), `states` are the
 case statuses stored in SQL, and `fallback` keeps anything else as a customer message, alerts the
@@ -26,12 +26,13 @@ from bot.domain import CaseStatus
 from flows.intents import Intent, Reading
 
 if TYPE_CHECKING:
-    from bot.models import Case, Contact, Message
+    from bot.store.models import Case, Contact, Message
 
 
 @dataclass
 class Turn:
-    """One inbound message being answered. `actions` does the writing (see bot/inbound.py)."""
+    """One inbound message being answered. `actions` does the writing (see
+    bot/engine/inbound.py)."""
 
     case: Case | None
     contact: Contact
@@ -43,8 +44,8 @@ class Turn:
 
 
 class TurnActions(Protocol):
-    """What a handler may ask for; implemented over the database in bot/inbound.py. Nothing here
-    changes a case's status: that is what the handler returns."""
+    """What a handler may ask for; implemented over the database in bot/engine/inbound.py. Nothing
+    here changes a case's status: that is what the handler returns."""
 
     def reply(self, template: str, *, to_opted_out: bool = False, **extra: Any) -> None: ...
     def ask_csat(self, case: Case) -> None: ...

@@ -10,7 +10,7 @@ from bot.config import Cadence, Config, QuietHours
 from bot.domain import CaseStatus
 
 if TYPE_CHECKING:
-    from bot.models import Case, Contact
+    from bot.store.models import Case, Contact
 
 UPDATING_STATES = (CaseStatus.OPEN, CaseStatus.WAITING)
 QUIET_CHANNELS = ("sms",)  # only texts wake people up; a Slack DM or a web page does not

@@ -25,23 +25,23 @@ from bot.app import create_app
 from bot.clock import FrozenClock
 from bot.config import Config, Settings, parse_config
 from bot.core import Core, create_core
-from bot.inbound import InboundResult, handle_inbound
-from bot.links import build_links
-from bot.migrate import upgrade
-from bot.models import LogEntry
-from bot.simulate import inbound_form
+from bot.demo.simulate import inbound_form
+from bot.engine.inbound import InboundResult, handle_inbound
+from bot.engine.links import build_links
+from bot.store.migrate import upgrade
+from bot.store.models import LogEntry
 from bot.worker import tick
 from channels.base import InboundMessage
 from channels.registry import ChannelRegistry
 from channels.sms import EMPTY_TWIML, SmsChannel
 from channels.webchat import WebchatChannel
-from tests.fake_slack import FakeSlack
-from tests.fake_twilio import FakeTwilio, signed_post
-from tests.fakes import FakeChannel
-from tests.pg_server import PostgresServer, require_pg_bin, throwaway_postgres
+from tests.support.fake_slack import FakeSlack
+from tests.support.fake_twilio import FakeTwilio, signed_post
+from tests.support.fakes import FakeChannel
+from tests.support.pg_server import PostgresServer, require_pg_bin, throwaway_postgres
 
 if TYPE_CHECKING:
-    from tests.slack_harness import SlackApp, Workspace
+    from tests.support.slack_harness import SlackApp, Workspace
 
 API_TOKEN = "test-api-token"
 SECRET_KEY = "test-secret-key"
@@ -294,7 +294,7 @@ def later(clock: FrozenClock, core: Core, **delta: float) -> None:
     tick(core, "test")
 
 
-# -- SMS over real HTTP: the app on an ephemeral port, Twilio faked by tests/fake_twilio.py ----
+# -- SMS over real HTTP: the app on an ephemeral port, Twilio faked by -----------------------------
 
 SMS_FROM = "+15005550006"
 
@@ -410,7 +410,7 @@ class Phone:
         return new
 
 
-# -- Slack over real HTTP: tests/slack_harness.py, Slack's Web API faked by tests/fake_slack.py ----
+# -- Slack over real HTTP: tests/support/slack_harness.py, Slack's Web API faked by ----------------
 
 
 @pytest.fixture
@@ -421,7 +421,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def slack_app(database_url: str, clock: FrozenClock, fake_slack: FakeSlack) -> Iterator[SlackApp]:
-    from tests.slack_harness import serve_slack  # it builds on this module's test config
+    from tests.support.slack_harness import serve_slack  # it builds on this module's test config
 
     with serve_slack(database_url, clock, fake_slack) as served:
         yield served
@@ -429,6 +429,6 @@ def slack_app(database_url: str, clock: FrozenClock, fake_slack: FakeSlack) -> I
 
 @pytest.fixture
 def workspace(slack_app: SlackApp, fake_slack: FakeSlack) -> Workspace:
-    from tests.slack_harness import Workspace
+    from tests.support.slack_harness import Workspace
 
     return Workspace(slack_app, fake_slack)

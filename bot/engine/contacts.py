@@ -1,0 +1,149 @@
+"""Contacts: finding them, reaching them, and their per-channel opt-out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.config import Config, check_timezone
+from bot.errors import Conflict, InvalidInput
+from bot.phones import to_e164
+from bot.store.models import Contact
+from channels.registry import CHANNEL_NAMES
+from channels.webchat import webchat_address
+
+
+@dataclass(frozen=True)
+class Address:
+    channel: str
+    to: str
+
+
+def addresses(contact: Contact) -> list[Address]:
+    """Every way to reach the contact, preferred channel first."""
+    found = []
+    if contact.phone:
+        found.append(Address("sms", contact.phone))
+    if contact.slack_user_id:
+        found.append(Address("slack", contact.slack_user_id))
+    found.append(Address("webchat", webchat_address(contact.id)))  # the page is always there
+    found.sort(key=lambda a: a.channel != contact.channel)
+    return found
+
+
+def can_receive(contact: Contact, channel: str) -> bool:
+    """False once the contact left the channel or its provider said the address is dead."""
+    return channel not in contact.opted_out and channel not in (contact.unreachable or ())
+
+
+def reach(contact: Contact) -> Address | None:
+    """Where a proactive message goes: the preferred channel unless the contact left it."""
+    for address in addresses(contact):
+        if can_receive(contact, address.channel):
+            return address
+    return None
+
+
+def find_by_address(session: Session, channel: str, sender: str) -> Contact | None:
+    """The contact behind an inbound address, row-locked for the rest of the transaction.
+
+    Locking the contact (before any case) makes concurrent messages from one person, such as
+    STOP on two channels at once, decide and write opt-outs one after the other.
+    """
+    if channel == "sms":
+        query = select(Contact).where(Contact.phone == sender)
+    elif channel == "slack":
+        query = select(Contact).where(Contact.slack_user_id == sender)
+    elif channel == "webchat" and sender.removeprefix("contact:").isdigit():
+        query = select(Contact).where(Contact.id == int(sender.removeprefix("contact:")))
+    else:
+        return None
+    return session.scalar(query.with_for_update())
+
+
+def find_or_create(
+    session: Session,
+    config: Config,
+    *,
+    now: datetime,
+    name: str | None = None,
+    phone: str | None = None,
+    slack_user_id: str | None = None,
+    channel: str | None = None,
+    timezone: str | None = None,
+    locale: str | None = None,
+) -> Contact:
+    """The contact with this phone or Slack id, created (or completed) from what is given."""
+    e164 = to_e164(phone, config.default_region, field="contact.phone") if phone else None
+    if not e164 and not slack_user_id:
+        raise InvalidInput("a contact needs a phone or a slack_user_id", field="contact")
+    if channel is not None and channel not in CHANNEL_NAMES:
+        raise InvalidInput(
+            f"channel must be one of {', '.join(CHANNEL_NAMES)}", field="contact.channel"
+        )
+    if timezone is not None:
+        try:
+            check_timezone(timezone)  # the same check config.yaml gets
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="contact.timezone") from None
+    contact = None
+    if e164:
+        contact = session.scalar(select(Contact).where(Contact.phone == e164))
+    if contact is None and slack_user_id:
+        contact = session.scalar(select(Contact).where(Contact.slack_user_id == slack_user_id))
+    phone_changed = contact is not None and bool(e164) and contact.phone != e164
+    if contact is None:
+        contact = Contact(
+            phone=e164,
+            slack_user_id=slack_user_id,
+            channel=channel or ("sms" if e164 else "slack"),
+            opted_out=[],
+            created_at=now,
+        )
+        session.add(contact)
+    for column, value, field in (
+        (Contact.phone, e164, "contact.phone"),
+        (Contact.slack_user_id, slack_user_id, "contact.slack_user_id"),
+    ):
+        if value and contact.id is not None:
+            other = session.scalar(
+                select(Contact.id).where(column == value, Contact.id != contact.id)
+            )
+            if other is not None:
+                raise Conflict(f"{value} already belongs to another contact", field=field)
+    for attr, value in (
+        ("name", name),
+        ("timezone", timezone),
+        ("locale", locale),
+        ("channel", channel),
+        ("phone", e164),
+        ("slack_user_id", slack_user_id),
+    ):
+        if value:
+            setattr(contact, attr, value)
+    if phone_changed and "sms" in (contact.unreachable or ()):
+        contact.unreachable = [c for c in contact.unreachable if c != "sms"]  # a new number
+    session.flush()
+    return contact
+
+
+def set_opted_out(contact: Contact, channel: str, opted_out: bool) -> bool:
+    """Record the contact leaving or rejoining a channel; True when anything changed."""
+    current = set(contact.opted_out)
+    wanted = current | {channel} if opted_out else current - {channel}
+    if wanted == current:
+        return False
+    contact.opted_out = sorted(wanted)  # a new list, so SQLAlchemy sees the change
+    return True
+
+
+def set_unreachable(contact: Contact, channel: str) -> bool:
+    """Stop sending on a channel whose address cannot get messages; True when it changed."""
+    current = set(contact.unreachable or ())
+    if channel in current:
+        return False
+    contact.unreachable = sorted(current | {channel})
+    return True

@@ -1,0 +1,328 @@
+"""The resolution-confirmation log: append-only and tamper-evident.
+
+Entries form one SHA-256 hash chain per case (per contact for events with no case). A writer
+locks only its chain's head row, in the same transaction as the change it records, so writers on
+different cases never wait on each other. `verify` walks every chain and finds the first entry
+that was edited, deleted or moved; the chain heads table anchors each chain's length and last hash,
+so even the newest entry cannot be dropped unseen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.domain import LogEvent
+from bot.store.models import Case, LogChain, LogEntry
+
+GENESIS = "0" * 64
+
+
+def chain_for_case(case_id: int) -> str:
+    return f"case:{case_id}"
+
+
+def chain_for_contact(contact_id: int) -> str:
+    return f"contact:{contact_id}"
+
+
+# The fields an entry's hash covers: every one but `prev_hash` (hashed beside them) and `hash`.
+HASHED_FIELDS = (
+    "seq",
+    "chain",
+    "chain_seq",
+    "case_id",
+    "at",
+    "event",
+    "actor",
+    "channel",
+    "message_id",
+    "detail",
+)
+
+
+def canonical_json(entry: LogEntry | Mapping[str, Any]) -> bytes:
+    """The bytes an entry's hash covers: every field but the hash itself, keys sorted.
+
+    Takes a stored entry or its exported record (`entry_record`): both give the same bytes, so
+    an export can be checked with no database.
+    """
+    record = _hashed_fields(entry) if isinstance(entry, LogEntry) else entry
+    body = {name: record[name] for name in HASHED_FIELDS}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _hashed_fields(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "chain": entry.chain,
+        "chain_seq": entry.chain_seq,
+        "case_id": entry.case_id,
+        "at": format_at(entry.at),
+        "event": entry.event,
+        "actor": entry.actor,
+        "channel": entry.channel,
+        "message_id": entry.message_id,
+        "detail": entry.detail,
+    }
+
+
+def format_at(at: datetime) -> str:
+    """An entry's time as its hash and its exports spell it."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def entry_hash(prev_hash: str, entry: LogEntry | Mapping[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_json(entry)).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    event: LogEvent,
+    at: datetime,
+    actor: str,
+    case_id: int | None = None,
+    contact_id: int | None = None,
+    channel: str | None = None,
+    message_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> LogEntry:
+    """Append one entry to its case's chain, inside the caller's transaction.
+
+    The entry gets its global `seq` before it is written, so its hash is computed once and the
+    row is inserted with the transaction's other writes, in one statement with its neighbours.
+    """
+    if case_id is None and contact_id is None:
+        raise ValueError("a log entry belongs to a case or, failing that, a contact")
+    key = chain_for_case(case_id) if case_id is not None else chain_for_contact(contact_id or 0)
+    state = _TransactionState.of(session)
+    head = state.locked_head(session, key)
+    entry = LogEntry(
+        seq=state.next_seq(session),
+        chain=key,
+        chain_seq=head.length + 1,
+        case_id=case_id,
+        at=at,
+        event=str(event),
+        actor=actor,
+        channel=channel,
+        message_id=message_id,
+        detail=detail or {},
+        prev_hash=head.head_hash,
+    )
+    entry.hash = entry_hash(entry.prev_hash, entry)
+    session.add(entry)
+    head.length = entry.chain_seq
+    head.head_hash = entry.hash
+    return entry
+
+
+class _TransactionState:
+    """What appending has learnt in this transaction: the chain heads it locked (the lock lasts
+    until the end of the transaction, so a second entry needs no second SELECT) and, on SQLite,
+    the next seq (one writer at a time there, so it can be counted on)."""
+
+    def __init__(self, transaction: object) -> None:
+        self.transaction = transaction
+        self.heads: dict[str, LogChain] = {}
+        self.seq: int | None = None
+
+    @classmethod
+    def of(cls, session: Session) -> _TransactionState:
+        transaction = session.get_transaction()
+        state = session.info.get("log_state")
+        if not isinstance(state, cls) or state.transaction is not transaction:
+            state = session.info["log_state"] = cls(transaction)
+        return state
+
+    def locked_head(self, session: Session, key: str) -> LogChain:
+        head = self.heads.get(key)
+        if head is None:
+            head = session.execute(
+                select(LogChain).where(LogChain.key == key).with_for_update()
+            ).scalar_one_or_none()
+            if head is None:
+                head = LogChain(key=key, length=0, head_hash=GENESIS)
+                session.add(head)
+            self.heads[key] = head
+        return head
+
+    def next_seq(self, session: Session) -> int:
+        if session.get_bind().dialect.name == "postgresql":
+            sequence = func.pg_get_serial_sequence(LogEntry.__tablename__, "seq")
+            return int(session.scalar(select(func.nextval(sequence))) or 0)
+        if self.seq is None:
+            with session.no_autoflush:
+                self.seq = session.scalar(select(func.max(LogEntry.seq))) or 0
+        self.seq += 1
+        return self.seq
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int | None
+    chain: str
+    position: int | None
+    what: str
+
+    def describe(self) -> str:
+        where = f"seq {self.seq}" if self.seq is not None else "end of chain"
+        entry = f", entry {self.position} of {self.chain}" if self.position else f" in {self.chain}"
+        return f"{where}{entry}: {self.what}"
+
+
+@dataclass
+class VerifyResult:
+    entries: int = 0
+    chains: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    digest: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_problem(self) -> Problem | None:
+        """The bad entry that comes first in the log's order."""
+        return min(self.problems, key=lambda p: (p.seq is None, p.seq or 0), default=None)
+
+
+def _check_chain(
+    key: str, entries: list[LogEntry], head: LogChain | None, result: VerifyResult
+) -> None:
+    prev_hash, prev_seq, prev_at = GENESIS, 0, None
+    for position, entry in enumerate(entries, start=1):
+
+        def bad(what: str, e: LogEntry = entry, p: int = position) -> None:
+            result.problems.append(Problem(e.seq, key, p, what))
+
+        if entry.chain_seq != position:
+            bad(
+                f"expected entry {position} of the chain here but found entry {entry.chain_seq}"
+                " (an entry before it was deleted or the order was changed)"
+            )
+        elif entry.prev_hash != prev_hash:
+            bad("prev_hash does not match the entry before it (an entry was deleted or moved)")
+        elif entry_hash(entry.prev_hash, entry) != entry.hash:
+            bad("its hash does not match its content (the entry was edited)")
+        elif entry.seq <= prev_seq or (prev_at is not None and entry.at < prev_at):
+            bad("it is out of order with the entry before it (the entries were reordered)")
+        prev_hash, prev_seq, prev_at = entry.hash, entry.seq, entry.at
+    if head is None:
+        result.problems.append(Problem(None, key, None, "the chain has no head record"))
+    elif head.length != len(entries) or head.head_hash != prev_hash:
+        result.problems.append(
+            Problem(
+                None,
+                key,
+                None,
+                f"the chain should hold {head.length} entries ending in "
+                f"{head.head_hash[:12]}… but holds {len(entries)} (entries were deleted)",
+            )
+        )
+
+
+def verify(session: Session, progress: Callable[[int], None] | None = None) -> VerifyResult:
+    """Check every chain of the log; the result names each problem and a digest of all heads."""
+    result = VerifyResult()
+    all_heads = list(session.scalars(select(LogChain).order_by(LogChain.key)))
+    heads = {h.key: h for h in all_heads}  # popped as each chain is checked
+    rows = session.scalars(
+        select(LogEntry)
+        .order_by(LogEntry.chain, LogEntry.chain_seq, LogEntry.seq)
+        .execution_options(yield_per=2000)
+    )
+    current: str | None = None
+    batch: list[LogEntry] = []
+    for entry in rows:
+        if entry.chain != current:
+            if current is not None:
+                _check_chain(current, batch, heads.pop(current, None), result)
+                result.chains += 1
+            current, batch = entry.chain, []
+        batch.append(entry)
+        result.entries += 1
+        if progress and result.entries % 1000 == 0:
+            progress(1000)
+    if current is not None:
+        _check_chain(current, batch, heads.pop(current, None), result)
+        result.chains += 1
+    for key, head in heads.items():  # head rows whose entries are all gone
+        if head.length:
+            _check_chain(key, [], head, result)
+    logged = {int(h.key.removeprefix("case:")) for h in all_heads if h.key.startswith("case:")}
+    for case_id in sorted(set(session.scalars(select(Case.id))) - logged):
+        result.problems.append(Problem(None, chain_for_case(case_id), None, "the case has no log"))
+    result.digest = heads_digest((h.key, h.length, h.head_hash) for h in all_heads)
+    return result
+
+
+def heads_digest(heads: Iterable[tuple[str, int, str]]) -> str:
+    """One SHA-256 over every chain head (key, length, head hash), in key order.
+
+    The order is Python's, not the database's collation, so an export's header gives the
+    same digest offline.
+    """
+    digest = hashlib.sha256()
+    for key, length, head_hash in sorted(heads):
+        digest.update(f"{key}:{length}:{head_hash}\n".encode())
+    return digest.hexdigest()
+
+
+def entry_record(entry: LogEntry) -> dict[str, Any]:
+    """An entry as the API and exports show it."""
+    return {
+        "seq": entry.seq,
+        "case_id": entry.case_id,
+        "at": format_at(entry.at),
+        "event": entry.event,
+        "actor": entry.actor,
+        "channel": entry.channel,
+        "message_id": entry.message_id,
+        "detail": entry.detail,
+        "chain": entry.chain,
+        "chain_seq": entry.chain_seq,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+
+
+def iter_entries(
+    session: Session, *, case_id: int | None = None, since: datetime | None = None
+) -> Iterator[LogEntry]:
+    query = select(LogEntry).order_by(LogEntry.seq)
+    if case_id is not None:
+        query = query.where(LogEntry.case_id == case_id)
+    if since is not None:
+        query = query.where(LogEntry.at >= since)
+    yield from session.scalars(query.execution_options(yield_per=2000))
+
+
+def count_entries(session: Session, *, case_id: int | None = None) -> int:
+    query = select(func.count()).select_from(LogEntry)
+    if case_id is not None:
+        query = query.where(LogEntry.case_id == case_id)
+    return int(session.scalar(query) or 0)
+
+
+def verify_case(session: Session, case_id: int) -> VerifyResult:
+    """Check one case's chain (what the admin case page shows next to its log)."""
+    key = chain_for_case(case_id)
+    result = VerifyResult(chains=1)
+    entries = list(
+        session.scalars(
+            select(LogEntry).where(LogEntry.chain == key).order_by(LogEntry.chain_seq, LogEntry.seq)
+        )
+    )
+    result.entries = len(entries)
+    _check_chain(key, entries, session.get(LogChain, key), result)
+    return result

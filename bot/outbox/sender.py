@@ -1,0 +1,511 @@
+"""The outbox: messages are rendered and queued in the transaction that wants them sent, and a
+sender job hands them to the channel registry afterwards.
+
+Any number of workers share the outbox: each claims a batch with `FOR UPDATE SKIP LOCKED` and a
+lease, and marks each row `handed_at` just before giving it to the provider. What a crash mid-send
+does depends on that mark and on the kind of message. A row whose lease ran out unhanded never
+left, and simply goes back to the queue. A handed one may or may not have reached the provider:
+an interim update or delay notice is then marked failed and not resent (the next one comes on
+cadence, and no customer gets the same update twice), while a confirmation request, reminder or
+reply is sent again (a repeat is better than a case that auto-closes without the customer ever
+being asked). README, "Running at scale", states this per kind of message.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from bot.core import Core
+from bot.domain import (
+    AT_MOST_ONCE,
+    PROACTIVE,
+    SYSTEM,
+    CaseStatus,
+    Direction,
+    LogEvent,
+    MessageStatus,
+    OutboxKind,
+    OutboxStatus,
+)
+from bot.engine.contacts import Address, can_receive, reach
+from bot.errors import ChannelError
+from bot.ledger import chain as log
+from bot.outbox.delivery import record_failure
+from bot.render import format_when
+from bot.store.db import retry_unreachable
+from bot.store.models import Case, Contact, Message, Outbox
+from channels.base import OutboundMessage, SendResult
+from flows.interim import UPDATING_STATES, contact_zone, earliest_send, gets_updates
+
+SENT_EVENTS = {
+    OutboxKind.INTERIM: LogEvent.INTERIM_SENT,
+    OutboxKind.DELAY_NOTICE: LogEvent.DELAY_NOTICE_SENT,
+    OutboxKind.CONFIRM_REQUEST: LogEvent.CONFIRMATION_REQUESTED,
+    OutboxKind.REMINDER: LogEvent.REMINDER_SENT,
+}
+
+
+def customer_context(
+    case: Case | None, contact: Contact, core: Core, *, with_link: bool = True
+) -> dict[str, Any]:
+    """What customer templates may see: plain values, never an ORM object (so never a note).
+    `with_link=False` skips signing a chat link nobody will read (the chat page itself)."""
+    zone = str(contact_zone(contact, core.config))
+    context: dict[str, Any] = {
+        "program": core.config.program.model_dump(),
+        "contact": {"name": contact.name or "", "first_name": (contact.name or "").split(" ")[0]},
+    }
+    if case is not None:
+        reason = core.config.waiting_reasons.get(case.waiting_reason or "")
+        context["case"] = {
+            "id": case.id,
+            "label": case.label,
+            "ref": case.ref or "",
+            "subject": case.subject,
+            "status": str(case.status),
+            "priority": case.priority,
+            "waiting_reason": reason.label if reason else "",
+            "eta": format_when(case.eta, zone),
+            "resolution": case.resolution or "",
+            "latest_update": case.latest_update or "",
+            "next_update": "",  # filled in by queue_to_contact, which knows the channel
+            # The case's web chat page; templates may offer it ("or reply at ...").
+            "webchat_url": core.links.url(case) if core.links and with_link else "",
+        }
+    return context
+
+
+def queue_to_contact(
+    session: Session,
+    core: Core,
+    *,
+    contact: Contact,
+    case: Case | None,
+    template: str,
+    kind: OutboxKind,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+    address: Address | None = None,
+    to_opted_out: bool = False,
+    due_at: datetime | None = None,
+) -> Message | None:
+    """Render a template for the contact and queue it; None when the contact cannot be reached.
+
+    Replies go back where the customer wrote from (`address`); proactive messages go to the
+    contact's preferred channel, after their quiet hours.
+    """
+    address = address or reach(contact)
+    if address is None or (address.channel in contact.opted_out and not to_opted_out):
+        return None
+    context = customer_context(case, contact, core) | (extra or {})
+    if case is not None and case.next_update_at is not None and gets_updates(case):
+        # Promise the next update when it will really arrive: after any quiet hours.
+        next_send = earliest_send(case.next_update_at, contact, address.channel, core.config)
+        context["case"]["next_update"] = format_when(
+            next_send, str(contact_zone(contact, core.config))
+        )
+    body = core.templates.render(address.channel, template, context)
+    # Slack gets Block Kit (e.g. Confirm / Reopen buttons) where the channel has a layout for it.
+    blocks = core.templates.render_blocks(address.channel, template, context | {"text": body})
+    send_after = earliest_send(now, contact, address.channel, core.config)
+    return enqueue(
+        session,
+        address=address,
+        body=body,
+        template=template,
+        kind=kind,
+        now=now,
+        case_id=case.id if case else None,
+        contact_id=contact.id,
+        to_opted_out=to_opted_out,
+        not_before=send_after if kind in PROACTIVE else now,
+        blocks=blocks,
+        due_at=due_at,
+    )
+
+
+def enqueue(
+    session: Session,
+    *,
+    address: Address,
+    body: str,
+    template: str,
+    kind: OutboxKind,
+    now: datetime,
+    case_id: int | None = None,
+    contact_id: int | None = None,
+    to_opted_out: bool = False,
+    not_before: datetime | None = None,
+    blocks: list[dict[str, Any]] | None = None,
+    due_at: datetime | None = None,
+) -> Message:
+    """Store an outbound message and its outbox row; the sender job does the sending."""
+    message = Message(
+        case_id=case_id,
+        contact_id=contact_id,
+        channel=address.channel,
+        direction=Direction.OUT,
+        address=address.to,
+        body=body,
+        status=MessageStatus.QUEUED,
+        template=template,
+        at=now,
+    )
+    session.add(
+        Outbox(
+            message=message,  # the unit of work inserts both in order, batched with others
+            case_id=case_id,
+            kind=kind,
+            channel=address.channel,
+            address=address.to,
+            body=body,
+            blocks=blocks,
+            to_opted_out=to_opted_out,
+            not_before=not_before or now,
+            created_at=now,
+            due_at=due_at or now,
+        )
+    )
+    return message
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    abandoned: int = 0
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def backoff(
+    attempts: int,
+    first: timedelta = timedelta(seconds=2),
+    rand: Callable[[], float] = random.random,
+) -> timedelta:
+    """Exponential backoff with equal jitter: about `first`, then twice that, and so on, each
+    between half and all of its ceiling (so retries from many workers spread out), capped at
+    10 minutes."""
+    ceiling = min(first.total_seconds() * 2.0 ** (attempts - 1), 600.0)
+    return timedelta(seconds=ceiling / 2 + rand() * ceiling / 2)
+
+
+def _claim(session: Session, core: Core, now: datetime, worker_id: str) -> list[Outbox]:
+    rows = list(
+        session.scalars(
+            select(Outbox)
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.not_before <= now)
+            .order_by(Outbox.not_before, Outbox.id)
+            .limit(core.config.worker.batch_size)
+            .with_for_update(skip_locked=True)
+            # The checks before sending read each row's message, contact and case: load the
+            # batch's in three queries rather than three per row.
+            .options(
+                selectinload(Outbox.message).selectinload(Message.contact),
+                selectinload(Outbox.case),
+            )
+        )
+    )
+    for row in rows:
+        row.status = OutboxStatus.SENDING
+        row.lease_owner = worker_id
+        row.lease_until = now + core.config.worker.lease
+        row.handed_at = None
+        row.attempts += 1
+    return rows
+
+
+def recover_expired_leases(core: Core, now: datetime) -> int:
+    """Rows left `sending` by a worker that died or stalled: back to the queue if they never
+    left; if they were handed to the provider, resend, or fail an interim update (see top)."""
+    with core.sessions.begin() as session:
+        rows = list(
+            session.scalars(
+                select(Outbox)
+                .where(Outbox.status == OutboxStatus.SENDING, Outbox.lease_until < now)
+                .with_for_update(skip_locked=True)
+                .options(selectinload(Outbox.message))
+            )
+        )
+        for row in rows:
+            if row.handed_at is not None and row.kind in AT_MOST_ONCE:
+                _fail(
+                    session,
+                    core,
+                    row,
+                    now,
+                    "the worker stopped while handing it to the provider; not resent so the "
+                    "customer never gets the same update twice",
+                    error_code="lease_expired",
+                )
+                continue
+            if row.handed_at is None:  # never tried: this attempt does not count
+                row.attempts = max(row.attempts - 1, 0)
+            row.status, row.lease_owner, row.lease_until = OutboxStatus.PENDING, None, None
+            row.handed_at = None
+        return len(rows)
+
+
+def send_due(core: Core, worker_id: str = "worker") -> SendReport:
+    """Claim due outbox rows, send each through its channel, and record what happened."""
+    report = SendReport()
+    report.abandoned = recover_expired_leases(core, core.clock.now())
+    with core.sessions.begin() as session:
+        claimed = []
+        for row in _claim(session, core, core.clock.now(), worker_id):
+            if _left_channel(row) or _overtaken(row):
+                row.status, row.lease_until = OutboxStatus.SKIPPED, None
+                if row.message is not None:
+                    row.message.status = MessageStatus.SKIPPED
+                report.skipped += 1
+            else:
+                claimed.append((row.id, _outbound(row)))
+    _send_claimed(core, claimed, worker_id, report)
+    return report
+
+
+def _send_claimed(
+    core: Core, claimed: list[tuple[int, OutboundMessage]], worker_id: str, report: SendReport
+) -> None:
+    """Send in `send_threads` lanes at once: a provider call takes a network round trip
+    (Twilio's is some 100-300 ms), so one lane would cap a worker at a few messages a second.
+    One customer's messages share a lane, so they still go out in the order they were queued.
+
+    Pacing makes sends wait; what cannot go out well inside the lease is handed back, so no
+    row is ever sent by a worker whose lease on it has run out.
+    """
+    deadline = time.monotonic() + core.config.worker.lease.total_seconds() / 2
+    lanes: list[list[tuple[int, OutboundMessage]]] = [
+        [] for _ in range(max(1, min(core.config.worker.send_threads, len(claimed))))
+    ]
+    for row in claimed:
+        lanes[zlib.crc32(row[1].to.encode()) % len(lanes)].append(row)
+    lock = threading.Lock()
+
+    def run_lane(lane: list[tuple[int, OutboundMessage]]) -> list[int]:
+        for position, (row_id, outbound) in enumerate(lane):
+            outcome = _send_one(core, row_id, outbound, worker_id, deadline)
+            if outcome == "late":
+                return [row_id for row_id, _ in lane[position:]]
+            with lock:
+                report.add(outcome)
+        return []
+
+    if len(lanes) == 1:
+        late = run_lane(lanes[0])
+    else:
+        with ThreadPoolExecutor(len(lanes), thread_name_prefix="send") as pool:
+            late = [row_id for left in pool.map(run_lane, lanes) for row_id in left]
+    if late:
+        _release(core, late)
+
+
+def _send_one(
+    core: Core, row_id: int, outbound: OutboundMessage, worker_id: str, deadline: float
+) -> str:
+    """Hand one row to its channel and record the outcome; returns the SendReport field, or
+    "late" when its turn came after the deadline (it is handed back untried)."""
+    channel = core.channels[outbound.channel]
+    channel.wait_turn(outbound)  # pacing first: a row is marked handed only as it really goes
+    if time.monotonic() > deadline:
+        return "late"
+    if not _hand_over(core, row_id, worker_id):
+        return "skipped"  # the lease ran out and another worker has the row now
+    # The message has gone (or not) whatever the database does next, so the bookkeeping
+    # waits out a database restart, until the lease's end, rather than turning a sent
+    # message into a lost or a repeated one.
+    lease_end = deadline + core.config.worker.lease.total_seconds() / 2
+    try:
+        result = channel.send(outbound)
+    except ChannelError as exc:
+        retried = retry_unreachable(
+            partial(_record_failure, core, row_id, exc),
+            deadline=lease_end,
+            what="recording a failed send",
+        )
+        return "retried" if retried else "failed"
+    retry_unreachable(
+        partial(_record_sent, core, row_id, result),
+        deadline=lease_end,
+        what="recording a sent message",
+    )
+    return "sent"
+
+
+def _hand_over(core: Core, row_id: int, worker_id: str) -> bool:
+    """Mark the row as going to the provider now, if this worker still holds its lease."""
+    with core.sessions.begin() as session:
+        handed = session.scalar(
+            update(Outbox)
+            .where(
+                Outbox.id == row_id,
+                Outbox.status == OutboxStatus.SENDING,
+                Outbox.lease_owner == worker_id,
+            )
+            .values(handed_at=core.clock.now())
+            .returning(Outbox.id)
+        )
+        return handed is not None
+
+
+def _record_sent(core: Core, row_id: int, result: SendResult) -> None:
+    with core.sessions.begin() as session:
+        row = session.get(
+            Outbox, row_id, options=[joinedload(Outbox.message), joinedload(Outbox.case)]
+        )
+        assert row is not None
+        if row.status == OutboxStatus.SENT:  # a retried commit that had gone through
+            return
+        _mark_sent(session, core, row, result.provider_id, result.simulated)
+
+
+def _release(core: Core, row_ids: list[int]) -> None:
+    """Give claimed rows back untried, for the next run."""
+    with core.sessions.begin() as session:
+        session.execute(
+            update(Outbox)
+            .where(Outbox.id.in_(row_ids), Outbox.status == OutboxStatus.SENDING)
+            .values(
+                status=OutboxStatus.PENDING,
+                lease_owner=None,
+                lease_until=None,
+                attempts=Outbox.attempts - 1,
+            )
+        )
+
+
+def _left_channel(row: Outbox) -> bool:
+    """Nothing is sent to a channel the contact opted out of (or that the provider called dead)
+    since the row was queued."""
+    if row.message is None or row.message.contact is None:
+        return False
+    contact = row.message.contact
+    if row.to_opted_out:  # the one confirmation of a STOP: still not to a dead number
+        return row.channel in (contact.unreachable or ())
+    return not can_receive(contact, row.channel)
+
+
+def _overtaken(row: Outbox) -> bool:
+    """A proactive message the case has moved past: no update to a closed case, no
+    confirmation request after the customer already answered."""
+    if row.kind not in PROACTIVE or row.case_id is None:
+        return False
+    case = row.case
+    if case is None:
+        return True
+    if row.kind in (OutboxKind.CONFIRM_REQUEST, OutboxKind.REMINDER):
+        return case.status != CaseStatus.RESOLVED
+    return case.status not in UPDATING_STATES
+
+
+def _outbound(row: Outbox) -> OutboundMessage:
+    return OutboundMessage(
+        channel=row.channel,
+        to=row.address,
+        body=row.body,
+        message_id=row.message_id or 0,
+        kind=str(row.kind),
+        metadata={"blocks": row.blocks} if row.blocks else {},
+    )
+
+
+def _mark_sent(
+    session: Session, core: Core, row: Outbox, provider_id: str, simulated: bool
+) -> None:
+    now = core.clock.now()
+    row.status, row.sent_at, row.lease_until = OutboxStatus.SENT, now, None
+    message = row.message
+    if message is not None:
+        if message.status == MessageStatus.QUEUED:  # a status report may have come first
+            message.status = MessageStatus.SIMULATED if simulated else MessageStatus.SENT
+        message.provider_id = message.provider_id or provider_id
+    event = SENT_EVENTS.get(row.kind)
+    case = row.case
+    if event is None or case is None:
+        return
+    detail: dict[str, Any] = {
+        "template": message.template if message else None,
+        "to": row.address,
+        "simulated": simulated,
+    }
+    log.append(
+        session,
+        event=event,
+        at=now,
+        actor=SYSTEM,
+        case_id=case.id,
+        channel=row.channel,
+        message_id=row.message_id,
+        detail=detail,
+    )
+    # The confirmation clock starts only once the customer has really been asked, so a case
+    # never auto-closes unasked.
+    timings = core.config.confirmation
+    if row.kind == OutboxKind.CONFIRM_REQUEST and case.confirmation_requested_at is None:
+        case.confirmation_requested_at = now
+        case.confirm_due_at = now + timings.reminder_after
+    elif row.kind == OutboxKind.REMINDER:
+        case.reminder_sent_at = now
+        case.confirm_due_at = now + (timings.auto_close_after - timings.reminder_after)
+
+
+def _record_failure(core: Core, row_id: int, exc: ChannelError) -> bool:
+    """Schedule a retry (True) or fail the row for good (False)."""
+    now = core.clock.now()
+    with core.sessions.begin() as session:
+        row = session.get(Outbox, row_id, options=[joinedload(Outbox.message)])
+        assert row is not None
+        if row.status != OutboxStatus.SENDING:  # a retried commit that had gone through
+            return row.status == OutboxStatus.PENDING
+        # An interim update that may already be on its way is not tried again (see top).
+        may_repeat = not (exc.maybe_sent and row.kind in AT_MOST_ONCE)
+        if exc.retryable and may_repeat and row.attempts < core.config.worker.max_attempts:
+            row.status, row.lease_until = OutboxStatus.PENDING, None
+            row.not_before = now + backoff(row.attempts, core.config.worker.retry_backoff)
+            row.last_error = exc.message
+            return True
+        _fail(session, core, row, now, exc.message, error_code=exc.error_code, problem=exc.problem)
+        return False
+
+
+def _fail(
+    session: Session,
+    core: Core,
+    row: Outbox,
+    now: datetime,
+    reason: str,
+    *,
+    error_code: str | None,
+    problem: str | None = None,
+) -> None:
+    row.status, row.lease_until, row.last_error = OutboxStatus.FAILED, None, reason
+    message = row.message
+    if message is None:  # an alert: nothing to tell the customer's case about
+        return
+    message.status = MessageStatus.FAILED
+    message.error_code = error_code
+    record_failure(
+        session,
+        core,
+        message,
+        kind=row.kind,
+        now=now,
+        reason=reason,
+        error_code=error_code,
+        problem=problem,
+    )

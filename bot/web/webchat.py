@@ -1,0 +1,235 @@
+"""Web chat: the customer's page `GET /c/<token>`, its JSON API `GET|POST /c/<token>/messages`,
+and `/widget.js`, which embeds the same page in a company's own site.
+
+Every request goes link -> case -> engine: the signed link is checked first (403 when it is not
+ours, 410 when it expired or was replaced), then the case it opens. A post is answered at once
+through the same flows as an SMS (so Confirm shows the case closed before the page polls again);
+if answering fails, the words are kept for the worker. Posting is rate-limited per contact,
+counted in the database so every web process sees the same count.
+
+Every sentence the customer reads is a template: a refused post's words come from
+templates/webchat/problem.txt.j2, a link's problem from link_error.txt.j2, whether it shows on
+the page, as the JSON error's message, or in chat.js (the page hands the script its wording).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session, joinedload
+
+from bot.core import Core
+from bot.engine.inbound import answer_or_keep
+from bot.errors import InvalidInput, KeeppostedError
+from bot.resources import static_root
+from bot.store.models import Case
+from bot.web.webchat_view import (
+    answer_state,
+    case_view,
+    message_view,
+    recent_posts,
+    stored_post,
+    timeline,
+)
+from channels.webchat import (
+    MessageTooLong,
+    PostingTooFast,
+    WebchatChannel,
+    in_words,
+    link_problem,
+    script_wording,
+)
+from flows.interim import contact_zone
+
+webchat_routes = Blueprint("webchat", __name__)
+
+STATIC = static_root("webchat")
+EXAMPLE_PAGE = STATIC / "example.html"
+MAX_POST_BYTES = 32 * 1024  # a reply of max_chars in JSON is far below this
+RATE_WINDOW = timedelta(minutes=1)
+# Why a link failed, for the friendly page: its status and the template's wording key.
+LINK_PROBLEMS = {"link_not_valid": 403, "link_expired": 410, "link_replaced": 410}
+
+
+def _core() -> tuple[Core, WebchatChannel]:
+    core: Core = current_app.extensions["keepposted"]
+    channel = core.channels["webchat"]
+    assert isinstance(channel, WebchatChannel)
+    return core, channel
+
+
+def _open_case(session: Session, core: Core, channel: WebchatChannel, token: str) -> Case:
+    """The case a link opens, or LinkNotValid / LinkGone / NotConfigured."""
+    claim = channel.claim(token)
+    assert core.links is not None  # claim() refuses when there are no links
+    case = session.get(Case, claim.case_id, options=[joinedload(Case.contact)])
+    return core.links.check_current(claim, case)
+
+
+@webchat_routes.after_request
+def security_headers(response: Response) -> Response:
+    core, _ = _core()
+    embedders = " ".join(core.config.channels.webchat.embed_origins)
+    # The example page is a company site holding the chat in the widget's frame.
+    frames = "frame-src 'self'; " if request.endpoint == "webchat.widget_example" else ""
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; form-action 'self'; base-uri 'none'; {frames}"
+        f"frame-ancestors 'self' {embedders}".rstrip()
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # The link is the customer's key: never hand it to another site in a Referer header
+    # (same-origin, not no-referrer, so the page's own posts still carry their Origin).
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint != "webchat.widget":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@webchat_routes.get("/c/<token>")
+def page(token: str) -> Response | tuple[str, int]:
+    core, channel = _core()
+    try:
+        return Response(_render_page(core, channel, token))
+    except KeeppostedError as exc:
+        return _problem_page(core, exc)
+
+
+def _render_page(core: Core, channel: WebchatChannel, token: str, **form: Any) -> str:
+    now = core.clock.now()
+    with core.readers() as session:
+        case = _open_case(session, core, channel, token)
+        shown = timeline(session, core, case, 0, now)
+        return core.templates.page(
+            "webchat",
+            "page",
+            {
+                "program": core.config.program.model_dump(),
+                "case": case_view(core, case),
+                "state": answer_state(core, case, now),
+                "messages": shown.messages,
+                "cursor": shown.cursor,
+                "urls": {
+                    "messages": url_for(".messages", token=token),
+                    "css": url_for("static", filename="webchat/chat.css"),
+                    "js": url_for("static", filename="webchat/chat.js"),
+                },
+                "max_chars": channel.max_chars,
+                "wording": script_wording(core.templates, core.config),
+                "embed": request.args.get("embed") == "1",
+                # The no-script form's post id: sending the same form twice stores it once.
+                "form_id": secrets.token_hex(16),
+                "error": form.get("error", ""),
+                "draft": form.get("draft", ""),
+            },
+        )
+
+
+def _problem_page(core: Core, exc: KeeppostedError) -> tuple[str, int]:
+    status = LINK_PROBLEMS.get(exc.code, exc.http_status)
+    title, explanation = link_problem(core.templates, core.config, exc.code)
+    html = core.templates.page(
+        "webchat",
+        "link_error",
+        {
+            "program": core.config.program.model_dump(),
+            "status": status,
+            "reason": exc.code,
+            "title": title,
+            "explanation": explanation,
+            "css_url": url_for("static", filename="webchat/chat.css"),
+        },
+    )
+    return html, status
+
+
+@webchat_routes.get("/c/<token>/messages")
+def messages(token: str) -> Response:
+    core, channel = _core()
+    after = request.args.get("after", "0")
+    if not (after.isascii() and after.isdigit() and len(after) <= 18):
+        raise InvalidInput("after must be a message id (a whole number)", field="after")
+    now = core.clock.now()
+    with core.readers() as session:
+        try:
+            case = _open_case(session, core, channel, token)
+        except KeeppostedError as exc:
+            raise in_words(core.templates, core.config, exc) from None
+        shown = timeline(session, core, case, int(after), now)
+        return jsonify(
+            {
+                "case": case_view(core, case),
+                "state": answer_state(core, case, now),
+                "messages": shown.messages,
+                "cursor": shown.cursor,
+            }
+        )
+
+
+@webchat_routes.post("/c/<token>/messages")
+def post_message(token: str) -> ResponseReturnValue:
+    core, channel = _core()
+    try:
+        return _post(core, channel, token)
+    except KeeppostedError as exc:
+        in_words(core.templates, core.config, exc)
+        if request.is_json:
+            raise  # the app's JSON error, with Retry-After on a 429
+        if exc.code in LINK_PROBLEMS or exc.http_status >= 500:
+            return _problem_page(core, exc)
+        # The no-script form: the page again, with the problem and the words still in the box.
+        draft = request.form.get("text", "")
+        return _render_page(core, channel, token, error=exc.message, draft=draft), exc.http_status
+
+
+def _post(core: Core, channel: WebchatChannel, token: str) -> ResponseReturnValue:
+    if (request.content_length or 0) > MAX_POST_BYTES:
+        raise MessageTooLong("too_big", kb=MAX_POST_BYTES // 1024)
+    with core.readers() as session:  # the engine's own transaction does the writing
+        case = _open_case(session, core, channel, token)
+        zone = str(contact_zone(case.contact, core.config))
+        inbound = channel.parse_inbound(request)
+        earlier = stored_post(session, inbound.provider_id)
+        if earlier is None:
+            _check_rate(session, core, inbound.sender)
+    duplicate = earlier is not None or answer_or_keep(core, inbound).duplicate
+    if not request.is_json:
+        return redirect(url_for(".page", token=token), 303)  # post, redirect, get
+    with core.readers() as session:
+        stored = stored_post(session, inbound.provider_id)
+        assert stored is not None  # answered, or kept for the worker: stored either way
+        body = {
+            "message": message_view(stored, None, core.config.program.name, zone),
+            "duplicate": duplicate,
+        }
+    return jsonify(body), 200 if duplicate else 201
+
+
+def _check_rate(session: Session, core: Core, address: str) -> None:
+    now = core.clock.now()
+    posts = recent_posts(session, address, now - RATE_WINDOW)
+    limit = core.config.channels.webchat.posts_per_minute
+    if len(posts) >= limit:
+        wait = math.ceil((posts[-limit] + RATE_WINDOW - now).total_seconds())
+        raise PostingTooFast(count=len(posts), seconds=max(wait, 1))
+
+
+@webchat_routes.get("/widget.js")
+def widget() -> Response:
+    response = Response((STATIC / "widget.js").read_bytes(), mimetype="text/javascript")
+    response.cache_control.public, response.cache_control.max_age = True, 3600
+    # Any site may load the script; that is what it is for.
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@webchat_routes.get("/widget/example")
+def widget_example() -> Response:
+    """The documented example host page (static/webchat/example.html): open it with
+    ?kp_chat=<token>."""
+    return Response(EXAMPLE_PAGE.read_bytes(), mimetype="text/html")
