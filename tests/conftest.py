@@ -29,7 +29,7 @@ from bot.demo.simulate import inbound_form
 from bot.engine.inbound import InboundResult, handle_inbound
 from bot.engine.links import build_links
 from bot.store.migrate import upgrade
-from bot.store.models import LogEntry
+from bot.store.models import Case, LogEntry
 from bot.worker import tick
 from channels.base import InboundMessage
 from channels.registry import ChannelRegistry
@@ -276,6 +276,14 @@ def resolved_case(client: FlaskClient, auth: dict[str, str], **fields: Any) -> i
     )
     assert response.status_code == 200, response.get_json()
     return int(case["id"])
+
+
+def case_of(core: Core, case_id: int) -> Case:
+    """The case as stored now."""
+    with core.sessions() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        return case
 
 
 def log_events(core: Core, case_id: int) -> list[str]:

@@ -22,7 +22,7 @@ from bot.store.models import Case
 from flows import confirmation
 from flows.confirmation import CONVERSATION, Handler, Turn
 from flows.intents import Intent, Reading
-from tests.conftest import Customer, log_events, resolved_case
+from tests.conftest import Customer, case_of, log_events, resolved_case
 from tests.support.fakes import FakeChannel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,13 +33,6 @@ BEFORE_THE_ANSWER = ["case_opened", "resolution_proposed", "confirmation_request
 @pytest.fixture
 def maria(core: Core, channels: dict[str, FakeChannel]) -> Customer:
     return Customer(core, channels, PHONE)
-
-
-def case_of(core: Core, case_id: int) -> Case:
-    with core.sessions() as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        return case
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from bot.clock import FrozenClock
 from bot.core import Core
 from bot.domain import LogEvent
-from bot.store.models import Case, Message
+from bot.store.models import Message
 from tests.conftest import (
     Customer,
+    case_of,
     later,
     log_events,
     open_case,
@@ -23,13 +24,6 @@ from tests.conftest import (
 from tests.support.fakes import FakeChannel
 
 PHONE = "+14155550101"
-
-
-def case_of(core: Core, case_id: int) -> Case:
-    with core.sessions() as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        return case
 
 
 @pytest.fixture
