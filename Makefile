@@ -62,6 +62,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) build dist demo.db demo.db-wal demo.db-shm

@@ -50,8 +50,14 @@ from bot.store.db import make_engine
 from bot.store.migrate import upgrade
 from bot.store.models import Case, Contact, LogEntry, Message, Outbox
 from bot.worker import advance_due_updates
-from channels.base import Channel, InboundMessage, OutboundMessage, SendResult
-from channels.registry import CHANNEL_NAMES, ChannelRegistry
+from channels.base import (
+    CHANNEL_NAMES,
+    Channel,
+    InboundMessage,
+    OutboundMessage,
+    SendResult,
+)
+from channels.registry import ChannelRegistry
 
 # A Monday, 10:00 in New York: four hours later (when the first update is due) is still
 # outside the default SMS quiet hours (21:00-08:00), so nothing is deferred.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,8 +13,10 @@ from bot.config import Config, Settings
 from bot.engine.links import WebchatLinks, build_links
 from bot.render import Templates
 from bot.store.db import make_engine, make_readers, make_sessions
-from channels.registry import ChannelRegistry, build_registry
 from flows.intents import Keywords
+
+if TYPE_CHECKING:
+    from channels.registry import ChannelRegistry
 
 
 @dataclass
@@ -42,6 +45,10 @@ def create_core(
     channels: ChannelRegistry | None = None,
     engine: Engine | None = None,
 ) -> Core:
+    # Imported here, not at the top: the registry loads every provider's SDK, and the engine,
+    # which imports this module for Core, must not (pyproject.toml's import contract).
+    from channels.registry import build_registry
+
     config = config or Config()
     settings = settings or Settings.from_env()
     engine = engine or make_engine(

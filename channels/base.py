@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+# Every channel keepposted has; channels/registry.py builds one of each.
+CHANNEL_NAMES = ("sms", "slack", "webchat")
+
 
 @dataclass(frozen=True)
 class InboundMessage:

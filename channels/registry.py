@@ -11,13 +11,12 @@ from bot.config import Config, Settings
 from bot.engine.links import WebchatLinks
 from bot.errors import KeeppostedError
 from bot.store.db import is_sqlite
-from channels.base import Channel
+from channels.base import CHANNEL_NAMES, Channel
 from channels.pacing import SharedPacer
 from channels.slack import SlackChannel
 from channels.sms import SmsChannel
 from channels.webchat import WebchatChannel
 
-CHANNEL_NAMES = ("sms", "slack", "webchat")
 
 
 class ChannelRegistry(Mapping[str, Channel]):

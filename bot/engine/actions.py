@@ -13,12 +13,11 @@ nothing else can overwrite it."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.core import Core
 from bot.domain import (
     CUSTOMER,
     PRIORITIES,
@@ -36,6 +35,9 @@ from bot.ledger import chain as log
 from bot.outbox.sender import queue_to_contact
 from bot.store.models import AuditEvent, Case, Contact, Message, Note, NoteRevision
 from flows.interim import first_update_at, following_update_at, gets_updates
+
+if TYPE_CHECKING:
+    from bot.core import Core  # annotations only: the engine must not load the registry
 
 OPEN_STATES = (CaseStatus.OPEN, CaseStatus.WAITING)
 

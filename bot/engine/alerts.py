@@ -6,14 +6,16 @@ slack/alert.json.j2."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from bot.core import Core
 from bot.domain import AlertKind, OutboxKind
 from bot.render import mrkdwn
 from bot.store.models import Case, Outbox
+
+if TYPE_CHECKING:
+    from bot.core import Core  # annotations only: the engine must not load the registry
 
 
 def queue_alert(

@@ -12,7 +12,7 @@ from bot.config import Config, check_timezone
 from bot.errors import Conflict, InvalidInput
 from bot.phones import to_e164
 from bot.store.models import Contact
-from channels.registry import CHANNEL_NAMES
+from channels.base import CHANNEL_NAMES
 from channels.webchat import webchat_address
 
 

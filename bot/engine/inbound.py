@@ -20,14 +20,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.core import Core
 from bot.domain import CUSTOMER, AlertKind, CaseStatus, Direction, LogEvent, MessageStatus
 from bot.domain import OutboxKind as Kind
 from bot.engine import actions
@@ -48,6 +47,9 @@ from flows.confirmation import (
 )
 from flows.intents import Intent, Reading, read_reply
 from flows.sentiment import sentiment
+
+if TYPE_CHECKING:
+    from bot.core import Core  # annotations only: the engine must not load the registry
 
 UNKNOWN_SENDER_REPLY_EVERY = timedelta(hours=24)  # one helpful reply, not a loop with a bot
 ANSWERED_BY_NAMING = (Intent.CONFIRM, Intent.REOPEN)

@@ -5,12 +5,11 @@ out, a landline, no such number) is never sent to again."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.core import Core
 from bot.domain import (
     PROACTIVE,
     SYSTEM,
@@ -27,6 +26,9 @@ from bot.engine.contacts import set_opted_out, set_unreachable
 from bot.ledger import chain as log
 from bot.store.models import Case, Contact, Message, Outbox
 from channels.base import DeliveryReport
+
+if TYPE_CHECKING:
+    from bot.core import Core  # annotations only: the engine must not load the registry
 
 # How far along a message is. A report only ever moves a message to a higher rank, so a late
 # `sent` never undoes `delivered`, and a repeated `failed` is not logged twice.

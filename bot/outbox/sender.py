@@ -22,12 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from bot.core import Core
 from bot.domain import (
     AT_MOST_ONCE,
     PROACTIVE,
@@ -48,6 +47,9 @@ from bot.store.db import retry_unreachable
 from bot.store.models import Case, Contact, Message, Outbox
 from channels.base import OutboundMessage, SendResult
 from flows.interim import UPDATING_STATES, contact_zone, earliest_send, gets_updates
+
+if TYPE_CHECKING:
+    from bot.core import Core  # annotations only: the engine must not load the registry
 
 SENT_EVENTS = {
     OutboxKind.INTERIM: LogEvent.INTERIM_SENT,
