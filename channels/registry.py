@@ -18,7 +18,6 @@ from channels.sms import SmsChannel
 from channels.webchat import WebchatChannel
 
 
-
 class ChannelRegistry(Mapping[str, Channel]):
     def __init__(self, channels: dict[str, Channel]) -> None:
         self._channels = channels
