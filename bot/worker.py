@@ -30,7 +30,8 @@ from bot.engine.alerts import queue_alert
 from bot.engine.contacts import reach
 from bot.engine.inbound import handle_received
 from bot.errors import WorkerAlreadyRunning
-from bot.outbox.sender import SendReport, queue_to_contact, send_due
+from bot.outbox.queue import queue_to_contact
+from bot.outbox.sender import SendReport, send_due
 from bot.store.db import unreachable
 from bot.store.models import Case
 from flows.confirmation import Timer, confirmation_timer

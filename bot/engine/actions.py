@@ -32,7 +32,7 @@ from bot.engine.alerts import queue_alert
 from bot.engine.contacts import find_or_create
 from bot.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from bot.ledger import chain as log
-from bot.outbox.sender import queue_to_contact
+from bot.outbox.queue import queue_to_contact
 from bot.store.models import AuditEvent, Case, Contact, Message, Note, NoteRevision
 from flows.interim import first_update_at, following_update_at, gets_updates
 

@@ -34,7 +34,7 @@ from bot.engine.alerts import queue_alert
 from bot.engine.contacts import Address, find_by_address
 from bot.ledger import chain as log
 from bot.outbox.delivery import change_opt_out
-from bot.outbox.sender import enqueue, queue_to_contact
+from bot.outbox.queue import enqueue, queue_to_contact
 from bot.store.models import Case, Contact, Message
 from channels.base import InboundMessage
 from flows.confirmation import (

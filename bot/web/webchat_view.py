@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.core import Core
 from bot.domain import CaseStatus, Direction, MessageStatus
-from bot.outbox.sender import customer_context
+from bot.outbox.queue import customer_context
 from bot.render import format_when
 from bot.store.models import Case, Message, Outbox
 from bot.store.records import iso

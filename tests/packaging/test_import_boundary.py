@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ENGINE = [
     "bot.engine.inbound",
     "bot.engine.actions",
+    "bot.outbox.queue",
     "bot.outbox.sender",
     "bot.outbox.delivery",
     "bot.ledger.export",
