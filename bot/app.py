@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask import Flask, Response, jsonify
@@ -10,7 +11,8 @@ from werkzeug.exceptions import HTTPException
 from bot.config import Config, Settings, load_config
 from bot.core import Core, create_core
 from bot.errors import KeeppostedError, TooManyRequests, Unauthorized
-from bot.ops.readiness import Readiness, head_revision, schema_problem, template_problems
+from bot.ops.config_check import render_problems
+from bot.ops.readiness import Readiness, head_revision, schema_problem
 from bot.process_logging import configure_logging_if_unset
 from bot.resources import static_root
 from bot.store.db import unreachable
@@ -58,18 +60,18 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
     )
 
-    head = head_revision(core.settings.database_url)
-    # Templates cannot change under a running process: render them once, on the first probe.
-    template_state: list[list[str]] = []
+    @functools.cache
+    def template_state() -> tuple[str, ...]:
+        """Templates cannot change under a running process: rendered once, on the first probe."""
+        return tuple(render_problems(core.config, core.templates))
 
     @app.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:
         """Ready to serve: the database answers at the newest migration and every template
         the config uses renders. 503 with the reason otherwise."""
-        if not template_state:
-            template_state.append(template_problems(core.config, core.templates))
         state = Readiness(
-            database=schema_problem(core.engine, head) or "ok", templates=template_state[0]
+            database=schema_problem(core.engine, head_revision()) or "ok",
+            templates=list(template_state()),
         )
         body = {"ok": state.ok, "database": state.database, "templates": state.templates or "ok"}
         if not state.ok:

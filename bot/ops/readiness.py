@@ -4,6 +4,7 @@ and `dev` refuse to start without it, in one line that says what to run."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
 from bot.errors import KeeppostedError
+from bot.ops.config_check import render_problems
 from bot.render import Templates
+from bot.resources import migrations_root
 from bot.store.db import shown_url
-from bot.store.migrate import alembic_config
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +51,10 @@ def missing_sqlite_file(database_url: str) -> Path | None:
     return None if path.exists() else path
 
 
-def head_revision(database_url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration shipped in the package; read once per process, it cannot change."""
+    return ScriptDirectory(str(migrations_root())).get_current_head()
 
 
 def schema_problem(engine: Engine, head: str | None) -> str | None:
@@ -73,22 +77,15 @@ def schema_problem(engine: Engine, head: str | None) -> str | None:
     return None
 
 
-def template_problems(config: Config, templates: Templates) -> list[str]:
-    from bot.ops.config_check import render_problems  # the report's own renderer, one wording
-
-    return render_problems(config, templates)
-
-
 def require_schema(engine: Engine) -> None:
     """Raise NotReady unless the database is migrated to head (without creating an SQLite file)."""
-    url = engine.url.render_as_string(hide_password=False)
-    problem = schema_problem(engine, head_revision(url))
+    problem = schema_problem(engine, head_revision())
     if problem:
         raise NotReady(problem)
 
 
 def require_templates(config: Config, templates: Templates) -> None:
-    problems = template_problems(config, templates)
+    problems = render_problems(config, templates)
     if not problems:
         return
     shown = "; ".join(problems[:3])

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from bot.cli import main
 from bot.errors import WorkerAlreadyRunning
 from bot.worker import WorkerLock
+from tests.support.processes import read_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -214,13 +215,8 @@ def test_serve_runs_the_app_under_gunicorn(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        assert server.stderr is not None
         # The master binds before it forks, so once it says so, connections wait in the backlog.
-        for line in server.stderr:
-            if "Listening at" in line:
-                break
-        else:
-            raise AssertionError("gunicorn exited before listening")
+        read_until(server.stderr, "Listening at")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:
             assert json.load(response) == {"ok": True, "database": "ok", "templates": "ok"}
         request = urllib.request.Request(

@@ -27,6 +27,7 @@ from bot.render import Templates
 from bot.resources import starter_file, templates_root
 from bot.store.migrate import upgrade
 from tests.conftest import START
+from tests.support.processes import read_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = {"case": {"label": "#7", "status": "open", "subject": "Router"}}
@@ -275,13 +276,8 @@ def test_dev_on_another_port_moves_every_link_and_prints_what_a_second_terminal_
         stderr=subprocess.STDOUT,
         text=True,
     )
-    banner: list[str] = []
     try:
-        assert server.stdout is not None
-        for line in server.stdout:
-            banner.append(line)
-            if "Running on" in line:
-                break
+        banner = read_until(server.stdout, "Running on")
         text = "".join(banner)
         assert f"http://127.0.0.1:{port}/admin" in text, text
         assert ":8000" not in text

@@ -27,6 +27,7 @@ from bot.process_logging import (
     mask_sensitive,
 )
 from tests.support.fake_twilio import FakeTwilio
+from tests.support.processes import read_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -278,15 +279,8 @@ def test_serve_logs_gunicorn_and_the_app_as_masked_json(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    lines: list[str] = []
     try:
-        assert server.stderr is not None
-        for line in server.stderr:
-            lines.append(line)
-            if "Listening at" in line:
-                break
-        else:
-            raise AssertionError("gunicorn exited before listening:\n" + "".join(lines))
+        lines = read_until(server.stderr, "Listening at")
         base = f"http://127.0.0.1:{port}"
         unsigned = urllib.request.Request(
             f"{base}/sms/inbound", data=b"From=%2B14155550101&Body=YES", method="POST"

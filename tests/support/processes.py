@@ -66,3 +66,15 @@ class Process:
 
     def log_tail(self, lines: int = 30) -> str:
         return f"--- {self.name} ---\n" + "\n".join(self.read_log().splitlines()[-lines:])
+
+
+def read_until(stream: IO[str] | None, marker: str) -> list[str]:
+    """A child's output lines up to and with the first one containing `marker`; an
+    AssertionError carrying what it printed if it ends first (the child exited)."""
+    assert stream is not None
+    lines: list[str] = []
+    for line in stream:
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError(f"exited before printing {marker!r}:\n" + "".join(lines))
