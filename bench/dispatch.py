@@ -18,7 +18,7 @@ newest, as in a real database.
 2. workers: N due cases, then K = 1, 2, 4 (--workers; --quick: 1, 2) real `keepposted worker`
    processes (`python -m bot worker`, a config.yaml in a temp dir: poll_every 1s, send_every 1s,
    --batch-size), timed from spawning them until the database holds N sent outbox rows. SMS runs in
-   dry-run (no TWILIO_ACCOUNT_SID): the worker's own SmsChannel marks each message `simulated` and
+   dry-run (no TWILIO_ACCOUNT_SID): the worker's own SmsSender marks each message `simulated` and
    prints it to the worker's log, with no HTTP and no pacing, so the figure is our database path; a
    fake Twilio would be one more Python process on the same two cores and would mostly measure
    itself. Shown: throughput per K and its ratio to K = 1. Check: no case got two interim messages.

@@ -50,13 +50,8 @@ from bot.store.db import make_engine
 from bot.store.migrate import upgrade
 from bot.store.models import Case, Contact, LogEntry, Message, Outbox
 from bot.worker import advance_due_updates
-from channels.base import (
-    CHANNEL_NAMES,
-    Channel,
-    InboundMessage,
-    OutboundMessage,
-    SendResult,
-)
+from channels.base import OutboundMessage, Sender, SendResult
+from channels.catalog import channel_names
 from channels.registry import ChannelRegistry
 
 # A Monday, 10:00 in New York: four hours later (when the first update is due) is still
@@ -77,18 +72,12 @@ T = TypeVar("T")
 
 
 class MemoryChannel:
-    """A channel that keeps what it is given in memory and always succeeds."""
+    """A sender that keeps what it is given in memory and always succeeds."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.sent: list[OutboundMessage] = []
         self._ids = itertools.count(1)
-
-    def verify(self, request: object) -> bool:
-        return False
-
-    def parse_inbound(self, request: object) -> InboundMessage:
-        raise NotImplementedError
 
     def wait_turn(self, message: OutboundMessage) -> None:
         """No rate to keep: only our own cost is measured."""
@@ -135,7 +124,7 @@ def bench_config(batch_size: int | None) -> Config:
 
 
 def build_core(url: str, config: Config, clock: FrozenClock) -> tuple[Core, MemoryChannel]:
-    channels: dict[str, Channel] = {name: MemoryChannel(name) for name in CHANNEL_NAMES}
+    channels: dict[str, Sender] = {name: MemoryChannel(name) for name in channel_names()}
     sms = MemoryChannel("sms")
     channels["sms"] = sms
     core = create_core(

@@ -38,8 +38,9 @@ from jinja2 import (
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.resources import templates_root
+from channels.catalog import ChannelName, channel_names
 
-FALLBACK_CHANNEL = "sms"
+FALLBACK_CHANNEL = ChannelName.SMS
 # Files that only other templates include (`{% include "slack/_answer_buttons.json.j2" %}`).
 PARTIAL_PREFIX = "_"
 
@@ -110,6 +111,8 @@ def check_overrides(config: Config, override_dir: Path | None, packaged: Path) -
     """Refuse a misspelt override (`templates: {sms: {intrim: ...}}`, `{smss: ...}`, or
     `sms/intrim.txt.j2` in the override folder) instead of silently never using it."""
     known = template_names(packaged)
+    for channel in channel_names():  # a registered channel may have no wording of its own yet
+        known.setdefault(channel, set())
     delays = {f"delay_{reason}" for reason in config.waiting_reasons}
     fallback = known.get(FALLBACK_CHANNEL, set())
     problems: list[str] = []

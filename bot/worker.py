@@ -29,11 +29,12 @@ from bot.engine import actions
 from bot.engine.alerts import queue_alert
 from bot.engine.contacts import reach
 from bot.engine.inbound import handle_received
+from bot.engine.messages import queue_to_contact
 from bot.errors import WorkerAlreadyRunning
-from bot.outbox.queue import queue_to_contact
 from bot.outbox.sender import SendReport, send_due
 from bot.store.db import unreachable
 from bot.store.models import Case
+from channels.catalog import traits
 from flows.confirmation import Timer, confirmation_timer
 from flows.interim import UPDATING_STATES, contact_zone, following_update_at, quiet_hours_end
 
@@ -81,7 +82,7 @@ def queue_interim_update(session: Session, core: Core, case: Case, now: datetime
     past the contact's quiet hours); True when an update was queued."""
     address = reach(case.contact)
     quiet_end = None
-    if address is not None and address.channel == "sms":
+    if address is not None and traits(address.channel).quiet_hours:
         zone = contact_zone(case.contact, core.config)
         quiet_end = quiet_hours_end(now, zone, core.config.quiet_hours)
     if quiet_end is not None:

@@ -1,14 +1,23 @@
-"""The Channel protocol: a name, verify, parse_inbound, send. Adding a channel touches channels/
-and one registration line in channels/registry.py."""
+"""What passes between the engine and a channel, and the two halves of a channel.
+
+A channel is one module in channels/ with two parts: a `Sender`, which the outbox hands each
+message to, and an inbound adapter (`InboundAdapter`), which its web route calls to check a
+provider's request and read the customer's message out of it. Its name and traits are in
+channels/catalog.py; channels/registry.py builds both parts. See the README, "Adding a channel".
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-# Every channel keepposted has; channels/registry.py builds one of each.
-CHANNEL_NAMES = ("sms", "slack", "webchat")
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bot.clock import Clock
+    from bot.config import Config, Settings
+    from bot.engine.links import WebchatLinks
 
 
 @dataclass(frozen=True)
@@ -55,24 +64,52 @@ class DeliveryReport:
     problem: str | None = None  # an AddressProblem value when the error says the address is dead
 
 
-class Channel(Protocol):
-    """A way to reach customers. `verify` and `parse_inbound` take the web framework's request."""
+class Sender(Protocol):
+    """The outbound half of a channel: what the outbox uses to send one message."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
+
+    def wait_turn(self, message: OutboundMessage) -> None:
+        """Block until the provider's rate allows this message (SMS: the sender's mps). The
+        outbox calls it, on a channel whose traits say `paced`, before it marks the message
+        handed over and sends it."""
+        ...
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Hand one message to the provider; raise ChannelError when it cannot be sent."""
+        ...
+
+
+class InboundAdapter(Protocol):
+    """The inbound half of a channel: what its web route calls with the web framework's
+    request. A channel's adapter may offer more (SMS reads status callbacks too)."""
+
+    @property
+    def name(self) -> str: ...
 
     def verify(self, request: Any) -> bool:
-        """True when the request really comes from the provider (signature checked)."""
+        """True when the request really comes from the provider (signature or link checked)."""
         ...
 
     def parse_inbound(self, request: Any) -> InboundMessage:
         """Turn a verified provider request into an InboundMessage."""
         ...
 
-    def wait_turn(self, message: OutboundMessage) -> None:
-        """Block until the provider's rate allows this message (SMS: the sender's mps); the
-        outbox calls it before it marks the message handed over and sends it."""
-        ...
 
-    def send(self, message: OutboundMessage) -> SendResult:
-        """Hand one message to the provider; raise ChannelError when it cannot be sent."""
-        ...
+@dataclass(frozen=True)
+class ChannelSetup:
+    """What a channel's `build` may use to make its two halves."""
+
+    config: Config
+    settings: Settings
+    clock: Clock
+    links: WebchatLinks | None = None  # signed web chat links; None without SECRET_KEY
+    engine: Engine | None = None  # the shared database, for pacing across workers
+
+
+class ChannelParts(NamedTuple):
+    """A built channel: the outbox's half and its web route's half."""
+
+    sender: Sender
+    inbound: InboundAdapter

@@ -1,8 +1,13 @@
-"""One explicit registry of channels, built by the app factory from config and the environment."""
+"""One explicit registry of channels, built by the app factory from config and the environment.
+
+Each channel registers in one line of BUILDERS: its module's `build`, which makes its two
+halves (see channels/base.py). Its name and traits are in channels/catalog.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
 
 from sqlalchemy import Engine
 
@@ -10,29 +15,58 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings
 from bot.engine.links import WebchatLinks
 from bot.errors import KeeppostedError
-from bot.store.db import is_sqlite
-from channels.base import CHANNEL_NAMES, Channel
-from channels.pacing import SharedPacer
-from channels.slack import SlackChannel
-from channels.sms import SmsChannel
-from channels.webchat import WebchatChannel
+from channels import slack, sms, webchat
+from channels.base import ChannelParts, ChannelSetup, InboundAdapter, Sender
+from channels.catalog import ChannelName, channel_names
+
+Adapter = TypeVar("Adapter", bound=InboundAdapter)
+Build = Callable[[ChannelSetup], ChannelParts]
+
+BUILDERS: dict[str, Build] = {
+    ChannelName.SMS: sms.build,
+    ChannelName.SLACK: slack.build,
+    ChannelName.WEBCHAT: webchat.build,
+}
 
 
-class ChannelRegistry(Mapping[str, Channel]):
-    def __init__(self, channels: dict[str, Channel]) -> None:
-        self._channels = channels
+def register_builder(name: str, build: Build) -> None:
+    """Add a channel's builder (its traits must be registered in channels/catalog.py)."""
+    if name not in channel_names():
+        raise KeeppostedError(f"register the traits of channel {name!r} first")
+    BUILDERS[name] = build
 
-    def __getitem__(self, name: str) -> Channel:
+
+def forget_builder(name: str) -> None:
+    BUILDERS.pop(name, None)
+
+
+class ChannelRegistry(Mapping[str, Sender]):
+    """Every channel's sender by name (what the outbox uses), and the inbound adapters the web
+    routes ask for with `inbound`."""
+
+    def __init__(
+        self, senders: dict[str, Sender], inbound: dict[str, InboundAdapter] | None = None
+    ) -> None:
+        self._senders = senders
+        self._inbound = inbound or {}
+
+    def __getitem__(self, name: str) -> Sender:
         try:
-            return self._channels[name]
+            return self._senders[name]
         except KeyError:
             raise KeeppostedError(f"no channel named {name!r} is registered") from None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._channels)
+        return iter(self._senders)
 
     def __len__(self) -> int:
-        return len(self._channels)
+        return len(self._senders)
+
+    def inbound(self, name: str, kind: type[Adapter]) -> Adapter | None:
+        """The channel's inbound adapter when it is a `kind`; None when the channel is not set
+        up that way (a test's fake, say), which its route answers as a refused request."""
+        adapter = self._inbound.get(name)
+        return adapter if isinstance(adapter, kind) else None
 
 
 def build_registry(
@@ -42,20 +76,14 @@ def build_registry(
     links: WebchatLinks | None = None,
     engine: Engine | None = None,
 ) -> ChannelRegistry:
-    """SMS and Slack run for real when their credentials are set, else in dry-run; web chat
-    needs none (its links need SECRET_KEY). Each channel registers here in one line.
-
-    With a shared database (`engine`, not SQLite) SMS is paced through it, so several workers
-    together keep each sender to `channels.sms.mps`; SQLite runs one worker, paced in memory.
-    """
-    clock = clock or SystemClock()
-    sms_pacer = None
-    if engine is not None and not is_sqlite(engine.url.drivername):
-        sms_pacer = SharedPacer(engine, config.channels.sms.mps)
-    channels: dict[str, Channel] = {
-        "sms": SmsChannel(config, settings, clock=clock, pacer=sms_pacer),
-        "slack": SlackChannel(settings, clock, posts_per_second=config.channels.slack.mps),
-        "webchat": WebchatChannel(links, config, clock),
-    }
-    assert set(channels) == set(CHANNEL_NAMES)
-    return ChannelRegistry(channels)
+    """Every registered channel. SMS and Slack run for real when their credentials are set,
+    else in dry-run; web chat needs none (its links need SECRET_KEY)."""
+    setup = ChannelSetup(config, settings, clock or SystemClock(), links, engine)
+    missing = set(channel_names()) - set(BUILDERS)
+    if missing:
+        raise KeeppostedError(f"no builder registered for channel(s) {', '.join(sorted(missing))}")
+    parts = {name: BUILDERS[name](setup) for name in channel_names()}
+    return ChannelRegistry(
+        {name: built.sender for name, built in parts.items()},
+        {name: built.inbound for name, built in parts.items()},
+    )

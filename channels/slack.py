@@ -30,8 +30,9 @@ from bot.config import Settings
 from bot.domain import AddressProblem
 from bot.errors import ChannelError
 from bot.render import mrkdwn
-from channels.base import InboundMessage, OutboundMessage, SendResult
-from channels.dryrun import DryRunChannel
+from channels.base import ChannelParts, ChannelSetup, InboundMessage, OutboundMessage, SendResult
+from channels.catalog import ChannelName
+from channels.dryrun import DryRunSender
 from channels.pacing import Pacer
 
 SEND_TIMEOUT_SECONDS = 15
@@ -89,20 +90,17 @@ def provider_id(conversation: str, ts: str) -> str:
     return f"{conversation}:{ts}"
 
 
-class SlackChannel:
-    name = "slack"
+class SlackInbound:
+    """What bolt hands us from `/slack/events`: the signature check, a customer's DM, a click
+    on an answer button. `client` is the bot's WebClient (bolt answers through it); None
+    without SLACK_BOT_TOKEN."""
 
-    def __init__(self, settings: Settings, clock: Clock, *, posts_per_second: float = 1.0) -> None:
+    name = ChannelName.SLACK
+
+    def __init__(self, settings: Settings, clock: Clock, *, client: WebClient | None) -> None:
         self.clock = clock
         self.signing_secret = settings.slack_signing_secret
-        self.client = build_client(settings) if settings.slack_bot_token else None
-        self.dry_run = DryRunChannel(self.name)
-        # chat.postMessage allows about one message a second per conversation.
-        self.pacer = Pacer(posts_per_second)
-        self._dms: dict[str, str] = {}
-        self._dms_lock = threading.Lock()
-
-    # -- inbound ----------------------------------------------------------------------------
+        self.client = client
 
     def verify(self, request: Any) -> bool:
         """Slack's signature and its 5-minute replay window (bolt runs the same check)."""
@@ -154,7 +152,20 @@ class SlackChannel:
             case_id=case_id,
         )
 
-    # -- sending ----------------------------------------------------------------------------
+
+class SlackSender:
+    """Posts to a person's DM (opened once and remembered) or to a team channel, paced per
+    conversation. Without SLACK_BOT_TOKEN (`client` None) it prints what it would send."""
+
+    name = ChannelName.SLACK
+
+    def __init__(self, client: WebClient | None, *, posts_per_second: float = 1.0) -> None:
+        self.client = client
+        self.dry_run = DryRunSender(self.name)
+        # chat.postMessage allows about one message a second per conversation.
+        self.pacer = Pacer(posts_per_second)
+        self._dms: dict[str, str] = {}
+        self._dms_lock = threading.Lock()
 
     def wait_turn(self, message: OutboundMessage) -> None:
         """Slack's pace is per conversation, known only once the DM is open: `send` waits."""
@@ -201,6 +212,16 @@ class SlackChannel:
         with self._dms_lock:
             self._dms[address] = conversation
         return conversation
+
+
+def build(setup: ChannelSetup) -> ChannelParts:
+    """Slack's two halves, sharing one WebClient (SLACK_BOT_TOKEN, SLACK_API_URL)."""
+    settings = setup.settings
+    client = build_client(settings) if settings.slack_bot_token else None
+    return ChannelParts(
+        sender=SlackSender(client, posts_per_second=setup.config.channels.slack.mps),
+        inbound=SlackInbound(settings, setup.clock, client=client),
+    )
 
 
 def _api_error(exc: SlackApiError, *, posting: bool) -> ChannelError:

@@ -1,8 +1,8 @@
-"""SMS over Twilio: webhook signatures, inbound and status-callback parsing, and sending
-through the real twilio Client, paced per sender.
+"""SMS over Twilio: webhook signatures, inbound and status-callback parsing (`SmsInbound`),
+and sending through the real twilio Client, paced per sender (`SmsSender`).
 
 Without Twilio credentials the channel still takes signed webhooks (when TWILIO_AUTH_TOKEN is
-set, as `keepposted dev` does) and prints what it would send, like the dry-run channel.
+set, as `keepposted dev` does) and prints what it would send, like the dry-run sender.
 """
 
 from __future__ import annotations
@@ -24,9 +24,18 @@ from bot.config import Config, Settings
 from bot.domain import AddressProblem, MessageStatus
 from bot.errors import ChannelError, ConfigError, KeeppostedError
 from bot.phones import to_e164
-from channels.base import DeliveryReport, InboundMessage, OutboundMessage, SendResult
-from channels.dryrun import DryRunChannel
-from channels.pacing import Pacer, Pacing
+from bot.store.db import is_sqlite
+from channels.base import (
+    ChannelParts,
+    ChannelSetup,
+    DeliveryReport,
+    InboundMessage,
+    OutboundMessage,
+    SendResult,
+)
+from channels.catalog import ChannelName
+from channels.dryrun import DryRunSender
+from channels.pacing import Pacer, Pacing, SharedPacer
 from channels.segments import count_segments
 
 # Twilio error codes that say an address must not be sent to again.
@@ -60,39 +69,18 @@ SEND_TIMEOUT_SECONDS = 15
 EMPTY_TWIML = str(MessagingResponse())  # "got it": the replies follow through the REST API
 
 
-class SmsChannel:
-    name = "sms"
+class SmsInbound:
+    """Twilio's webhooks: the X-Twilio-Signature check, a customer's text, a status callback.
+    Checks need only TWILIO_AUTH_TOKEN; without it every request is refused."""
 
-    def __init__(
-        self,
-        config: Config,
-        settings: Settings,
-        *,
-        clock: Clock,
-        client: Client | None = None,
-        pacer: Pacing | None = None,
-    ) -> None:
-        self.sms = config.channels.sms
+    name = ChannelName.SMS
+
+    def __init__(self, config: Config, settings: Settings, *, clock: Clock) -> None:
         self.public_url = config.public_url.rstrip("/")
         self.default_region = config.default_region
         self.clock = clock
         token = settings.twilio_auth_token
         self.validator = RequestValidator(token) if token else None
-        self.client = client if client is not None else build_client(config, settings)
-        self.pacer = pacer or Pacer(self.sms.mps)
-        self.dry_run = DryRunChannel(self.name)
-
-    @property
-    def sender(self) -> str:
-        return self.sms.messaging_service_sid or self.sms.from_number or "dry-run"
-
-    def close(self) -> None:
-        """Let go of the pooled HTTP connections to Twilio."""
-        session = getattr(getattr(self.client, "http_client", None), "session", None)
-        if session is not None:
-            session.close()
-
-    # -- webhooks ---------------------------------------------------------------------------
 
     def signed_url(self, request: Any) -> str:
         """The URL Twilio signed: the public URL plus the exact path and query we were called
@@ -150,12 +138,50 @@ class SmsChannel:
             problem=_problem(code),
         )
 
+    def _normalise(self, sender: str) -> str:
+        """E.164 when it is a phone number; short codes and sender names are kept as sent."""
+        if E164.match(sender):  # what Twilio sends: no need to parse it again
+            return sender
+        try:
+            return to_e164(sender, self.default_region)
+        except KeeppostedError:
+            return sender
+
+
+class SmsSender:
+    """Texts through the real twilio Client, paced per sender (`channels.sms.mps`), with a
+    status callback per message. Without Twilio credentials it prints what it would send."""
+
+    name = ChannelName.SMS
+
+    def __init__(
+        self,
+        config: Config,
+        settings: Settings,
+        *,
+        client: Client | None = None,
+        pacer: Pacing | None = None,
+    ) -> None:
+        self.sms = config.channels.sms
+        self.public_url = config.public_url.rstrip("/")
+        self.client = client if client is not None else build_client(config, settings)
+        self.pacer = pacer or Pacer(self.sms.mps)
+        self.dry_run = DryRunSender(self.name)
+
+    @property
+    def sender(self) -> str:
+        return self.sms.messaging_service_sid or self.sms.from_number or "dry-run"
+
+    def close(self) -> None:
+        """Let go of the pooled HTTP connections to Twilio."""
+        session = getattr(getattr(self.client, "http_client", None), "session", None)
+        if session is not None:
+            session.close()
+
     def status_callback_url(self, message_id: int) -> str:
         """Where Twilio reports on a message; our id rides along so a callback that beats the
         send's own bookkeeping still finds its message."""
         return f"{self.public_url}/sms/status?m={message_id}"
-
-    # -- sending ----------------------------------------------------------------------------
 
     def wait_turn(self, message: OutboundMessage) -> None:
         if self.client is not None:
@@ -195,14 +221,18 @@ class SmsChannel:
             ) from None
         return SendResult(provider_id=str(created.sid))
 
-    def _normalise(self, sender: str) -> str:
-        """E.164 when it is a phone number; short codes and sender names are kept as sent."""
-        if E164.match(sender):  # what Twilio sends: no need to parse it again
-            return sender
-        try:
-            return to_e164(sender, self.default_region)
-        except KeeppostedError:
-            return sender
+
+def build(setup: ChannelSetup) -> ChannelParts:
+    """SMS's two halves. With a shared database (not SQLite) the sender is paced through it,
+    so several workers together keep each sender to `channels.sms.mps`; SQLite runs one
+    worker, paced in memory."""
+    pacer = None
+    if setup.engine is not None and not is_sqlite(setup.engine.url.drivername):
+        pacer = SharedPacer(setup.engine, setup.config.channels.sms.mps)
+    return ChannelParts(
+        sender=SmsSender(setup.config, setup.settings, pacer=pacer),
+        inbound=SmsInbound(setup.config, setup.settings, clock=setup.clock),
+    )
 
 
 def build_client(config: Config, settings: Settings) -> Client | None:

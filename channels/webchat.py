@@ -22,7 +22,8 @@ from bot.config import Config
 from bot.engine.links import LinkClaim, WebchatLinks
 from bot.errors import InvalidInput, KeeppostedError, NotConfigured, TooLarge, TooManyRequests
 from bot.render import Templates
-from channels.base import InboundMessage, OutboundMessage, SendResult
+from channels.base import ChannelParts, ChannelSetup, InboundMessage, OutboundMessage, SendResult
+from channels.catalog import ChannelName
 from flows.intents import Intent
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -130,8 +131,11 @@ def webchat_address(contact_id: int) -> str:
     return f"contact:{contact_id}"
 
 
-class WebchatChannel:
-    name = "webchat"
+class WebchatInbound:
+    """Posts from the chat page and the widget: "verified" when their link is (signed with
+    SECRET_KEY, not expired), read as the words they stand for."""
+
+    name = ChannelName.WEBCHAT
 
     def __init__(self, links: WebchatLinks | None, config: Config, clock: Clock) -> None:
         self.links = links
@@ -207,12 +211,23 @@ class WebchatChannel:
             raise NotSendable("unstorable")
         return words
 
+
+class WebchatSender:
+    """The page shows every sent message of the case: handing it over is all there is."""
+
+    name = ChannelName.WEBCHAT
+
     def wait_turn(self, message: OutboundMessage) -> None:
         """The page reads the database: no provider, no rate."""
 
     def send(self, message: OutboundMessage) -> SendResult:
-        """The page shows every sent message of the case: handing it over is all there is."""
         return SendResult(provider_id=f"webchat-{message.message_id}")
+
+
+def build(setup: ChannelSetup) -> ChannelParts:
+    return ChannelParts(
+        sender=WebchatSender(), inbound=WebchatInbound(setup.links, setup.config, setup.clock)
+    )
 
 
 def _fields(request: Any) -> Mapping[str, Any]:

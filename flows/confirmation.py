@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config import Config
 from bot.domain import CaseStatus
+from channels.catalog import traits
 from flows.intents import Intent, Reading
 
 if TYPE_CHECKING:
@@ -120,7 +121,8 @@ def opt_in(turn: Turn) -> CaseStatus | None:
 def provider_answers_keywords(channel: str, config: Config) -> bool:
     """Twilio's Advanced Opt-Out answers STOP, START and HELP itself; a second answer from us
     would break the carrier rules it exists to keep."""
-    return channel == "sms" and config.channels.sms.advanced_opt_out
+    switch = getattr(config.channels, channel, None)  # that channel's config section
+    return traits(channel).provider_keywords and bool(getattr(switch, "advanced_opt_out", False))
 
 
 def send_help(turn: Turn) -> CaseStatus | None:

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Cadence, Config, QuietHours
 from bot.domain import CaseStatus
+from channels.catalog import traits
 
 if TYPE_CHECKING:
     from bot.store.models import Case, Contact
 
 UPDATING_STATES = (CaseStatus.OPEN, CaseStatus.WAITING)
-QUIET_CHANNELS = ("sms",)  # only texts wake people up; a Slack DM or a web page does not
 
 
 def cadence_of(case: Case, config: Config) -> Cadence:
@@ -64,7 +64,7 @@ def quiet_hours_end(now: datetime, zone: ZoneInfo, quiet: QuietHours) -> datetim
 
 def earliest_send(now: datetime, contact: Contact, channel: str, config: Config) -> datetime:
     """`now`, or the end of the contact's local quiet hours for channels that respect them."""
-    if channel not in QUIET_CHANNELS:
+    if not traits(channel).quiet_hours:  # a text wakes people up; a Slack DM does not
         return now
     return quiet_hours_end(now, contact_zone(contact, config), config.quiet_hours) or now
 

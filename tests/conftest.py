@@ -31,10 +31,10 @@ from bot.engine.links import build_links
 from bot.store.migrate import upgrade
 from bot.store.models import Case, LogEntry
 from bot.worker import tick
-from channels.base import InboundMessage
+from channels.base import InboundMessage, Sender
 from channels.registry import ChannelRegistry
-from channels.sms import EMPTY_TWIML, SmsChannel
-from channels.webchat import WebchatChannel
+from channels.sms import EMPTY_TWIML, SmsInbound, SmsSender
+from channels.webchat import WebchatInbound, WebchatSender
 from tests.support.fake_slack import FakeSlack
 from tests.support.fake_twilio import FakeTwilio, signed_post
 from tests.support.fakes import FakeChannel
@@ -157,10 +157,9 @@ def chat_core(
 ) -> Iterator[Core]:
     """The core with the real web chat channel (SMS and Slack stay fakes)."""
     settings = Settings(database_url=database_url, api_token=API_TOKEN, secret_key=SECRET_KEY)
-    webchat = WebchatChannel(build_links(config, settings, clock), config, clock)
-    registry = ChannelRegistry(
-        {"sms": channels["sms"], "slack": channels["slack"], "webchat": webchat}
-    )
+    webchat = WebchatInbound(build_links(config, settings, clock), config, clock)
+    senders: dict[str, Sender] = {**channels, "webchat": WebchatSender()}
+    registry = ChannelRegistry(senders, {"webchat": webchat})
     built = create_core(config, settings, clock=clock, channels=registry)
     yield built
     built.engine.dispose()
@@ -316,9 +315,15 @@ class LiveApp:
     client: FlaskClient  # for the REST API; webhooks go over HTTP
 
     @property
-    def sms(self) -> SmsChannel:
+    def sms(self) -> SmsSender:
         channel = self.core.channels["sms"]
-        assert isinstance(channel, SmsChannel)
+        assert isinstance(channel, SmsSender)
+        return channel
+
+    @property
+    def sms_inbound(self) -> SmsInbound:
+        channel = self.core.channels.inbound("sms", SmsInbound)
+        assert channel is not None
         return channel
 
 

@@ -30,9 +30,10 @@ from bot.domain import (
 )
 from bot.engine.alerts import queue_alert
 from bot.engine.contacts import find_or_create
+from bot.engine.messages import queue_to_contact
 from bot.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from bot.ledger import chain as log
-from bot.outbox.queue import queue_to_contact
+from bot.render import FALLBACK_CHANNEL
 from bot.store.models import AuditEvent, Case, Contact, Message, Note, NoteRevision
 from flows.interim import first_update_at, following_update_at, gets_updates
 
@@ -168,7 +169,7 @@ def put_waiting(
     if eta is not None:
         case.eta, case.eta_missed_at = eta, None
     own = f"delay_{reason}"
-    template = own if core.templates.has("sms", own) else "delay_notice"
+    template = own if core.templates.has(FALLBACK_CHANNEL, own) else "delay_notice"
     queue_to_contact(
         session,
         core,

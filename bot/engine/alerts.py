@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.domain import AlertKind, OutboxKind
 from bot.render import mrkdwn
 from bot.store.models import Case, Outbox
+from channels.catalog import ChannelName
 
 if TYPE_CHECKING:
     from bot.core import Core  # annotations only: the engine must not load the registry
@@ -58,10 +59,12 @@ def queue_alert(
         Outbox(
             case_id=case.id,
             kind=OutboxKind.ALERT,
-            channel="slack",
+            channel=ChannelName.SLACK,
             address=core.config.channels.slack.alerts_channel or case.assignee or "alerts",
             body=body,
-            blocks=core.templates.render_blocks("slack", "alert", context | {"text": body}),
+            blocks=core.templates.render_blocks(
+                ChannelName.SLACK, "alert", context | {"text": body}
+            ),
             not_before=now,
             created_at=now,
         )

@@ -12,7 +12,7 @@ from bot.config import Config, check_timezone
 from bot.errors import Conflict, InvalidInput
 from bot.phones import to_e164
 from bot.store.models import Contact
-from channels.base import CHANNEL_NAMES
+from channels.catalog import channel_names, traits
 from channels.webchat import webchat_address
 
 
@@ -22,14 +22,23 @@ class Address:
     to: str
 
 
+def address_on(contact: Contact, channel: str) -> str | None:
+    """The contact's address on a channel: the column its traits name, or the contact itself
+    for a channel without one (the web chat page is always there)."""
+    field = traits(channel).address_field
+    if field is None:
+        return webchat_address(contact.id)
+    value = getattr(contact, field)
+    return str(value) if value else None
+
+
 def addresses(contact: Contact) -> list[Address]:
     """Every way to reach the contact, preferred channel first."""
-    found = []
-    if contact.phone:
-        found.append(Address("sms", contact.phone))
-    if contact.slack_user_id:
-        found.append(Address("slack", contact.slack_user_id))
-    found.append(Address("webchat", webchat_address(contact.id)))  # the page is always there
+    found = [
+        Address(channel, to)
+        for channel in channel_names()
+        if (to := address_on(contact, channel)) is not None
+    ]
     found.sort(key=lambda a: a.channel != contact.channel)
     return found
 
@@ -53,11 +62,10 @@ def find_by_address(session: Session, channel: str, sender: str) -> Contact | No
     Locking the contact (before any case) makes concurrent messages from one person, such as
     STOP on two channels at once, decide and write opt-outs one after the other.
     """
-    if channel == "sms":
-        query = select(Contact).where(Contact.phone == sender)
-    elif channel == "slack":
-        query = select(Contact).where(Contact.slack_user_id == sender)
-    elif channel == "webchat" and sender.removeprefix("contact:").isdigit():
+    field = traits(channel).address_field
+    if field is not None:
+        query = select(Contact).where(getattr(Contact, field) == sender)
+    elif sender.removeprefix("contact:").isdigit():
         query = select(Contact).where(Contact.id == int(sender.removeprefix("contact:")))
     else:
         return None
@@ -80,9 +88,9 @@ def find_or_create(
     e164 = to_e164(phone, config.default_region, field="contact.phone") if phone else None
     if not e164 and not slack_user_id:
         raise InvalidInput("a contact needs a phone or a slack_user_id", field="contact")
-    if channel is not None and channel not in CHANNEL_NAMES:
+    if channel is not None and channel not in channel_names():
         raise InvalidInput(
-            f"channel must be one of {', '.join(CHANNEL_NAMES)}", field="contact.channel"
+            f"channel must be one of {', '.join(channel_names())}", field="contact.channel"
         )
     if timezone is not None:
         try:
@@ -99,7 +107,7 @@ def find_or_create(
         contact = Contact(
             phone=e164,
             slack_user_id=slack_user_id,
-            channel=channel or ("sms" if e164 else "slack"),
+            channel=channel or _first_channel(e164, slack_user_id),
             opted_out=[],
             created_at=now,
         )
@@ -124,10 +132,16 @@ def find_or_create(
     ):
         if value:
             setattr(contact, attr, value)
-    if phone_changed and "sms" in (contact.unreachable or ()):
-        contact.unreachable = [c for c in contact.unreachable if c != "sms"]  # a new number
+    if phone_changed and contact.unreachable:  # a new number: its channels may reach it again
+        contact.unreachable = [c for c in contact.unreachable if traits(c).address_field != "phone"]
     session.flush()
     return contact
+
+
+def _first_channel(phone: str | None, slack_user_id: str | None) -> str:
+    """A new contact's preferred channel: the first registered one its addresses reach."""
+    given = {"phone": phone, "slack_user_id": slack_user_id}
+    return next(name for name in channel_names() if given.get(traits(name).address_field or ""))
 
 
 def set_opted_out(contact: Contact, channel: str, opted_out: bool) -> bool:

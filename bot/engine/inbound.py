@@ -32,11 +32,13 @@ from bot.domain import OutboxKind as Kind
 from bot.engine import actions
 from bot.engine.alerts import queue_alert
 from bot.engine.contacts import Address, find_by_address
+from bot.engine.messages import queue_to_contact
 from bot.ledger import chain as log
 from bot.outbox.delivery import change_opt_out
-from bot.outbox.queue import enqueue, queue_to_contact
+from bot.outbox.queue import enqueue
 from bot.store.models import Case, Contact, Message
 from channels.base import InboundMessage
+from channels.catalog import traits
 from flows.confirmation import (
     CONVERSATION,
     Handler,
@@ -239,7 +241,7 @@ def _values(inbound: InboundMessage, intent: str | None) -> dict[str, Any]:
 
 
 def _stranger_contact(session: Session, channel: str, sender: str, now: datetime) -> Contact | None:
-    field = {"sms": "phone", "slack": "slack_user_id"}.get(channel)
+    field = traits(channel).address_field  # a web chat link always names its contact
     if field is None:
         return None
     contact = Contact(channel=channel, opted_out=[], created_at=now, **{field: sender})

@@ -1,106 +1,17 @@
-"""Queueing what we want a customer to hear: rendered through bot/render.py in the
-transaction that wants it sent, one outbox row per message, sent later by bot/outbox/sender.py.
+"""Queueing a message: its Message row and its outbox row, in the transaction that wants it
+sent; bot/outbox/sender.py sends it later. What it says was rendered by bot/engine/messages.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.domain import (
-    PROACTIVE,
-    Direction,
-    MessageStatus,
-    OutboxKind,
-)
-from bot.engine.contacts import Address, reach
-from bot.render import format_when
-from bot.store.models import Case, Contact, Message, Outbox
-from flows.interim import contact_zone, earliest_send, gets_updates
-
-if TYPE_CHECKING:
-    from bot.core import Core  # annotations only: the engine must not load the registry
-
-
-def customer_context(
-    case: Case | None, contact: Contact, core: Core, *, with_link: bool = True
-) -> dict[str, Any]:
-    """What customer templates may see: plain values, never an ORM object (so never a note).
-    `with_link=False` skips signing a chat link nobody will read (the chat page itself)."""
-    zone = str(contact_zone(contact, core.config))
-    context: dict[str, Any] = {
-        "program": core.config.program.model_dump(),
-        "contact": {"name": contact.name or "", "first_name": (contact.name or "").split(" ")[0]},
-    }
-    if case is not None:
-        reason = core.config.waiting_reasons.get(case.waiting_reason or "")
-        context["case"] = {
-            "id": case.id,
-            "label": case.label,
-            "ref": case.ref or "",
-            "subject": case.subject,
-            "status": str(case.status),
-            "priority": case.priority,
-            "waiting_reason": reason.label if reason else "",
-            "eta": format_when(case.eta, zone),
-            "resolution": case.resolution or "",
-            "latest_update": case.latest_update or "",
-            "next_update": "",  # filled in by queue_to_contact, which knows the channel
-            # The case's web chat page; templates may offer it ("or reply at ...").
-            "webchat_url": core.links.url(case) if core.links and with_link else "",
-        }
-    return context
-
-
-def queue_to_contact(
-    session: Session,
-    core: Core,
-    *,
-    contact: Contact,
-    case: Case | None,
-    template: str,
-    kind: OutboxKind,
-    now: datetime,
-    extra: dict[str, Any] | None = None,
-    address: Address | None = None,
-    to_opted_out: bool = False,
-    due_at: datetime | None = None,
-) -> Message | None:
-    """Render a template for the contact and queue it; None when the contact cannot be reached.
-
-    Replies go back where the customer wrote from (`address`); proactive messages go to the
-    contact's preferred channel, after their quiet hours.
-    """
-    address = address or reach(contact)
-    if address is None or (address.channel in contact.opted_out and not to_opted_out):
-        return None
-    context = customer_context(case, contact, core) | (extra or {})
-    if case is not None and case.next_update_at is not None and gets_updates(case):
-        # Promise the next update when it will really arrive: after any quiet hours.
-        next_send = earliest_send(case.next_update_at, contact, address.channel, core.config)
-        context["case"]["next_update"] = format_when(
-            next_send, str(contact_zone(contact, core.config))
-        )
-    body = core.templates.render(address.channel, template, context)
-    # Slack gets Block Kit (e.g. Confirm / Reopen buttons) where the channel has a layout for it.
-    blocks = core.templates.render_blocks(address.channel, template, context | {"text": body})
-    send_after = earliest_send(now, contact, address.channel, core.config)
-    return enqueue(
-        session,
-        address=address,
-        body=body,
-        template=template,
-        kind=kind,
-        now=now,
-        case_id=case.id if case else None,
-        contact_id=contact.id,
-        to_opted_out=to_opted_out,
-        not_before=send_after if kind in PROACTIVE else now,
-        blocks=blocks,
-        due_at=due_at,
-    )
+from bot.domain import Direction, MessageStatus, OutboxKind
+from bot.engine.contacts import Address
+from bot.store.models import Message, Outbox
 
 
 def enqueue(

@@ -1,4 +1,4 @@
-"""The sender: hands queued outbox rows (bot/outbox/queue.py) to the channel registry.
+"""The sender: hands queued outbox rows (bot/outbox/queue.py) to their channels' senders.
 
 Any number of workers share the outbox: each claims a batch with `FOR UPDATE SKIP LOCKED` and a
 lease, and marks each row `handed_at` just before giving it to the provider. What a crash mid-send
@@ -43,6 +43,7 @@ from bot.outbox.delivery import record_failure
 from bot.store.db import retry_unreachable
 from bot.store.models import Message, Outbox
 from channels.base import OutboundMessage, SendResult
+from channels.catalog import traits
 from flows.interim import UPDATING_STATES
 
 if TYPE_CHECKING:
@@ -197,7 +198,8 @@ def _send_one(
     """Hand one row to its channel and record the outcome; returns the SendReport field, or
     "late" when its turn came after the deadline (it is handed back untried)."""
     channel = core.channels[outbound.channel]
-    channel.wait_turn(outbound)  # pacing first: a row is marked handed only as it really goes
+    if traits(outbound.channel).paced:
+        channel.wait_turn(outbound)  # pacing first: a row is marked handed only as it really goes
     if time.monotonic() > deadline:
         return "late"
     if not _hand_over(core, row_id, worker_id):

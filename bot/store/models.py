@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.domain import CaseStatus, Direction, MessageStatus, OutboxKind, OutboxStatus
+from channels.catalog import ChannelName
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -70,7 +71,7 @@ class Contact(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)  # E.164
     slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
-    channel: Mapped[str] = mapped_column(String(16), default="sms")  # preferred channel
+    channel: Mapped[str] = mapped_column(String(16), default=ChannelName.SMS)  # preferred channel
     timezone: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(16))
     opted_out: Mapped[list[str]] = mapped_column(default=list)  # channels the contact left

@@ -35,10 +35,11 @@ from bot.domain import agent
 from bot.engine import actions
 from bot.engine.inbound import answer_or_keep
 from bot.errors import InvalidInput, KeeppostedError, NotConfigured
-from channels.slack import SlackChannel
+from channels.catalog import ChannelName
+from channels.slack import SlackInbound
 from flows.intents import Intent
 
-slack_routes = Blueprint("slack", __name__)
+slack_routes = Blueprint(ChannelName.SLACK, __name__)
 logger = logging.getLogger(__name__)
 EXTENSION = "keepposted.slack"
 TEXT_LIMIT = 1600  # an update or resolution: what one SMS thread can carry
@@ -60,11 +61,11 @@ def events() -> Response:
 
 def register_slack(flask_app: Flask, core: Core) -> None:
     """Mount the bolt App when Slack's credentials are set; without them the endpoint says so."""
-    channel = core.channels["slack"]
+    channel = core.channels.inbound(ChannelName.SLACK, SlackInbound)
     settings = core.settings
     if not (settings.slack_signing_secret and settings.slack_bot_token):
         return
-    if not isinstance(channel, SlackChannel) or channel.client is None:
+    if channel is None or channel.client is None:
         return
     bolt = App(
         signing_secret=settings.slack_signing_secret,
@@ -79,7 +80,7 @@ def register_slack(flask_app: Flask, core: Core) -> None:
 
 
 class SlackListeners:
-    def __init__(self, core: Core, channel: SlackChannel) -> None:
+    def __init__(self, core: Core, channel: SlackInbound) -> None:
         self.core, self.channel = core, channel
 
     def attach(self, bolt: App) -> None:
@@ -199,7 +200,7 @@ class SlackListeners:
                 "elements": [
                     {
                         "type": "mrkdwn",
-                        "text": templates.render("slack", "answered", {"answer": answer}),
+                        "text": templates.render(ChannelName.SLACK, "answered", {"answer": answer}),
                     }
                 ],
             }
@@ -208,7 +209,8 @@ class SlackListeners:
             client.chat_update(
                 channel=container["channel_id"],
                 ts=str(container.get("message_ts") or message.get("ts")),
-                text=message.get("text") or templates.render("slack", "answer", {"answer": answer}),
+                text=message.get("text")
+                or templates.render(ChannelName.SLACK, "answer", {"answer": answer}),
                 blocks=kept,
             )
         except SlackApiError as exc:

@@ -18,16 +18,17 @@ from bot.core import Core
 from bot.engine.inbound import accept_inbound
 from bot.errors import Forbidden
 from bot.outbox.delivery import record_report
-from channels.sms import EMPTY_TWIML, SmsChannel
+from channels.catalog import ChannelName
+from channels.sms import EMPTY_TWIML, SmsInbound
 
-sms_routes = Blueprint("sms", __name__)
+sms_routes = Blueprint(ChannelName.SMS, __name__)
 logger = logging.getLogger(__name__)
 
 
-def _verified() -> tuple[Core, SmsChannel]:
+def _verified() -> tuple[Core, SmsInbound]:
     core: Core = current_app.extensions["keepposted"]
-    channel = core.channels["sms"]
-    if not isinstance(channel, SmsChannel) or not channel.verify(request):
+    channel = core.channels.inbound(ChannelName.SMS, SmsInbound)
+    if channel is None or not channel.verify(request):
         logger.warning("refused %s: missing or wrong X-Twilio-Signature", request.path)
         raise Forbidden("the X-Twilio-Signature header is missing or does not match")
     return core, channel

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from bot.core import Core
 from bot.engine.inbound import answer_or_keep
-from bot.errors import InvalidInput, KeeppostedError
+from bot.errors import InvalidInput, KeeppostedError, NotConfigured
 from bot.resources import static_root
 from bot.store.models import Case
 from bot.web.webchat_view import (
@@ -36,19 +36,20 @@ from bot.web.webchat_view import (
     stored_post,
     timeline,
 )
+from channels.catalog import ChannelName
 from channels.webchat import (
     MessageTooLong,
     PostingTooFast,
-    WebchatChannel,
+    WebchatInbound,
     in_words,
     link_problem,
     script_wording,
 )
 from flows.interim import contact_zone
 
-webchat_routes = Blueprint("webchat", __name__)
+webchat_routes = Blueprint(ChannelName.WEBCHAT, __name__)
 
-STATIC = static_root("webchat")
+STATIC = static_root(ChannelName.WEBCHAT)
 EXAMPLE_PAGE = STATIC / "example.html"
 MAX_POST_BYTES = 32 * 1024  # a reply of max_chars in JSON is far below this
 RATE_WINDOW = timedelta(minutes=1)
@@ -56,14 +57,15 @@ RATE_WINDOW = timedelta(minutes=1)
 LINK_PROBLEMS = {"link_not_valid": 403, "link_expired": 410, "link_replaced": 410}
 
 
-def _core() -> tuple[Core, WebchatChannel]:
+def _core() -> tuple[Core, WebchatInbound]:
     core: Core = current_app.extensions["keepposted"]
-    channel = core.channels["webchat"]
-    assert isinstance(channel, WebchatChannel)
+    channel = core.channels.inbound(ChannelName.WEBCHAT, WebchatInbound)
+    if channel is None:
+        raise NotConfigured("web chat is not set up on this server")
     return core, channel
 
 
-def _open_case(session: Session, core: Core, channel: WebchatChannel, token: str) -> Case:
+def _open_case(session: Session, core: Core, channel: WebchatInbound, token: str) -> Case:
     """The case a link opens, or LinkNotValid / LinkGone / NotConfigured."""
     claim = channel.claim(token)
     assert core.links is not None  # claim() refuses when there are no links
@@ -100,13 +102,13 @@ def page(token: str) -> Response | tuple[str, int]:
         return _problem_page(core, exc)
 
 
-def _render_page(core: Core, channel: WebchatChannel, token: str, **form: Any) -> str:
+def _render_page(core: Core, channel: WebchatInbound, token: str, **form: Any) -> str:
     now = core.clock.now()
     with core.readers() as session:
         case = _open_case(session, core, channel, token)
         shown = timeline(session, core, case, 0, now)
         return core.templates.page(
-            "webchat",
+            ChannelName.WEBCHAT,
             "page",
             {
                 "program": core.config.program.model_dump(),
@@ -134,7 +136,7 @@ def _problem_page(core: Core, exc: KeeppostedError) -> tuple[str, int]:
     status = LINK_PROBLEMS.get(exc.code, exc.http_status)
     title, explanation = link_problem(core.templates, core.config, exc.code)
     html = core.templates.page(
-        "webchat",
+        ChannelName.WEBCHAT,
         "link_error",
         {
             "program": core.config.program.model_dump(),
@@ -187,7 +189,7 @@ def post_message(token: str) -> ResponseReturnValue:
         return _render_page(core, channel, token, error=exc.message, draft=draft), exc.http_status
 
 
-def _post(core: Core, channel: WebchatChannel, token: str) -> ResponseReturnValue:
+def _post(core: Core, channel: WebchatInbound, token: str) -> ResponseReturnValue:
     if (request.content_length or 0) > MAX_POST_BYTES:
         raise MessageTooLong("too_big", kb=MAX_POST_BYTES // 1024)
     with core.readers() as session:  # the engine's own transaction does the writing

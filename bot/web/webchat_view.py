@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from bot.core import Core
 from bot.domain import CaseStatus, Direction, MessageStatus
-from bot.outbox.queue import customer_context
+from bot.engine.messages import customer_context
 from bot.render import format_when
 from bot.store.models import Case, Message, Outbox
 from bot.store.records import iso
+from channels.catalog import ChannelName
 from flows.confirmation import in_csat_window, in_reopen_window
 from flows.interim import contact_zone, gets_updates
 
@@ -53,9 +54,9 @@ def case_view(core: Core, case: Case) -> dict[str, Any]:
     return {
         "label": view["label"],
         "subject": case.subject,
-        "title": core.templates.render("webchat", "case_title", context),
+        "title": core.templates.render(ChannelName.WEBCHAT, "case_title", context),
         "status": view["status"],
-        "status_text": core.templates.render("webchat", "status_text", context),
+        "status_text": core.templates.render(ChannelName.WEBCHAT, "status_text", context),
         "eta_text": view["eta"],
         "next_update_text": view["next_update"],
         "resolution": view["resolution"],
@@ -122,7 +123,7 @@ def recent_posts(session: Session, address: str, since: datetime) -> list[dateti
         session.scalars(
             select(Message.at)
             .where(
-                Message.channel == "webchat",
+                Message.channel == ChannelName.WEBCHAT,
                 Message.direction == Direction.IN,
                 Message.address == address,
                 Message.at >= since,
@@ -135,5 +136,7 @@ def recent_posts(session: Session, address: str, since: datetime) -> list[dateti
 def stored_post(session: Session, provider_id: str) -> Message | None:
     """The customer's post with this id, when the page already sent it once."""
     return session.scalar(
-        select(Message).where(Message.channel == "webchat", Message.provider_id == provider_id)
+        select(Message).where(
+            Message.channel == ChannelName.WEBCHAT, Message.provider_id == provider_id
+        )
     )

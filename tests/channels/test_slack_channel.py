@@ -1,4 +1,4 @@
-"""The Slack channel's sending side, driven for real: SlackChannel and its slack_sdk WebClient
+"""The Slack channel driven for real: SlackSender and its slack_sdk WebClient
 against the fake Slack Web API (tests/support/fake_slack.py), then through the outbox into the
 database.
 
@@ -29,7 +29,7 @@ from bot.errors import ChannelError
 from bot.outbox.sender import send_due
 from bot.store.models import Contact, Message, Outbox
 from channels.base import OutboundMessage
-from channels.slack import RATE_LIMIT_RETRIES, SlackChannel
+from channels.slack import RATE_LIMIT_RETRIES, SlackInbound, SlackSender, build_client
 from tests.conftest import auth_header
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_harness import ALERTS, CUSTOMER, SlackApp
@@ -53,9 +53,9 @@ def slack_channel(
     posts_per_second: float = UNPACED,
     token: str | None = None,
     api_url: str | None = None,
-) -> SlackChannel:
+) -> SlackSender:
     settings = Settings(slack_bot_token=token or fake.token, slack_api_url=api_url or fake.url)
-    return SlackChannel(settings, clock, posts_per_second=posts_per_second)
+    return SlackSender(build_client(settings), posts_per_second=posts_per_second)
 
 
 def outbound(
@@ -76,7 +76,7 @@ def outbound(
     )
 
 
-def send_error(channel: SlackChannel, message: OutboundMessage) -> ChannelError:
+def send_error(channel: SlackSender, message: OutboundMessage) -> ChannelError:
     with pytest.raises(ChannelError) as raised:
         channel.send(message)
     return raised.value
@@ -166,7 +166,7 @@ def test_alerts_are_sent_as_written(fake_slack: FakeSlack, clock: FrozenClock) -
 def test_without_a_bot_token_messages_are_simulated(
     fake_slack: FakeSlack, clock: FrozenClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    channel = SlackChannel(Settings(slack_api_url=fake_slack.url), clock)
+    channel = SlackSender(None)
     result = channel.send(outbound(CUSTOMER, "Dry run", message_id=7))
     assert result.simulated
     assert result.provider_id == "sim-slack-7"
@@ -484,7 +484,7 @@ def test_a_5xx_on_the_post_fails_the_update_with_a_short_error_code(
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
 
-# -- the Channel protocol's verify and parse_inbound --------------------------------------------
+# -- SlackInbound: verify and parse_inbound ------------------------------------------------------
 
 
 def test_verify_checks_slack_s_signature_and_replay_window(clock: FrozenClock) -> None:
@@ -494,7 +494,7 @@ def test_verify_checks_slack_s_signature_and_replay_window(clock: FrozenClock) -
 
     from tests.support.slack_harness import SIGNING_SECRET, signed_headers
 
-    channel = SlackChannel(Settings(slack_signing_secret=SIGNING_SECRET), clock)
+    channel = SlackInbound(Settings(slack_signing_secret=SIGNING_SECRET), clock, client=None)
     body = "command=%2Fcase&text=help"
 
     def verified(headers: dict[str, str]) -> bool:
@@ -507,13 +507,13 @@ def test_verify_checks_slack_s_signature_and_replay_window(clock: FrozenClock) -
     assert not verified(signed_headers(body, secret="another-secret"))
     assert not verified(signed_headers(body, timestamp=int(time.time()) - 6 * 60))
     assert not verified({})
-    unconfigured = SlackChannel(Settings(), clock)
+    unconfigured = SlackInbound(Settings(), clock, client=None)
     with Flask(__name__).test_request_context("/", method="POST", data=body) as context:
         assert not unconfigured.verify(context.request)
 
 
 def test_parse_inbound_reads_a_customer_dm_and_refuses_anything_else(clock: FrozenClock) -> None:
-    channel = SlackChannel(Settings(), clock)
+    channel = SlackInbound(Settings(), clock, client=None)
     event = {
         "type": "message",
         "channel_type": "im",

@@ -13,8 +13,8 @@ from bot.clock import FrozenClock
 from bot.core import Core
 from bot.domain import NoteKind, OutboxKind
 from bot.engine import actions
+from bot.engine.messages import customer_context
 from bot.ops.config_check import STATUS_VARIANTS, _sample_page, sample_context
-from bot.outbox.queue import customer_context
 from bot.render import customer_templates
 from bot.resources import templates_root
 from bot.store.models import Case, Outbox

@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ENGINE = [
     "bot.engine.inbound",
     "bot.engine.actions",
+    "bot.engine.messages",
+    "channels.catalog",
     "bot.outbox.queue",
     "bot.outbox.sender",
     "bot.outbox.delivery",

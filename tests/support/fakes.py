@@ -1,4 +1,4 @@
-"""Test doubles for the providers' side only: a channel that records a transcript."""
+"""Test doubles for the providers' side only: a channel's sender that records a transcript."""
 
 from __future__ import annotations
 
@@ -6,23 +6,18 @@ import itertools
 from dataclasses import dataclass, field
 
 from bot.errors import ChannelError
-from channels.base import InboundMessage, OutboundMessage, SendResult
+from channels.base import OutboundMessage, SendResult
 
 
 @dataclass
 class FakeChannel:
-    """Records what it is asked to send; can be told to fail the next sends."""
+    """A Sender that records what it is asked to send; can be told to fail the next sends.
+    A registry of these has no inbound adapters, so signed webhooks to it are refused."""
 
     name: str
     sent: list[OutboundMessage] = field(default_factory=list)
     failures: list[ChannelError] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    def verify(self, request: object) -> bool:
-        return False
-
-    def parse_inbound(self, request: object) -> InboundMessage:
-        raise NotImplementedError
 
     def wait_turn(self, message: OutboundMessage) -> None:
         """No rate to keep."""

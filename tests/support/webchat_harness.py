@@ -1,4 +1,4 @@
-"""Web chat under test: the app with the real WebchatChannel (SMS and Slack faked), and a
+"""Web chat under test: the app with the real web chat channel (SMS and Slack faked), and a
 `ChatLink` that drives one customer's link through the JSON API the page uses."""
 
 from __future__ import annotations

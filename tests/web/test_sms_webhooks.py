@@ -103,7 +103,7 @@ def test_signed_against_the_public_url_behind_a_tls_proxy(
 def test_without_an_auth_token_every_webhook_is_refused(
     live: LiveApp, fake_twilio: FakeTwilio
 ) -> None:
-    live.sms.validator = None  # as when TWILIO_AUTH_TOKEN is unset
+    live.sms_inbound.validator = None  # as when TWILIO_AUTH_TOKEN is unset
     response = signed_post(f"{live.url}/sms/inbound", _form(live), auth_token="anything")
     assert response.status_code == 403
     assert _stored(live) == 0

@@ -1,0 +1,114 @@
+"""What a contact reads: the template context a customer template may see, the message
+rendered for their channel (the one place a customer's message is rendered), and queueing it
+for the right address at a decent hour. The outbox (bot/outbox/) only stores and sends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from bot.domain import PROACTIVE, OutboxKind
+from bot.engine.contacts import Address, reach
+from bot.outbox.queue import enqueue
+from bot.render import format_when
+from bot.store.models import Case, Contact, Message
+from channels.catalog import traits
+from flows.interim import contact_zone, earliest_send, gets_updates
+
+if TYPE_CHECKING:
+    from bot.core import Core  # annotations only: the engine must not load the registry
+
+
+def customer_context(
+    case: Case | None, contact: Contact, core: Core, *, with_link: bool = True
+) -> dict[str, Any]:
+    """What customer templates may see: plain values, never an ORM object (so never a note).
+    `with_link=False` skips signing a chat link nobody will read (the chat page itself)."""
+    zone = str(contact_zone(contact, core.config))
+    context: dict[str, Any] = {
+        "program": core.config.program.model_dump(),
+        "contact": {"name": contact.name or "", "first_name": (contact.name or "").split(" ")[0]},
+    }
+    if case is not None:
+        reason = core.config.waiting_reasons.get(case.waiting_reason or "")
+        context["case"] = {
+            "id": case.id,
+            "label": case.label,
+            "ref": case.ref or "",
+            "subject": case.subject,
+            "status": str(case.status),
+            "priority": case.priority,
+            "waiting_reason": reason.label if reason else "",
+            "eta": format_when(case.eta, zone),
+            "resolution": case.resolution or "",
+            "latest_update": case.latest_update or "",
+            "next_update": "",  # filled in by queue_to_contact, which knows the channel
+            # The case's web chat page; templates may offer it ("or reply at ...").
+            "webchat_url": core.links.url(case) if core.links and with_link else "",
+        }
+    return context
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: str
+    blocks: list[dict[str, Any]] | None = None  # buttons and layout, where the channel has them
+
+
+def render_message(core: Core, channel: str, template: str, context: dict[str, Any]) -> Rendered:
+    """A contact's message for `template` on `channel`: its text, and on a channel that
+    carries buttons its Block Kit layout (Confirm / Reopen) when the channel has one."""
+    body = core.templates.render(channel, template, context)
+    if not traits(channel).buttons:
+        return Rendered(body)
+    return Rendered(body, core.templates.render_blocks(channel, template, context | {"text": body}))
+
+
+def queue_to_contact(
+    session: Session,
+    core: Core,
+    *,
+    contact: Contact,
+    case: Case | None,
+    template: str,
+    kind: OutboxKind,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+    address: Address | None = None,
+    to_opted_out: bool = False,
+    due_at: datetime | None = None,
+) -> Message | None:
+    """Render a template for the contact and queue it; None when the contact cannot be reached.
+
+    Replies go back where the customer wrote from (`address`); proactive messages go to the
+    contact's preferred channel, after their quiet hours.
+    """
+    address = address or reach(contact)
+    if address is None or (address.channel in contact.opted_out and not to_opted_out):
+        return None
+    context = customer_context(case, contact, core) | (extra or {})
+    if case is not None and case.next_update_at is not None and gets_updates(case):
+        # Promise the next update when it will really arrive: after any quiet hours.
+        next_send = earliest_send(case.next_update_at, contact, address.channel, core.config)
+        context["case"]["next_update"] = format_when(
+            next_send, str(contact_zone(contact, core.config))
+        )
+    message = render_message(core, address.channel, template, context)
+    send_after = earliest_send(now, contact, address.channel, core.config)
+    return enqueue(
+        session,
+        address=address,
+        body=message.body,
+        template=template,
+        kind=kind,
+        now=now,
+        case_id=case.id if case else None,
+        contact_id=contact.id,
+        to_opted_out=to_opted_out,
+        not_before=send_after if kind in PROACTIVE else now,
+        blocks=message.blocks,
+        due_at=due_at,
+    )
