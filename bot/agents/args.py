@@ -20,6 +20,7 @@ import phonenumbers
 from bot.durations import parse_duration, parse_when
 from bot.errors import InvalidInput
 from bot.phones import to_e164
+from channels.catalog import ChannelName
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|([^>]*))?>")
 BARE_USER_ID = re.compile(r"^@?([UW][A-Z0-9]{6,})$")
@@ -274,7 +275,9 @@ def phone_or_user(words: Words, index: int, region: str) -> tuple[dict[str, str]
     """The customer of `/case new`: a mention or a phone number, and the text after it."""
     first = words.word(index)
     if first and (USER_MENTION.fullmatch(first) or BARE_USER_ID.match(first)):
-        return {"slack_user_id": user_id(first), "channel": "slack"}, words.rest(index + 1)
+        return {"slack_user_id": user_id(first), "channel": ChannelName.SLACK}, words.rest(
+            index + 1
+        )
     try:
         found = leading_phone(words.rest(index), region)
     except InvalidInput as exc:
@@ -282,4 +285,4 @@ def phone_or_user(words: Words, index: int, region: str) -> tuple[dict[str, str]
     if found is None:
         raise UsageError("start with the customer: a phone number like +1 415 555 0101, or @user")
     phone, rest = found
-    return {"phone": phone, "channel": "sms"}, unquote(rest)
+    return {"phone": phone, "channel": ChannelName.SMS}, unquote(rest)

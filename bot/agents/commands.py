@@ -2,8 +2,9 @@
 bot/web/slack.py hands in the user and the command text and sends the Reply back as the
 command's ephemeral answer.
 
-What agents read is templates/agents/case_reply.txt.j2 (one `reply` per situation) and the
-layouts in templates/slack/; nothing here writes a sentence.
+What agents read is templates/agents/case_reply.txt.j2 (one `reply` per situation),
+templates/agents/summary.txt.j2 (the summary, through bot/engine/summary.py) and the layouts in
+templates/slack/; nothing here writes a sentence.
 
 Each subcommand is one database transaction, committed before the answer goes back, so a
 restart right after the answer loses nothing; messages to customers are only queued (outbox).
@@ -40,6 +41,7 @@ from bot.engine.summary import summarize
 from bot.errors import InvalidInput, KeeppostedError, NotFound
 from bot.render import format_when, mention, mrkdwn
 from bot.store.models import Case, Note
+from channels.catalog import ChannelName
 from flows.interim import cadence_of, earliest_send
 
 LIST_LIMIT = 20
@@ -120,7 +122,7 @@ class Call:
             # Only the agent sees the card: the link is theirs to give the customer.
             "chat_url": links.url(case) if links else "",
         }
-        blocks = self.core.templates.render_blocks("slack", "case_card", context)
+        blocks = self.core.templates.render_blocks(ChannelName.SLACK, "case_card", context)
         shown = {"label": case.label, "subject": case.subject, "status": str(case.status)}
         return Reply(self.say("card", headline=headline, case=shown), blocks)
 
@@ -189,7 +191,7 @@ def case_view(case: Case, zone: str) -> dict[str, Any]:
     """What an agent's card shows, as plain values (times in the operation's zone)."""
     contact = case.contact
     customer = contact.name or ""
-    if contact.slack_user_id and contact.channel == "slack":
+    if contact.slack_user_id and contact.channel == ChannelName.SLACK:
         address = mention(contact.slack_user_id)
     else:
         address = mrkdwn(contact.phone or f"contact {contact.id}")
@@ -312,7 +314,7 @@ def notes(call: Call) -> Reply:
         ],
         "hidden": len(found) - len(shown),
     }
-    blocks = call.core.templates.render_blocks("slack", "notes", context)
+    blocks = call.core.templates.render_blocks(ChannelName.SLACK, "notes", context)
     return Reply(call.say("notes", case=case, count=len(found)), blocks)
 
 
@@ -429,7 +431,7 @@ def list_cases(call: Call) -> Reply:
         "cases": [case_view(c, call.zone) for c in found[:LIST_LIMIT]],
         "more": len(found) > LIST_LIMIT,
     }
-    blocks = call.core.templates.render_blocks("slack", "case_list", context)
+    blocks = call.core.templates.render_blocks(ChannelName.SLACK, "case_list", context)
     count = f"{LIST_LIMIT}+" if context["more"] else str(len(found))
     return Reply(call.say("list", count=count, which=which), blocks)
 
@@ -437,13 +439,13 @@ def list_cases(call: Call) -> Reply:
 @subcommand("summary <id>", "gives the case's story in a few sentences, with its key times.")
 def summary(call: Call) -> Reply:
     case = call.case()
-    told = summarize(call.session, case, call.zone)
+    told = summarize(call.session, case, call.zone, call.core.templates)
     context = {
         "case": case_view(case, call.zone),
         "text": told.text,
         "times": [(label, format_when(at, call.zone)) for label, at in told.key_times],
     }
-    blocks = call.core.templates.render_blocks("slack", "summary", context)
+    blocks = call.core.templates.render_blocks(ChannelName.SLACK, "summary", context)
     return Reply(call.say("summary", case=case, text=told.text), blocks)
 
 

@@ -26,6 +26,7 @@ from bot.engine import actions
 from bot.engine.inbound import handle_inbound
 from bot.worker import tick
 from channels.base import InboundMessage
+from channels.catalog import ChannelName
 
 AGENTS = ("U0DEMOAGENT", "U0DEMOLEE", "U0DEMOROSA")
 CUSTOMERS = [
@@ -165,7 +166,7 @@ def _customer_says(
     handle_inbound(
         core,
         InboundMessage(
-            channel="sms",
+            channel=ChannelName.SMS,
             sender=phone.replace(" ", ""),
             body=text,
             provider_id=f"SMHIST{next(_sids):06d}",

@@ -18,6 +18,7 @@ from bot.ledger.chain import verify
 from bot.store.models import Case
 from bot.worker import tick
 from channels.base import InboundMessage
+from channels.catalog import ChannelName
 
 AGENT = agent("U0DEMOAGENT")
 MARIA = {"name": "Maria Gomez", "phone": "+1 415 555 0101", "timezone": "America/Los_Angeles"}
@@ -25,7 +26,7 @@ DEV = {"name": "Dev Patel", "phone": "+44 20 7946 0018", "timezone": "Europe/Lon
 AIYANA = {
     "name": "Aiyana Smith",
     "slack_user_id": "U0DEMOCUST",
-    "channel": "slack",
+    "channel": ChannelName.SLACK,
     "timezone": "America/Chicago",
 }
 SAM = {"name": "Sam Okafor", "phone": "+1 (646) 555-0142", "timezone": "America/New_York"}
@@ -39,7 +40,7 @@ def _customer_says(core: Core, phone: str, text: str, echo: Callable[[str], None
     handle_inbound(
         core,
         InboundMessage(
-            channel="sms",
+            channel=ChannelName.SMS,
             sender=phone,
             body=text,
             provider_id=f"SMDEMO{next(_sids):06d}",

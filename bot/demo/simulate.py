@@ -18,6 +18,7 @@ from bot.domain import Direction, MessageStatus
 from bot.errors import KeeppostedError
 from bot.phones import to_e164
 from bot.store.models import Message
+from channels.catalog import ChannelName
 
 TIMEOUT_SECONDS = 15  # Twilio's own webhook timeout
 
@@ -93,7 +94,7 @@ def already_stored(engine: Engine, sid: str) -> bool:
     """True when the server already has a text with this MessageSid (a repeat is ignored)."""
     with engine.connect() as connection:
         found = connection.execute(
-            select(Message.id).where(Message.channel == "sms", Message.provider_id == sid)
+            select(Message.id).where(Message.channel == ChannelName.SMS, Message.provider_id == sid)
         ).first()
     return found is not None
 
@@ -106,14 +107,14 @@ def wait_for_replies(engine: Engine, sid: str, sender: str, timeout: float) -> R
         with engine.connect() as connection:
             inbound = connection.execute(
                 select(Message.id, Message.handled_at).where(
-                    Message.channel == "sms", Message.provider_id == sid
+                    Message.channel == ChannelName.SMS, Message.provider_id == sid
                 )
             ).first()
             if inbound is not None and inbound.handled_at is not None:
                 replies = connection.execute(
                     select(Message.body, Message.status)
                     .where(
-                        Message.channel == "sms",
+                        Message.channel == ChannelName.SMS,
                         Message.direction == Direction.OUT,
                         Message.address == sender,
                         Message.id > inbound.id,

@@ -14,6 +14,7 @@ from bot.config import Config
 from bot.domain import PRIORITIES
 from bot.durations import format_duration
 from bot.render import SLACK_USER_ID, Templates, customer_templates, format_when
+from channels.catalog import ChannelName
 from channels.segments import count_segments, describe
 from channels.webchat import (
     LINK_REASONS,
@@ -135,7 +136,7 @@ def _check_templates(config: Config, templates: Templates, report: Report) -> No
         for status in STATUS_VARIANTS.get(name, ("open",)):
             data = {**context, "case": {**context["case"], "status": status}}
             try:
-                text = templates.render("sms", name, data)
+                text = templates.render(ChannelName.SMS, name, data)
             except TemplateError as exc:
                 report.failed(f"sms/{name}", exc)
                 continue
@@ -173,7 +174,7 @@ def _check_slack(
     for name in names:
         data = {**context, "text": "Sample text.", "assignee": "U0123ABCD", "kind": "reopen"}
         try:
-            blocks = templates.render_blocks("slack", name, data)
+            blocks = templates.render_blocks(ChannelName.SLACK, name, data)
         except (TemplateError, ValueError) as exc:
             report.failed(f"slack/{name}.json.j2", exc)
             continue
@@ -199,12 +200,16 @@ def _check_webchat(
         f"webchat: links live {format_duration(web.link_ttl)}, replies up to {web.max_chars} "
         f"characters, {web.posts_per_minute} posts a minute; framed by {framed_by}"
     )
-    names = [n for n in [*customer_templates(config), "status_text"] if templates.has("webchat", n)]
+    names = [
+        n
+        for n in [*customer_templates(config), "status_text"]
+        if templates.has(ChannelName.WEBCHAT, n)
+    ]
     try:
         for name in names:
             for status in STATUS_VARIANTS.get(name, ("open",)):
                 data = {**context, "case": {**context["case"], "status": status}}
-                text = templates.render("webchat", name, data)
+                text = templates.render(ChannelName.WEBCHAT, name, data)
                 echo(f"  webchat/{name} [{status}]: {text.replace(chr(10), ' / ')}")
         for problem, details in PROBLEM_SAMPLES.items():
             said = problem_text(templates, config, problem, **details)
@@ -212,9 +217,9 @@ def _check_webchat(
         for reason in LINK_REASONS:
             title, explanation = link_problem(templates, config, reason)
             echo(f"  webchat/link_error [{reason}]: {title} / {explanation}")
-        templates.page("webchat", "page", _sample_page(config, context, templates))
+        templates.page(ChannelName.WEBCHAT, "page", _sample_page(config, context, templates))
     except TemplateError as exc:
-        report.failed("webchat", exc)
+        report.failed(ChannelName.WEBCHAT, exc)
         return
     echo("  webchat/page.html.j2: renders")
 
@@ -237,7 +242,7 @@ def _sample_page(
         "case": {
             "label": case["label"],
             "subject": case["subject"],
-            "title": templates.render("webchat", "case_title", context),
+            "title": templates.render(ChannelName.WEBCHAT, "case_title", context),
             "status": "resolved",
             "status_text": "Fixed? Please confirm",
             "eta_text": case["eta"],

@@ -202,7 +202,8 @@ def case_log(case_id: int) -> Response:
 def case_summary(case_id: int) -> Response:
     """The case's story in two to five sentences, with its key times (as `/case summary`)."""
     with core().sessions() as session:
-        told = summarize(session, actions.get_case(session, case_id), core().config.timezone)
+        case = actions.get_case(session, case_id)
+        told = summarize(session, case, core().config.timezone, core().templates)
         key_times = [{"label": label, "at": iso(at)} for label, at in told.key_times]
         return jsonify({"summary": told.text, "sentences": told.sentences, "key_times": key_times})
 

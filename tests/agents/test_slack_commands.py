@@ -475,7 +475,7 @@ def test_summary_tells_the_story_from_the_record(workspace: Workspace) -> None:
     with workspace.app.core.sessions() as session:
         case = session.get(Case, case_id)
         assert case is not None
-        told = summarize(session, case, "America/New_York")
+        told = summarize(session, case, "America/New_York", workspace.app.core.templates)
     assert 2 <= len(told.sentences) <= 5, told.sentences
     assert f"*Summary of #{case_id}*\n{told.text}" in shown
     assert told.sentences[0] == (

@@ -13,6 +13,7 @@ WORDLESS = [
     "bot/agents/commands.py",
     "bot/web/slack.py",
     "bot/engine/alerts.py",
+    "bot/engine/summary.py",
     "bot/web/webchat.py",
     "channels/webchat.py",
 ]

@@ -187,7 +187,7 @@ def _row(case: Case, zone: str, now: datetime) -> dict[str, Any]:
 def case_record(session: Session, core: Core, case: Case) -> dict[str, Any]:
     """Everything the admin case page shows about one case."""
     zone = core.config.timezone
-    told = summarize(session, case, zone)
+    told = summarize(session, case, zone, core.templates)
     entries = list(
         session.scalars(select(LogEntry).where(LogEntry.case_id == case.id).order_by(LogEntry.seq))
     )
