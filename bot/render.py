@@ -1,7 +1,8 @@
 """The one place customer-facing text is made: Jinja2 templates under templates/<channel>/.
 
 Text templates render as plain text. A channel without its own template of a name falls back to
-the SMS one, so a new channel only adds templates where its wording or format differs.
+the SMS one, so a new channel only adds templates where its wording or format differs. A
+contact's message is rendered for its channel by bot/engine/messages.py, through this module.
 
 Every sentence a customer or an agent reads is a template; one situation, one wording:
 - templates/sms/, templates/slack/, templates/webchat/: what customers receive on each channel
@@ -9,7 +10,8 @@ Every sentence a customer or an agent reads is a template; one situation, one wo
   (`page.html.j2`), its errors and limits (`problem.txt.j2`, `link_error.txt.j2`), which the
   page hands to chat.js, and slack/answer*.txt.j2 the words of a customer's answer buttons.
 - templates/alerts/: what the team's alerts say; templates/agents/: what agents read back in
-  Slack (`case_reply.txt.j2`, every `/case` answer; `alert_action.txt.j2`; `case_modal.json.j2`).
+  Slack (`case_reply.txt.j2`, every `/case` answer; `alert_action.txt.j2`; `case_modal.json.j2`;
+  `summary.txt.j2`, the interaction summary QA and the next agent read).
 - templates/admin/: the ops pages.
 Developers' words (the REST API's JSON errors, logs, CLI output) stay in the code.
 

@@ -18,12 +18,9 @@ from bot.cli.report import report
 from bot.cli.serve import serve, status, worker
 from bot.cli.simulate import simulate
 from bot.cli.state import State
-from bot.core import create_core
 from bot.errors import KeeppostedError
 
-# create_core is named here because the State builds every core through `bot.cli.create_core`,
-# the one name tests patch to put the command line on their clock.
-__all__ = ["create_core", "main"]
+__all__ = ["main"]
 
 
 class KeeppostedGroup(click.Group):

@@ -13,7 +13,7 @@ from typing import TextIO
 import click
 
 from bot.config import Config, Settings, load_config
-from bot.core import Core
+from bot.core import Core, create_core
 from bot.domain import agent
 from bot.ops.readiness import require_schema
 
@@ -21,11 +21,9 @@ CLI_ACTOR = agent("cli")
 
 
 def make_core(config: Config, settings: Settings) -> Core:
-    """`bot.core.create_core`, looked up on the `bot.cli` package at call time: tests patch
-    `bot.cli.create_core` so every core the command line builds runs on their clock."""
-    from bot import cli
-
-    return cli.create_core(config, settings)
+    """Every core the command line builds comes from here (tests patch `create_core` in this
+    module to put the command line on their clock)."""
+    return create_core(config, settings)
 
 
 class State:

@@ -316,7 +316,7 @@ def cli(
         built.append(create_core(config, settings, clock=clock))
         return built[-1]
 
-    monkeypatch.setattr("bot.cli.create_core", frozen_core)
+    monkeypatch.setattr("bot.cli.state.create_core", frozen_core)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("KEEPPOSTED_CONFIG", str(config_file))
     yield CliRunner()

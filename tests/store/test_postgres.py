@@ -109,7 +109,7 @@ def run_cli(args: list[str], url: str, tmp_path: Path, monkeypatch: pytest.Monke
         return built[-1]
 
     # The command's engine would otherwise keep its pooled connection open past the test.
-    monkeypatch.setattr("bot.cli.create_core", recording_create_core)
+    monkeypatch.setattr("bot.cli.state.create_core", recording_create_core)
     env = {"DATABASE_URL": url, "KEEPPOSTED_CONFIG": str(config_file)}
     try:
         return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
