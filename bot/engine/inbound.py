@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from bot.engine import actions
 from bot.engine.alerts import queue_alert
 from bot.engine.contacts import Address, find_by_address
 from bot.engine.messages import queue_to_contact
+from bot.errors import InvalidInput
 from bot.ledger import chain as log
 from bot.outbox.delivery import change_opt_out
 from bot.outbox.queue import enqueue
@@ -57,6 +59,10 @@ UNKNOWN_SENDER_REPLY_EVERY = timedelta(hours=24)  # one helpful reply, not a loo
 ANSWERED_BY_NAMING = (Intent.CONFIRM, Intent.REOPEN)
 REMEMBERED_FROM_STRANGERS = (Intent.OPT_OUT,)
 logger = logging.getLogger(__name__)
+# C0 control characters but tab, newline and carriage return: no keyboard types them, a log or a
+# terminal may act on them, and PostgreSQL refuses NUL in text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # half of a UTF-16 pair: not text, not UTF-8
 
 
 @dataclass
@@ -67,8 +73,28 @@ class InboundResult:
     case_id: int | None = None
 
 
+def check_inbound(inbound: InboundMessage) -> None:
+    """Refuse a message no database can store as it is, before anything is stored: every
+    channel's messages pass here, so a new channel cannot forget it."""
+    fields = {"body": inbound.body, "sender": inbound.sender, "provider_id": inbound.provider_id}
+    fields |= {f"media_urls[{i}]": url for i, url in enumerate(inbound.media_urls)}
+    for name, text in fields.items():
+        if found := _CONTROL.search(text):
+            what = f"a control character (U+{ord(found.group()):04X})"
+        elif found := _SURROGATE.search(text):
+            what = f"half of a UTF-16 surrogate pair (U+{ord(found.group()):04X}), not text"
+        else:
+            continue
+        raise InvalidInput(
+            f"the message's {name} holds {what} at position {found.start()}: only text, tabs"
+            " and line breaks can be kept",
+            field=name,
+        )
+
+
 def accept_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
     """Store a customer's message for the worker to answer; a repeat stores nothing."""
+    check_inbound(inbound)
     statement = _store_ignoring_repeats(core.engine.dialect.name)
     with core.engine.begin() as connection:  # one statement: no ORM session needed
         message_id = connection.execute(statement, _values(inbound, None)).scalar()
@@ -77,6 +103,7 @@ def accept_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
 
 def handle_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
     """Store, read and answer one customer message. A repeat of a stored one changes nothing."""
+    check_inbound(inbound)
     reading = read_reply(inbound.body, core.keywords)
     with core.sessions.begin() as session:
         message = _insert_once(session, inbound, str(reading.intent))
@@ -88,6 +115,7 @@ def handle_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
 def answer_or_keep(core: Core, inbound: InboundMessage) -> InboundResult:
     """Answer now (for a channel whose user waits on the answer); if answering fails, keep
     the customer's words anyway, and the worker answers them later."""
+    check_inbound(inbound)  # refused, not kept: storing it is what would fail
     try:
         return handle_inbound(core, inbound)
     except Exception:
