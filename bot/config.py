@@ -5,6 +5,7 @@ A bad file stops start-up with the key path and the problem, never with a traceb
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 import yaml
 from pydantic import (
@@ -32,6 +33,7 @@ from bot.errors import ConfigError
 from flows.intents import DEFAULT_KEYWORDS, Keywords
 
 _MILLISECONDS = re.compile(r"^\s*(\d+)\s*ms\s*$")
+MAX_ZONE_CHARS = 64  # the longest IANA key has 32
 
 
 def _duration(value: Any) -> timedelta:
@@ -56,11 +58,18 @@ def _clock_time(value: Any) -> time:
         raise ValueError(f"expected a time of day like 21:00 (got {value!r})") from None
 
 
+@functools.cache
+def _zone_keys() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def check_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone {value!r} (e.g. America/New_York)") from None
+    """An IANA zone key such as America/New_York. ZoneInfo alone opens any file under the zone
+    folders, so a folder (`America`, `Etc`) or an over-long name raised OSError, not ValueError:
+    only the keys of the time zone database are taken."""
+    if len(value) > MAX_ZONE_CHARS or value not in _zone_keys():
+        shown = value if len(value) <= 40 else f"{value[:40]}…"
+        raise ValueError(f"unknown IANA time zone {shown!r} (e.g. America/New_York)")
     return value
 
 

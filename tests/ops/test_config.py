@@ -199,3 +199,18 @@ def test_config_check_renders_the_slack_layouts_and_says_who_may_use_case(tmp_pa
     result = CliRunner().invoke(main, ["--config", str(path), "config", "check"])
     assert "nobody may use /case" not in result.output
     assert "channels.slack.agents: ana.ruiz do not look like Slack user ids" in result.output
+
+
+@pytest.mark.parametrize("zone", ["America", "Etc", "America/", "x" * 300, "posixrules"])
+def test_a_timezone_that_is_a_folder_or_too_long_is_refused_by_name(zone: str) -> None:
+    """ZoneInfo opens any path under the zone folders: a folder raised IsADirectoryError and a
+    long name OSError, where only an IANA zone key may pass."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"timezone": zone})
+    assert "timezone: unknown IANA time zone" in str(caught.value)
+    assert len(str(caught.value)) < 200  # a pasted page is not echoed back whole
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Etc/GMT+5"])
+def test_a_real_timezone_key_still_passes(zone: str) -> None:
+    assert parse_config({"timezone": zone}).timezone == zone
