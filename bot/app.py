@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bot.config import Config, Settings, load_config
@@ -19,12 +19,17 @@ from bot.store.db import unreachable
 from bot.web.admin.auth import SESSION_LIFETIME
 from bot.web.admin.routes import admin_routes
 from bot.web.api import api
+from bot.web.inputs import RecordIdConverter
 from bot.web.metrics import register_metrics
 from bot.web.slack import register_slack, slack_routes
 from bot.web.sms import sms_routes
 from bot.web.webchat import webchat_routes
 
 MAX_BODY_BYTES = 256 * 1024
+# Browsers keep to https for a year, subdomains included, once they have seen this over https.
+HSTS = "max-age=31536000; includeSubDomains"
+NEVER_CACHED = ("/api/v1", "/admin")
+CACHEABLE = ("/admin/static",)  # the ops view's scripts and styles
 logger = logging.getLogger(__name__)
 
 
@@ -32,6 +37,16 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     response = jsonify({"error": {"code": code, "message": message, "field": field}})
     response.status_code = status
     return response
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == prefix or path.startswith(f"{prefix}/") for prefix in prefixes)
+
+
+def _never_cached(path: str) -> bool:
+    """The API's answers and the ops view's pages carry phone numbers, customers' words and chat
+    links: no browser or proxy may keep them. The ops view's static files may be cached."""
+    return _under(path, NEVER_CACHED) and not _under(path, CACHEABLE)
 
 
 def create_app(
@@ -45,6 +60,9 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = core.settings.secret_key
     app.extensions["keepposted"] = core
+    https = core.config.public_url.lower().startswith("https://")
+    # Before any route is added: every `<int:...>` id is then one a database row can have.
+    app.url_map.converters["int"] = RecordIdConverter
     register_metrics(app, core)
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(sms_routes)
@@ -55,10 +73,18 @@ def create_app(
     app.config.update(
         SESSION_COOKIE_NAME="keepposted_admin",  # only /admin signs anyone in
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=core.config.public_url.startswith("https://"),
+        SESSION_COOKIE_SECURE=https,
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
         WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
     )
+
+    @app.after_request
+    def common_headers(response: Response) -> Response:
+        if _never_cached(request.path):
+            response.headers["Cache-Control"] = "no-store"
+        if https:
+            response.headers["Strict-Transport-Security"] = HSTS
+        return response
 
     @functools.cache
     def template_state() -> tuple[str, ...]:

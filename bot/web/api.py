@@ -23,6 +23,7 @@ from bot.ledger.chain import entry_record
 from bot.ops.notes_search import search_notes
 from bot.store.models import Case, LogEntry, Message
 from bot.store.records import case_record, iso, message_record, note_record
+from bot.web.inputs import MAX_ID, moment, out_of_range, whole_number
 
 api = Blueprint("api", __name__)
 Model = TypeVar("Model", bound=BaseModel)
@@ -50,7 +51,7 @@ class CaseIn(Body):
     category: str | None = Field(default=None, max_length=64)
     ref: str | None = Field(default=None, max_length=64)
     assignee: str | None = Field(default=None, max_length=32)
-    eta: str | None = None
+    eta: str | None = Field(default=None, max_length=64)  # ISO 8601 or a duration
     contact: ContactIn
 
 
@@ -60,7 +61,7 @@ class UpdateIn(Body):
 
 class WaitIn(Body):
     reason: str
-    eta: str | None = None
+    eta: str | None = Field(default=None, max_length=64)  # ISO 8601 or a duration
 
 
 class ResolveIn(Body):
@@ -102,9 +103,12 @@ def _when(value: str | None, field: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_when(value, core().clock.now(), core().config.timezone)
+        when = parse_when(value, core().clock.now(), core().config.timezone)
     except ValueError as exc:
         raise InvalidInput(str(exc), field=field) from None
+    except OverflowError:  # a valid ISO time near year 1 or 9999 cannot be moved to UTC
+        raise out_of_range(field, value) from None
+    return moment(when, field)
 
 
 def actor_of(body: Body) -> str:
@@ -150,8 +154,8 @@ def create_case() -> tuple[Response, int]:
 @api.get("/cases")
 def list_cases() -> Response:
     status = request.args.get("status")
-    limit = _int_arg("limit", 100, 1, 1000)
-    offset = _int_arg("offset", 0, 0, 10**9)
+    limit = whole_number("limit", 100, 1, 1000)
+    offset = whole_number("offset", 0, 0, 10**9)
     query = select(Case).order_by(Case.id.desc()).limit(limit).offset(offset)
     if status == "reopened":
         query = query.where(Case.reopen_count > 0, Case.status != CaseStatus.CLOSED)
@@ -161,15 +165,6 @@ def list_cases() -> Response:
         query = query.where(Case.status == status)
     with core().sessions() as session:
         return jsonify({"cases": [_record(c) for c in session.scalars(query)]})
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise InvalidInput(f"{name} must be a whole number from {low} to {high}", field=name)
-    return int(raw)
 
 
 @api.get("/cases/<int:case_id>")
@@ -212,8 +207,8 @@ def case_summary(case_id: int) -> Response:
 def find_notes() -> Response:
     """Search notes by words (`q`), `tag`, `kind` and `case`; the search is audited."""
     args = request.args
-    limit = _int_arg("limit", 50, 1, 200)
-    case_id = _int_arg("case", 0, 1, 2**63 - 1) or None
+    limit = whole_number("limit", 50, 1, 200)
+    case_id = whole_number("case", 0, 1, MAX_ID) or None
     actor = args.get("actor", "")
     if len(actor) > 32:
         raise InvalidInput("actor must be a Slack user id (at most 32 characters)", field="actor")

@@ -8,7 +8,8 @@ Two kinds of figures, from two sources:
   them gives the same truth; Prometheus needs to scrape only one. When the database cannot be
   read, the scrape still answers, with `keepposted_database_up 0`.
 - **In-process** (`RequestMetrics`): webhook latency and HTTP responses by route. The route
-  label is the URL rule (`/c/<token>/messages`), never the path, which holds signed tokens.
+  label is the URL rule (`/c/<token>/messages`), never the path, which holds signed tokens;
+  the method label is a known method or `other`. No request can add a series of its own.
 
 gunicorn runs several worker processes and each keeps its own in-process figures. For one
 scrape to sum them, the operator sets `PROMETHEUS_MULTIPROC_DIR` to an empty directory that
@@ -57,6 +58,16 @@ WEBCHAT_POST = ("POST", "/c/<token>/messages")
 # Slack wants an answer within 3 s and Twilio gives up after 15 s: buckets either side of both.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0)
 UNMATCHED = "<unmatched>"  # a 404 or 405 has no rule; the path is not a label
+# Any token is a valid HTTP method, so a client could add a series per made-up one: the
+# methods of RFC 9110 and PATCH are labelled as themselves, everything else as OTHER_METHOD.
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+OTHER_METHOD = "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
 def is_webhook(method: str, rule: str) -> bool:
@@ -208,11 +219,13 @@ class RequestMetrics:
         g.keepposted_started = time.perf_counter()
 
     def finish(self, response: Response) -> Response:
+        # Every label comes from a fixed set: a rule of this app, a known method, a status.
         rule = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-        labels = (request.method, rule, str(response.status_code))
+        method = method_label(request.method)
+        labels = (method, rule, str(response.status_code))
         self.responses.labels(*labels).inc()
         started = g.pop("keepposted_started", None)
-        if started is not None and is_webhook(request.method, rule):
+        if started is not None and is_webhook(method, rule):
             self.latency.labels(*labels).observe(time.perf_counter() - started)
         return response
 

@@ -35,10 +35,16 @@ def core() -> Core:
 
 
 def require_configured(found: Core) -> str:
-    """The admin token; /admin stays shut (503) until both secrets are set."""
+    """The admin token; /admin stays shut (503), naming what is missing, until both are set."""
     token, secret = found.settings.admin_token, found.settings.secret_key
     if not token or not secret:
-        raise NotConfigured("/admin needs ADMIN_TOKEN and SECRET_KEY in the environment")
+        missing = " and ".join(
+            name for name, value in (("ADMIN_TOKEN", token), ("SECRET_KEY", secret)) if not value
+        )
+        raise NotConfigured(
+            f"/admin needs {missing} in the environment (ADMIN_TOKEN is what people sign in "
+            "with; SECRET_KEY signs their session and every form's CSRF token)"
+        )
     return token
 
 
@@ -61,6 +67,7 @@ def actor() -> str:
 
 def check_csrf() -> None:
     """Every POST to /admin carries the session's CSRF token (in the form or a header)."""
+    require_configured(core())  # the token is signed with SECRET_KEY: without it, say so
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
     try:
         validate_csrf(sent)

@@ -10,9 +10,11 @@ package, never from a CDN.
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, redirect, request, send_from_directory, url_for
@@ -29,6 +31,7 @@ from bot.resources import static_root
 from bot.store.models import Case, Note
 from bot.web.admin.auth import actor, check_csrf, core, csrf_token, log_in, log_out, signed_in_as
 from bot.web.admin.view import VIEWS, CaseFilters, case_record, list_cases, notes_with_history
+from bot.web.inputs import day_range, whole_number
 
 admin_routes = Blueprint("admin", __name__)
 
@@ -37,6 +40,10 @@ PLOTLY_JS = resources.files("plotly") / "package_data" / "plotly.min.js"
 OPEN_WITHOUT_SIGN_IN = {"admin.login", "admin.static_file", "admin.plotly"}
 DEFAULT_CHART_DAYS = 30
 MAX_NOTE_CHARS = 5000
+MAX_PAGE = 10_000
+# Where a sign-in may return to: /admin or a path under it, in printable ASCII (no space, no
+# CR or LF, which would end the Location header), with an optional query.
+NEXT_TARGET = re.compile(r"/admin(?:[/?][\x21-\x7e]*)?")
 
 
 def page(template: str, **context: Any) -> str:
@@ -76,8 +83,7 @@ def security_headers(response: Response) -> Response:
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    if request.endpoint not in {"admin.static_file", "admin.plotly"}:
-        response.headers["Cache-Control"] = "no-store"  # pages hold customers' details
+    # Cache-Control: no-store comes from bot/app.py, for every /admin answer but static files.
     return response
 
 
@@ -85,8 +91,19 @@ def security_headers(response: Response) -> Response:
 def on_error(exc: KeeppostedError) -> tuple[str, int]:
     try:
         html = page("error", message=exc.message, status=exc.http_status)
-    except KeeppostedError:  # not configured: no session to render with
-        html = f"<!doctype html><title>keepposted</title><p>{exc.message}</p>"
+    except KeeppostedError:  # not configured: the same page, with no session or form on it
+        found = core()
+        html = found.templates.page(
+            "admin",
+            "error",
+            {
+                "program": found.config.program.name,
+                "operator": None,
+                "csrf_token": "",
+                "message": exc.message,
+                "status": exc.http_status,
+            },
+        )
     return html, exc.http_status
 
 
@@ -94,8 +111,16 @@ def on_error(exc: KeeppostedError) -> tuple[str, int]:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site's /admin, so the login cannot bounce anyone elsewhere."""
-    if target and target.startswith("/admin") and "//" not in target and "\\" not in target:
+    """Only a path on this site's /admin, so the login cannot bounce anyone elsewhere nor write
+    a header of its own; anything else goes to the case list."""
+    if (
+        target
+        and NEXT_TARGET.fullmatch(target)
+        and "//" not in target
+        and "\\" not in target
+        # a browser resolves `..` (also written %2e%2e) before it follows the redirect
+        and not {".", ".."} & set(unquote(target.partition("?")[0]).split("/"))
+    ):
         return target
     return url_for("admin.cases")
 
@@ -131,8 +156,7 @@ def cases() -> str:
     found = core()
     filters = CaseFilters.from_args(request.args.to_dict())
     view = request.args.get("view", "open")
-    number = request.args.get("page", "1")
-    page_number = int(number) if number.isdigit() and 0 < int(number) < 10_000 else 1
+    page_number = whole_number("page", 1, 1, MAX_PAGE)
     with found.readers() as session:
         listed = list_cases(session, found, view, filters, page_number, found.clock.now())
     return page("cases", listed=listed, filters=filters)
@@ -281,21 +305,7 @@ def _period() -> tuple[date, date]:
     """The days the charts cover, in the ops time zone: ?since=&until=, default the last 30."""
     found = core()
     today = found.clock.now().astimezone(ZoneInfo(found.config.timezone)).date()
-
-    def day(name: str, default: date) -> date:
-        text = request.args.get(name, "")
-        if not text:
-            return default
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            raise InvalidInput(f"{name} must be a date such as 2026-11-01", field=name) from None
-
-    since = day("since", today - timedelta(days=DEFAULT_CHART_DAYS - 1))
-    until = day("until", today)
-    if until < since:
-        raise InvalidInput("until comes before since", field="until")
-    return since, until
+    return day_range(today - timedelta(days=DEFAULT_CHART_DAYS - 1), today)
 
 
 @admin_routes.get("/charts")

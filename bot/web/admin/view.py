@@ -93,7 +93,7 @@ class CaseFilters:
                 Contact.phone.ilike(like),
             ]
             number = self.text.lstrip("#")
-            if number.isdigit() and len(number) < 18:
+            if number.isascii() and number.isdigit() and len(number) < 18:  # not '²'
                 matches.append(Case.id == int(number))
             query = query.where(or_(*matches))
         return query
