@@ -62,9 +62,37 @@ STATUSES = {
 # Interim updates and delay notices go stale: Twilio drops them if still queued after this.
 EXPIRING_KINDS = frozenset({"interim", "delay_notice"})
 MAX_VALIDITY_SECONDS = 36_000  # Twilio's ceiling (10 hours)
-SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 MAX_MEDIA = 10  # Twilio sends at most ten media items per message
+# Every parameter Twilio documents for its incoming-message webhook and its status callback:
+# SMS and MMS, the geographic lookups, Messaging Services, Advanced Opt-Out, Add-ons, and the
+# fields a WhatsApp sender adds on the same webhook. The signature runs names and values
+# together, so a captured request can be re-cut into other names, or into one name given
+# twice, and still check out: a name not listed here, or given twice, is refused.
+TWILIO_PARAMETERS = frozenset(
+    {
+        # the message and whose it is
+        "MessageSid", "SmsSid", "SmsMessageSid", "AccountSid", "MessagingServiceSid",
+        "ApiVersion", "From", "To", "Body", "NumMedia", "NumSegments", "MessageType",
+        "SmsStatus", "MessageStatus", "ErrorCode", "ErrorMessage", "RawDlrDoneDate",
+        "EventType", "StructuredMessage", "OptOutType", "AddOns", "ChannelMetadata",
+        "ChannelToAddress", "ChannelPrefix", "ChannelInstallSid",
+        # where the numbers are
+        "FromCity", "FromState", "FromZip", "FromCountry",
+        "ToCity", "ToState", "ToZip", "ToCountry",
+        # WhatsApp: the profile, forwarding, buttons, a shared location, click-to-chat ads,
+        # the message a reply quotes
+        "ProfileName", "WaId", "Forwarded", "FrequentlyForwarded", "ButtonText",
+        "ButtonPayload", "Latitude", "Longitude", "Address", "Label",
+        "ReferralBody", "ReferralHeadline", "ReferralSourceId", "ReferralSourceType",
+        "ReferralSourceUrl", "ReferralMediaId", "ReferralMediaContentType", "ReferralMediaUrl",
+        "ReferralNumMedia", "ReferralCtwaClid",
+        "OriginalRepliedMessageSender", "OriginalRepliedMessageSid", "ListId", "ListTitle",
+    }
+)  # fmt: skip
+MEDIA_PARAMETER = re.compile(r"(?:MediaUrl|MediaContentType)[0-9]")  # one per item, 0 to 9
+SHOWN_NAME = 64  # a refused name is quoted back this far, however long it was
 SEND_TIMEOUT_SECONDS = 15
 EMPTY_TWIML = str(MessagingResponse())  # "got it": the replies follow through the REST API
 
@@ -96,16 +124,15 @@ class SmsInbound:
 
     def parse_inbound(self, request: Any) -> InboundMessage:
         form = request.form
+        _only_twilio_parameters(form)
         sid = form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid") or ""
         sender = form.get("From", "").strip()
-        if not SID.match(sid):
+        if not SID.fullmatch(sid):
             raise KeeppostedError("MessageSid is missing or malformed", field="MessageSid")
         if not sender or len(sender) > 64:
             raise KeeppostedError("From is missing or too long", field="From")
-        media_count = _count(form.get("NumMedia"), field="NumMedia")
-        media = tuple(
-            url for i in range(min(media_count, MAX_MEDIA)) if (url := form.get(f"MediaUrl{i}"))
-        )
+        media_count = _media_count(form.get("NumMedia"))
+        media = tuple(url for i in range(media_count) if (url := form.get(f"MediaUrl{i}")))
         return InboundMessage(
             channel=self.name,
             sender=self._normalise(sender),
@@ -119,16 +146,19 @@ class SmsInbound:
     def parse_status(self, request: Any) -> DeliveryReport | None:
         """A status callback; None for a status we do not track (nothing to change)."""
         form = request.form
+        _only_twilio_parameters(form)
         sid = form.get("MessageSid") or form.get("SmsSid") or ""
-        if not SID.match(sid):
+        if not SID.fullmatch(sid):
             raise KeeppostedError("MessageSid is missing or malformed", field="MessageSid")
         status = STATUSES.get((form.get("MessageStatus") or form.get("SmsStatus") or "").lower())
         if status is None:
             return None
         ours = request.args.get("m")
-        if ours is not None and not ours.isdigit():
+        if ours is not None and not _ascii_number(ours, digits=18):
             raise KeeppostedError("m must be a message id", field="m")
         code = form.get("ErrorCode") or None
+        if code is not None and not _ascii_number(code, digits=10):
+            raise KeeppostedError("ErrorCode must be a Twilio error number", field="ErrorCode")
         return DeliveryReport(
             channel=self.name,
             provider_id=sid,
@@ -275,9 +305,32 @@ def _never_connected(exc: RequestsConnectionError) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
-def _count(raw: str | None, *, field: str) -> int:
+def _only_twilio_parameters(form: Any) -> None:
+    """Refuse a signed form Twilio cannot have sent: a name it never uses, or one given twice.
+    Run after the signature check (so only a captured request gets this far) and before
+    anything is read from the form."""
+    for name, values in form.lists():
+        shown = name[:SHOWN_NAME] + ("…" if len(name) > SHOWN_NAME else "")
+        if len(values) > 1:
+            raise KeeppostedError(
+                f"{shown} is given {len(values)} times; Twilio sends each parameter once",
+                field=shown,
+            )
+        if name not in TWILIO_PARAMETERS and not MEDIA_PARAMETER.fullmatch(name):
+            raise KeeppostedError(f"{shown} is not a parameter Twilio sends", field=shown)
+
+
+def _media_count(raw: str | None) -> int:
     if not raw:
         return 0
-    if not raw.isdigit():
-        raise KeeppostedError(f"{field} must be a number", field=field)
+    if not _ascii_number(raw, digits=2) or int(raw) > MAX_MEDIA:
+        raise KeeppostedError(
+            f"NumMedia must be a whole number from 0 to {MAX_MEDIA}", field="NumMedia"
+        )
     return int(raw)
+
+
+def _ascii_number(raw: str, *, digits: int) -> bool:
+    """0-9 only, at most `digits` of them: str.isdigit() alone also takes "²" and "٣", which
+    int() refuses or reads, and int() refuses a string of thousands of digits."""
+    return 0 < len(raw) <= digits and raw.isascii() and raw.isdigit()

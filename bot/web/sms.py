@@ -1,6 +1,7 @@
 """Twilio's webhooks: `POST /sms/inbound` (a customer's text) and `POST /sms/status` (what
 became of a text we sent). A request whose X-Twilio-Signature does not check out gets 403 and
-nothing is stored.
+nothing is stored; a signed one Twilio cannot have sent (a parameter it never uses, or one
+given twice: a captured request re-cut so that it still checks out) gets 400 naming it.
 
 Inbound only stores the text (one insert-or-ignore) and answers Twilio with empty TwiML: about a
 millisecond, so a burst of thousands of replies after a mass update never meets Twilio's
