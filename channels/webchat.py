@@ -20,7 +20,14 @@ from typing import Any
 from bot.clock import Clock
 from bot.config import Config
 from bot.engine.links import LinkClaim, WebchatLinks
-from bot.errors import InvalidInput, KeeppostedError, NotConfigured, TooLarge, TooManyRequests
+from bot.errors import (
+    InvalidInput,
+    KeeppostedError,
+    MalformedBody,
+    NotConfigured,
+    TooLarge,
+    TooManyRequests,
+)
 from bot.render import Templates
 from channels.base import ChannelParts, ChannelSetup, InboundMessage, OutboundMessage, SendResult
 from channels.catalog import ChannelName
@@ -183,16 +190,15 @@ class WebchatInbound:
 
     def words(self, fields: Mapping[str, Any]) -> str:
         """The text a post stands for: typed words, or the word behind a button."""
-        action = fields.get("action") or "text"
+        action = fields.get("action")
+        if action is None or action == "":
+            action = "text"
+        if not isinstance(action, str):  # a list or an object is no key to look up
+            raise InvalidInput("action must be confirm, reopen or rate", field="action")
         if action in self.action_words:
             return self.action_words[action]
         if action == "rate":
-            score = fields.get("score")
-            if isinstance(score, str) and score.isdigit():
-                score = int(score)
-            if type(score) is not int or score not in SCORES:
-                raise InvalidInput("score must be a whole number from 1 to 5", field="score")
-            return str(score)
+            return str(_score(fields.get("score")))
         if action != "text":
             raise InvalidInput("action must be confirm, reopen or rate", field="action")
         return self._text(fields.get("text"))
@@ -230,9 +236,25 @@ def build(setup: ChannelSetup) -> ChannelParts:
     )
 
 
+def _score(score: Any) -> int:
+    """A score as JSON sends it (5) or a form does ("5"). ASCII digits only: str.isdigit()
+    also takes "²", which int() refuses, and int() refuses thousands of digits."""
+    if isinstance(score, str) and score.isascii() and score.isdigit() and len(score) <= 3:
+        score = int(score)
+    if type(score) is not int or score not in SCORES:  # bool is an int, but no score
+        raise InvalidInput("score must be a whole number from 1 to 5", field="score")
+    return score
+
+
 def _fields(request: Any) -> Mapping[str, Any]:
     if request.is_json:
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:  # json gives up past the interpreter's recursion limit
+            raise MalformedBody(
+                "the JSON is nested too deeply to read; "
+                'send a flat JSON object such as {"text": "..."}'
+            ) from None
         if not isinstance(data, dict):
             raise InvalidInput('send a JSON object such as {"text": "..."}')
         return data

@@ -5,7 +5,8 @@ Every request goes link -> case -> engine: the signed link is checked first (403
 ours, 410 when it expired or was replaced), then the case it opens. A post is answered at once
 through the same flows as an SMS (so Confirm shows the case closed before the page polls again);
 if answering fails, the words are kept for the worker. Posting is rate-limited per contact,
-counted in the database so every web process sees the same count.
+counted in the database so every web process sees the same count, and counted in the
+transaction that stores the post, holding the contact, so a burst cannot slip past the count.
 
 Every sentence the customer reads is a template: a refused post's words come from
 templates/webchat/problem.txt.j2, a link's problem from link_error.txt.j2, whether it shows on
@@ -14,28 +15,32 @@ the page, as the JSON error's message, or in chat.js (the page hands the script 
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.core import Core
-from bot.engine.inbound import answer_or_keep
+from bot.engine.inbound import accept_inbound, handle_inbound
 from bot.errors import InvalidInput, KeeppostedError, NotConfigured
 from bot.resources import static_root
 from bot.store.models import Case
 from bot.web.webchat_view import (
     answer_state,
     case_view,
+    hold_poster,
     message_view,
     recent_posts,
     stored_post,
     timeline,
 )
+from channels.base import InboundMessage
 from channels.catalog import ChannelName
 from channels.webchat import (
     MessageTooLong,
@@ -55,6 +60,7 @@ MAX_POST_BYTES = 32 * 1024  # a reply of max_chars in JSON is far below this
 RATE_WINDOW = timedelta(minutes=1)
 # Why a link failed, for the friendly page: its status and the template's wording key.
 LINK_PROBLEMS = {"link_not_valid": 403, "link_expired": 410, "link_replaced": 410}
+logger = logging.getLogger(__name__)
 
 
 def _core() -> tuple[Core, WebchatInbound]:
@@ -192,14 +198,12 @@ def post_message(token: str) -> ResponseReturnValue:
 def _post(core: Core, channel: WebchatInbound, token: str) -> ResponseReturnValue:
     if (request.content_length or 0) > MAX_POST_BYTES:
         raise MessageTooLong("too_big", kb=MAX_POST_BYTES // 1024)
-    with core.readers() as session:  # the engine's own transaction does the writing
+    with core.readers() as session:
         case = _open_case(session, core, channel, token)
         zone = str(contact_zone(case.contact, core.config))
+        contact_id = case.contact_id
         inbound = channel.parse_inbound(request)
-        earlier = stored_post(session, inbound.provider_id)
-        if earlier is None:
-            _check_rate(session, core, inbound.sender)
-    duplicate = earlier is not None or answer_or_keep(core, inbound).duplicate
+    duplicate = _answer_within_limit(core, contact_id, inbound)
     if not request.is_json:
         return redirect(url_for(".page", token=token), 303)  # post, redirect, get
     with core.readers() as session:
@@ -210,6 +214,29 @@ def _post(core: Core, channel: WebchatInbound, token: str) -> ResponseReturnValu
             "duplicate": duplicate,
         }
     return jsonify(body), 200 if duplicate else 201
+
+
+def _answer_within_limit(core: Core, contact_id: int, inbound: InboundMessage) -> bool:
+    """Store and answer a post unless its contact is over the rate limit; True for a post
+    already stored. The count and the insert are one transaction that holds the contact (a
+    row lock; SQLite's write lock), so concurrent posts cannot all pass one count. If
+    answering fails, the words are kept for the worker, as `answer_or_keep` does."""
+    try:
+        with core.engine.connect() as connection, connection.begin():
+            # The engine's own transaction joins this one (SQLAlchemy's external-transaction
+            # pattern), so its insert happens under the lock taken here.
+            joined = replace(core, sessions=sessionmaker(connection, expire_on_commit=False))
+            with joined.sessions() as session:
+                hold_poster(session, contact_id)
+                if stored_post(session, inbound.provider_id) is not None:
+                    return True  # a retry after a lost answer: no new post to count
+                _check_rate(session, core, inbound.sender)
+            return handle_inbound(joined, inbound).duplicate
+    except KeeppostedError:
+        raise  # refused (over the limit, not storable): nothing to keep
+    except Exception:
+        logger.exception("could not answer %s now; kept for the worker", inbound.provider_id)
+        return accept_inbound(core, inbound).duplicate
 
 
 def _check_rate(session: Session, core: Core, address: str) -> None:

@@ -15,7 +15,7 @@ from bot.core import Core
 from bot.domain import CaseStatus, Direction, MessageStatus
 from bot.engine.messages import customer_context
 from bot.render import format_when
-from bot.store.models import Case, Message, Outbox
+from bot.store.models import Case, Contact, Message, Outbox
 from bot.store.records import iso
 from channels.catalog import ChannelName
 from flows.confirmation import in_csat_window, in_reopen_window
@@ -115,6 +115,13 @@ def message_view(
         "at": iso(at),
         "at_text": format_when(at, zone),
     }
+
+
+def hold_poster(session: Session, contact_id: int) -> None:
+    """Lock the contact's row until the transaction ends, so that one contact's posts are
+    counted against the rate limit and stored one after another (PostgreSQL; on SQLite the
+    write transaction, begun with BEGIN IMMEDIATE, already holds every other writer back)."""
+    session.execute(select(Contact.id).where(Contact.id == contact_id).with_for_update())
 
 
 def recent_posts(session: Session, address: str, since: datetime) -> list[datetime]:
