@@ -1,9 +1,20 @@
 """How a customer's message feels, from VADER's lexicon (a well-kept, rule-based analyser that
-needs no model download and scores a message in tens of microseconds).
+needs no model download).
 
 The score is VADER's compound value, -1 (most negative) to +1. It is stored on each inbound
 message; one at or below `sentiment.alert_below` in config alerts a supervisor, because a
 customer that angry needs a person whatever their words ask for.
+
+Only the start of a message is scored: at most `MAX_CHARS` characters and `MAX_WORDS` words.
+VADER's cost grows with the square of the words it reads (each word's checks re-read the whole
+message), and an emoji counts as the words of its name ("angry face"), so 40,000 characters, a
+Slack message at its longest, took 5 to 9 seconds; capped, the longest message costs what 150
+words do, a few milliseconds (bench/sentiment.py). The cap keeps the meaning of what customers
+write: an answer to "is it fixed?" is a sentence or two (the longest in tests/data/replies.tsv is
+110 characters), 150 words is five SMS segments of prose, and by then a long message's compound
+is near -1 or +1 already (a 1,200-character complaint or thank-you scored whole moves by a few
+hundredths), so reading further would not change whether it alerts. The character cap bounds
+what has few words: one very long word, or a string of letters with no spaces.
 """
 
 from __future__ import annotations
@@ -12,14 +23,50 @@ import functools
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+MAX_CHARS = 1_000
+MAX_WORDS = 150  # about 800 characters of prose: the two caps agree on plain words
+
 
 @functools.cache
 def _analyser() -> SentimentIntensityAnalyzer:
     return SentimentIntensityAnalyzer()  # loads its lexicon once per process
 
 
+def scored_part(text: str) -> str:
+    """The start of `text` that `sentiment` reads: at most MAX_CHARS characters and MAX_WORDS
+    words (an emoji counting as the words VADER reads for it), never ending inside a word."""
+    emojis: dict[str, str] = _analyser().emojis
+    words, in_word = 0, False
+    for at, char in enumerate(text[: MAX_CHARS + 1]):
+        if at == MAX_CHARS:
+            if in_word and not char.isspace():  # a word cut short would read as another word
+                return _before_last_word(text[:at])
+            return text[:at]
+        if char in emojis:
+            words, in_word = words + len(emojis[char].split()), False
+        elif char.isspace():
+            in_word = False
+            continue
+        elif not in_word:
+            words, in_word = words + 1, True
+        else:
+            continue
+        if words > MAX_WORDS:
+            return text[:at]  # `at` starts the word (or emoji) that would be one too many
+    return text
+
+
+def _before_last_word(text: str) -> str:
+    for at in range(len(text) - 1, -1, -1):
+        if text[at].isspace():
+            return text[:at]
+    return text  # one word as long as the cap: score its start
+
+
 def sentiment(text: str) -> float:
-    """VADER's compound score for `text`, rounded to what a person would read: -0.82."""
-    if not text.strip():
+    """VADER's compound score for the start of `text` (see `scored_part`), rounded to what a
+    person would read: -0.82."""
+    part = scored_part(text)
+    if not part.strip():
         return 0.0
-    return round(float(_analyser().polarity_scores(text)["compound"]), 2)
+    return round(float(_analyser().polarity_scores(part)["compound"]), 2)

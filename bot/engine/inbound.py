@@ -104,12 +104,13 @@ def accept_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
 def handle_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
     """Store, read and answer one customer message. A repeat of a stored one changes nothing."""
     check_inbound(inbound)
-    reading = read_reply(inbound.body, core.keywords)
+    # Read before the transaction opens: on SQLite it holds the write lock for every writer.
+    reading, score = read_reply(inbound.body, core.keywords), sentiment(inbound.body)
     with core.sessions.begin() as session:
         message = _insert_once(session, inbound, str(reading.intent))
         if message is None:
             return InboundResult(message_id=None, duplicate=True)
-        return _answer(session, core, message, reading, inbound.case_id)
+        return _answer(session, core, message, reading, score, inbound.case_id)
 
 
 def answer_or_keep(core: Core, inbound: InboundMessage) -> InboundResult:
@@ -142,8 +143,11 @@ def handle_received(core: Core, limit: int | None = None) -> int:
             if _waits_for_an_older_one(session, message):
                 return handled  # another worker is answering this customer's earlier message
             try:
+                # Read inside the claim, which is what picks the message: sentiment's cap
+                # (flows/sentiment.py) keeps that to milliseconds whatever the text.
+                reading = read_reply(message.body, core.keywords)
                 with session.begin_nested():
-                    _answer(session, core, message, read_reply(message.body, core.keywords))
+                    _answer(session, core, message, reading, sentiment(message.body))
             except Exception:  # a message the flows choke on is kept, not retried forever
                 logger.exception("could not answer message %s; it is kept unanswered", message.id)
                 message.handled_at = core.clock.now()
@@ -172,12 +176,13 @@ def _answer(
     core: Core,
     message: Message,
     reading: Reading,
+    score: float,
     known_case_id: int | None = None,
 ) -> InboundResult:
-    """Read a stored message into its case and answer it, in the caller's transaction."""
+    """Answer a stored message, read (`reading`, `score`) by the caller, in its transaction."""
     now = core.clock.now()
     message.intent = str(reading.intent)
-    message.sentiment = sentiment(message.body)
+    message.sentiment = score
     message.handled_at = now
     channel, sender = message.channel, message.address or ""
     contact = find_by_address(session, channel, sender)
