@@ -1,4 +1,4 @@
-"""Process logging: JSON lines (production) or readable text (dev), with phone numbers masked.
+"""Process logging: JSON lines (production) or readable text (dev), with what is private masked.
 
 `configure_logging()` puts one handler on the root logger, so every logger (ours, gunicorn's
 under `keepposted serve`, and third-party ones such as `twilio.http_client`, which logs request
@@ -6,12 +6,24 @@ URLs and query parameters with phone numbers in them) goes through the same form
 same `MaskPhoneNumbers` filter. Environment: `LOG_FORMAT` = `json` | `text` (the default depends
 on the command: `json` for `serve` and `worker`, `text` for `dev`), `LOG_LEVEL` (default `INFO`).
 
-What is masked: `+` (or `%2B`) and 7-15 digits, and numbers written in groups of digits split
-by spaces, dashes, dots or parentheses with 8-15 digits in all. A masked number keeps its
-punctuation and its last two digits: `+14155550101` becomes `+*********01` and
-`(415) 555-0101` becomes `(***) ***-**01`. Left alone: a bare run of digits with no `+` (an id,
-an epoch), dates and ISO timestamps, decimals (Slack ts, durations), UUIDs, hex digests, IPv4
-addresses, `#1042`. Web chat link tokens (`/c/<token>`, in access logs) are hidden too.
+What is masked (`mask_sensitive`, the one function every log path uses: the filter and the
+formatters here, gunicorn's error and access logs through them, the dry-run console and
+`bot.store.db.shown_url`):
+
+- phone numbers: `+` (or `%2B`) and 7-15 digits, and numbers written in groups of digits split by
+  spaces, dashes, dots or parentheses with 8-15 digits in all, also URL-encoded (`%2B1%20415...`,
+  `(415)%20555-0101`, `%28415%29+555-0101`) and with a query string's `+` read back as a space
+  (`From= 14155550101`). A masked number keeps its punctuation and its last two digits:
+  `+14155550101` becomes `+*********01`, `(415) 555-0101` becomes `(***) ***-**01`;
+- web chat tokens: `/c/<token>` and `?kp_chat=<token>`;
+- secret-looking query parameters (`password=***`, `access_token=***`, `sig=***`, ...) and a
+  URL's password (`postgresql://kp:***@db/kp`);
+- the name in an email address: `***@example.com`.
+
+Left alone: a bare run of digits with no `+` (an id, an epoch), dates and ISO timestamps, decimals
+(Slack ts, durations), UUIDs, hex digests, IPv4 addresses, `#1042`. Customers' sentences cannot
+be told apart from other text, so no log line carries a message body in the first place
+(tests/ops/test_log_leak.py plays every channel and checks).
 """
 
 from __future__ import annotations
@@ -48,45 +60,72 @@ _NOT_PHONES = r"""
   | \d{1,3}(?:\.\d{1,3}){3}(?![.\d])                        # IPv4 address
   | \d+\.\d+(?![.\d])                                       # a decimal: a Slack ts, a duration
 """
-_PHONES = r"""
+_PLUS = r"(?:\+|%2[Bb])"  # a plus sign, maybe URL-encoded
+# Between groups of digits: a space (maybe URL-encoded, or a + in a query string), a dot or a
+# dash; around an area code, parentheses (maybe URL-encoded).
+_SEP = r"(?:[\ .\-]|%20|\+(?=\d))"
+_OPEN, _CLOSE = r"(?:\(|%28)", r"(?:\)|%29)"
+_PHONES = rf"""
     (?<![\w+%.\#/-])               # not inside a word, a number, a path, or a #case number
     (?:
-        (?:\+|%2[Bb])\d{7,15}(?!\d)                         # E.164, maybe URL-encoded (%2B)
-      | (?:(?:\+|%2[Bb])\ ?)?                               # or formatted: a prefix,
-        (?:\(\d{1,5}\)[\ .\-]?|\d{1,5}(?:[\ .\-]|(?=\()))   # groups of digits, each followed
-        {1,6}\d{1,8}(?!\w)                                  # by a separator, and the last
+        {_PLUS}\d{{7,15}}(?!\d)                             # E.164, maybe URL-encoded (%2B)
+      | (?:{_PLUS}(?:\ |%20|\+)?)?                          # or formatted: a prefix,
+        (?:{_OPEN}\d{{1,5}}{_CLOSE}{_SEP}?|\d{{1,5}}(?:{_SEP}|(?={_OPEN})))  # groups of digits
+        {{1,6}}\d{{1,8}}(?!\w)                              # each followed by a separator
     )
+    # A query string's + decoded as a space: `From=+14155550101` read back as `From= 1415...`.
+  | (?P<spaced>(?<=[='"])(?:\ |%20)\d{{7,15}}(?!\d))
 """
 _SCANNER = re.compile(rf"(?P<keep>{_NOT_PHONES})|(?P<phone>{_PHONES})", re.VERBOSE)
-_WEBCHAT_TOKEN = re.compile(r"(?<=/c/)[\w.\-]{20,}")  # a signed link lets its holder in
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")  # a URL escape (%20) is punctuation, not digits
+# A signed web chat link lets its holder in: its token after /c/ (maybe URL-encoded) and the
+# widget's ?kp_chat= (a bare token or a whole link).
+_WEBCHAT_TOKEN = re.compile(r"(?<=/c/)[\w.\-]{20,}|(?<=%2[Ff]c%2[Ff])[\w.\-]{20,}")
+_KP_CHAT = re.compile(r"(?<![\w%])(kp_chat(?:=|%3[Dd]))(?:[\w.\-~:/]|%(?!26)[0-9A-Fa-f]{2})+")
+# A value that looks secret by its parameter's name: ?password=, &access_token=, &sig=, ...
+_PARAM = re.compile(r"(?<![\w.\-])([\w.\-]+)=(?!\*\*\*(?![^&\s\"'#]))[^&\s\"'#]+")
+_SECRET_NAME = re.compile(
+    r"(?:pass(?:word|wd)?|pwd|secret|token|key|signature|sig|credentials?|auth)$", re.IGNORECASE
+)
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/?#@\s]+):(?!\*\*\*@)[^/?#@\s]+@")  # user:pass@host
+# An email address's name; its domain stays, for telling a company's addresses apart.
+_EMAIL = re.compile(r"(?<![\w.+\-])(?<!//)[\w.+\-]*\w@(?=[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z]{2,})")
 
 
 def _mask_phone(found: re.Match[str]) -> str:
     text = found.group()
     if found.group("keep") is not None:
         return text
-    prefix = text[:3] if text[:3].upper() == "%2B" else ""
-    body = text[len(prefix) :]
-    digits = sum(c.isdigit() for c in body)
-    international = bool(prefix) or body.startswith("+")
-    if not (7 if international else 8) <= digits <= 15:
+    international = found.group("spaced") is not None or text[:3].upper() == "%2B"
+    international = international or text.startswith("+")
+    escaped = {at for escape in _ESCAPE.finditer(text) for at in range(*escape.span())}
+    places = [at for at, char in enumerate(text) if char.isdigit() and at not in escaped]
+    if not (7 if international else 8) <= len(places) <= 15:
         return text  # too short for a phone number (a count, a year), or too long
-    shown = 2
-    masked = []
-    for char in reversed(body):
-        if char.isdigit():
-            masked.append(char if shown > 0 else "*")
-            shown -= 1
-        else:
-            masked.append(char)
-    return prefix + "".join(reversed(masked))
+    chars = list(text)
+    for at in places[:-2]:  # punctuation and the last two digits stay
+        chars[at] = "*"
+    return "".join(chars)
 
 
 def mask_sensitive(text: str) -> str:
-    """The text with phone numbers masked (last two digits kept) and web chat tokens hidden."""
-    if not any(c.isdigit() for c in text):
-        return text
-    return _WEBCHAT_TOKEN.sub("<token>", _SCANNER.sub(_mask_phone, text))
+    """The text with what a log must not carry masked: phone numbers (last two digits kept, in
+    any of the forms above), web chat tokens, secret-looking query parameters, a URL's password
+    and the name in an email address. Every log path uses it: the filter and formatters below,
+    gunicorn's logs, the dry-run console and `shown_url`."""
+    if any(c.isdigit() for c in text):
+        text = _SCANNER.sub(_mask_phone, text)
+    if "=" in text:
+        text = _PARAM.sub(_mask_secret_param, _KP_CHAT.sub(r"\1<token>", text))
+    if "/c" in text or "%2" in text:
+        text = _WEBCHAT_TOKEN.sub("<token>", text)
+    if "@" in text:
+        text = _EMAIL.sub("***@", _URL_PASSWORD.sub(r"\1:***@", text))
+    return text
+
+
+def _mask_secret_param(found: re.Match[str]) -> str:
+    return f"{found.group(1)}=***" if _SECRET_NAME.search(found.group(1)) else found.group()
 
 
 def _mask_value(value: Any) -> Any:
@@ -105,7 +144,7 @@ _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "ascti
 
 
 class MaskPhoneNumbers(logging.Filter):
-    """Masks phone numbers in a record's message and in its `extra` fields; never drops one.
+    """Masks (`mask_sensitive`) a record's message and its `extra` fields; never drops one.
 
     Tracebacks are masked by this module's formatters: they are formatted after filters run.
     """

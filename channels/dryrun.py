@@ -1,11 +1,15 @@
 """The dry-run sender: used by any channel without credentials. Messages are stored with status
-`simulated` and printed, so keepposted runs end to end without a Twilio or Slack account."""
+`simulated` and printed, so keepposted runs end to end without a Twilio or Slack account.
+
+The address is printed masked like every log line (`+*********01`): the console is often kept
+(a terminal's scrollback, a CI log). The message itself is what the developer is there to read."""
 
 from __future__ import annotations
 
 import sys
 from typing import TextIO
 
+from bot.process_logging import mask_sensitive
 from channels.base import OutboundMessage, SendResult
 
 
@@ -20,5 +24,6 @@ class DryRunSender:
     def send(self, message: OutboundMessage) -> SendResult:
         stream = self.stream or sys.stdout
         body = message.body.replace("\n", "\n    ")
-        print(f"[simulated {self.name} -> {message.to}] {body}", file=stream, flush=True)
+        to = mask_sensitive(message.to)
+        print(f"[simulated {self.name} -> {to}] {body}", file=stream, flush=True)
         return SendResult(provider_id=f"sim-{self.name}-{message.message_id}", simulated=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -9,8 +10,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.process_logging import mask_sensitive
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -24,8 +27,12 @@ def is_sqlite(url: str) -> bool:
 
 
 def shown_url(url: str) -> str:
-    """The database URL with its password masked, for output and logs."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The database URL with its password and any secret-looking query parameter masked
+    (`?password=`, `&sslpassword=`), for output and logs: the logs' own mask after
+    SQLAlchemy's, which finds the password however it is written."""
+    with contextlib.suppress(ArgumentError):  # not a URL SQLAlchemy reads: the mask still applies
+        url = make_url(url).render_as_string(hide_password=True)
+    return mask_sensitive(url)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -12,10 +12,14 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from gunicorn.config import Config as GunicornConfig
+from gunicorn.glogging import Logger
 from twilio.http.http_client import TwilioHttpClient
 
 from bot.errors import ConfigError
@@ -24,8 +28,12 @@ from bot.process_logging import (
     KeeppostedHandler,
     configure_logging,
     configure_logging_if_unset,
+    gunicorn_logconfig,
     mask_sensitive,
 )
+from bot.store.db import shown_url
+from channels.base import OutboundMessage
+from channels.dryrun import DryRunSender
 from tests.support.fake_twilio import FakeTwilio
 from tests.support.processes import read_until
 
@@ -297,3 +305,125 @@ def test_serve_logs_gunicorn_and_the_app_as_masked_json(tmp_path: Path) -> None:
     assert any('"POST /sms/inbound HTTP/1.1" 403' in message for message in access), access
     assert any('"GET /c/<token> HTTP/1.1"' in message for message in access), access
     assert "x" * 40 not in rest
+
+
+# -- every form a number, a token or a secret takes in a URL, and every path that prints one -----
+
+CHAT_TOKEN = "eyJjIjoxLCJ2IjowfQ.aZAbCd.Xy-z_0123456789abc"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("To=%2B1%20415%20555%200101", "To=%2B*%20***%20***%20**01"),
+        ("From=%2B1%20(415)%20555-0101", "From=%2B*%20(***)%20***-**01"),
+        ("(415)%20555-0101", "(***)%20***-**01"),
+        ("%28415%29%20555-0101", "%28***%29%20***-**01"),
+        ("From=%28415%29+555-0101&Body=YES", "From=%28***%29+***-**01&Body=YES"),
+        ("From=+1+415+555+0101", "From=+*+***+***+**01"),
+        ("From= 14155550101&To= 15005550006", "From= *********01&To= *********06"),
+        ("{'From': [' 14155550101']}", "{'From': [' *********01']}"),
+        ('"From": " 14155550101"', '"From": " *********01"'),
+        ("From=%2014155550101", "From=%20*********01"),
+    ],
+)
+def test_phone_numbers_are_masked_url_encoded_and_decoded(text: str, masked: str) -> None:
+    assert mask_sensitive(text) == masked
+    assert mask_sensitive(masked) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (
+            f"GET /widget/example?kp_chat={CHAT_TOKEN} HTTP/1.1",
+            "GET /widget/example?kp_chat=<token> HTTP/1.1",
+        ),
+        (
+            f"/widget/example?lang=en&kp_chat=http%3A%2F%2F127.0.0.1%3A8000%2Fc%2F{CHAT_TOKEN}&x=1",
+            "/widget/example?lang=en&kp_chat=<token>&x=1",
+        ),
+        (f"next=%2Fc%2F{CHAT_TOKEN}", "next=%2Fc%2F<token>"),
+        (
+            "postgresql://kp:s3cret@db:5432/kp?password=hunter2&sslmode=require",
+            "postgresql://kp:***@db:5432/kp?password=***&sslmode=require",
+        ),
+        (
+            "GET /x?access_token=abc123&api_key=K9&Signature=zz&sig=1&page=2&client_secret=s",
+            "GET /x?access_token=***&api_key=***&Signature=***&sig=***&page=2&client_secret=***",
+        ),
+        (
+            "contact maria.gomez+home@example.co.uk, cc ops@acme.com",
+            "contact ***@example.co.uk, cc ***@acme.com",
+        ),
+    ],
+)
+def test_chat_tokens_secrets_and_email_addresses_are_masked(text: str, masked: str) -> None:
+    assert mask_sensitive(text) == masked
+    assert mask_sensitive(masked) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sqlite:///keepposted.db",
+        "postgresql://keepposted@db/keepposted",  # a user name alone is no secret
+        "GET /api/v1/cases?status=open&page=2&keyword_count=3 HTTP/1.1",
+        "/c/<token> and kp_chat=<token>",
+        "x=1700000000 and at=2026-11-23T15:00:00Z",
+    ],
+)
+def test_what_is_not_secret_in_a_url_is_left_alone(text: str) -> None:
+    assert mask_sensitive(text) == text
+
+
+def test_gunicorn_access_log_masks_request_line_and_referer(output: io.StringIO) -> None:
+    """The access log as `keepposted serve` and the Procfile configure it (bot/gunicorn_conf.py):
+    the request line carries the raw query string, the referer the page's."""
+    logconfig = gunicorn_logconfig("json", "INFO")
+    logconfig["handlers"]["keepposted"]["stream"] = output
+    cfg = GunicornConfig()
+    cfg.set("logconfig_dict", logconfig)
+    query = "From=%2B1%20415%20555%200101&To=(415)%20555-0102&password=hunter2"
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": f"/sms/inbound?{query}",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "QUERY_STRING": query,
+        "HTTP_REFERER": f"https://shop.example.com/help?kp_chat={CHAT_TOKEN}",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    response = SimpleNamespace(status="200 OK", sent=0, headers=[])
+    Logger(cfg).access(response, SimpleNamespace(headers=[]), environ, timedelta(seconds=0))
+    [line] = [entry for entry in json_lines(output) if entry["logger"] == "gunicorn.access"]
+    assert '"POST /sms/inbound?From=%2B*%20***%20***%20**01&To=(***)%20***-**02' in line["message"]
+    assert "password=***" in line["message"] and "kp_chat=<token>" in line["message"]
+    for secret in ("415%20555%200101", "555-0102", "hunter2", CHAT_TOKEN):
+        assert secret not in output.getvalue()
+
+
+def test_the_dry_run_console_masks_the_address_not_the_message() -> None:
+    console = io.StringIO()
+    message = OutboundMessage("sms", "+14155550101", "Case #4: call 1-800-555-0199", 7, "reply")
+    DryRunSender("sms", console).send(message)
+    assert console.getvalue() == "[simulated sms -> +*********01] Case #4: call 1-800-555-0199\n"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://kp:s3cret@db/kp", "postgresql://kp:***@db/kp"),
+        ("postgresql://kp:pa/ss@db/kp", "postgresql://kp:***@db/kp"),
+        (
+            "postgresql+psycopg://kp@db/kp?password=s3cret&sslmode=require",
+            "postgresql+psycopg://kp@db/kp?password=***&sslmode=require",
+        ),
+        (
+            "postgresql://db/kp?sslpassword=k3y&user=kp",
+            "postgresql://db/kp?sslpassword=***&user=kp",
+        ),
+        ("sqlite:///keepposted.db", "sqlite:///keepposted.db"),
+    ],
+)
+def test_shown_url_masks_the_password_wherever_it_is(url: str, shown: str) -> None:
+    assert shown_url(url) == shown
