@@ -8,11 +8,13 @@ update never is). Posts are paced to about one a second per conversation, Slack'
 chat.postMessage.
 
 The `/slack/events` endpoint (commands, buttons, events) is bolt's, in bot/web/slack.py;
-this module turns what it receives into InboundMessages.
+this module checks its signature and turns what it receives into InboundMessages, refusing
+(MalformedBody) what is not shaped the way Slack sends it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import threading
@@ -28,7 +30,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import AddressProblem
-from bot.errors import ChannelError
+from bot.errors import ChannelError, MalformedBody
 from bot.render import mrkdwn
 from channels.base import ChannelParts, ChannelSetup, InboundMessage, OutboundMessage, SendResult
 from channels.catalog import ChannelName
@@ -65,6 +67,16 @@ MAYBE_DONE_ERRORS = frozenset({"internal_error", "fatal_error"})
 # What Slack's error codes look like; slack_sdk puts a sentence in `error` when the body was not
 # JSON (a 5xx page), and messages.error_code holds 32 characters.
 ERROR_CODE = re.compile(r"[a-z0-9_]{1,32}")
+# What Slack's signature headers hold. SignatureVerifier calls int() on the timestamp and
+# compare_digest() on the signature, which raise on anything else instead of saying no.
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+# Slack's ids (U…, W…, D…, C…) and message timestamps; anything else in an event is not Slack's
+# and must not become an address or a key (messages.address and provider_id hold 64 characters).
+SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
+MESSAGE_TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")
+ACTION_TS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,11})?")
+logger = logging.getLogger(__name__)
 
 
 def build_client(settings: Settings) -> WebClient:
@@ -85,6 +97,27 @@ def is_user(address: str) -> bool:
     return address[:1] in ("U", "W") and address[1:].isalnum()
 
 
+def is_set(secret: str | None) -> bool:
+    """A credential that is there: a blank one is as good as none (SignatureVerifier refuses it)."""
+    return bool(secret and secret.strip())
+
+
+def slack_id(value: Any, what: str) -> str:
+    """`value` as one of Slack's ids; MalformedBody naming `what` when it is not one."""
+    if isinstance(value, str) and SLACK_ID.fullmatch(value):
+        return value
+    raise MalformedBody(f"{what} is not a Slack id", field=what)
+
+
+def user_of(body: Mapping[str, Any]) -> str:
+    """Who clicked or submitted: `user.id` of an interaction payload."""
+    user = body.get("user")
+    found = slack_id(user.get("id") if isinstance(user, Mapping) else None, "user.id")
+    if not is_user(found):
+        raise MalformedBody("user.id is not a Slack user id", field="user.id")
+    return found
+
+
 def provider_id(conversation: str, ts: str) -> str:
     """Slack's `ts` is unique only inside one conversation; together they name one message."""
     return f"{conversation}:{ts}"
@@ -103,11 +136,21 @@ class SlackInbound:
         self.client = client
 
     def verify(self, request: Any) -> bool:
-        """Slack's signature and its 5-minute replay window (bolt runs the same check)."""
-        if not self.signing_secret:
+        """Slack's signature over the exact body, and its 5-minute replay window (bolt runs the
+        same check). A timestamp that is not a number, a signature not in Slack's form and a
+        body that is not UTF-8 (Slack signs UTF-8 text) are refused like a wrong signature."""
+        secret = self.signing_secret
+        if secret is None or not is_set(secret):
             return False
-        verifier = SignatureVerifier(self.signing_secret)
-        return verifier.is_valid_request(request.get_data(), dict(request.headers))
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not (TIMESTAMP.fullmatch(stamp) and SIGNATURE.fullmatch(signature)):
+            return False
+        try:
+            body = request.get_data().decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return SignatureVerifier(secret).is_valid(body, stamp, signature)
 
     def parse_inbound(self, request: Any) -> InboundMessage:
         """A customer's DM from an Events API body; ValueError when it is not one."""
@@ -117,8 +160,13 @@ class SlackInbound:
         return message
 
     def message_event(self, body: Mapping[str, Any]) -> InboundMessage | None:
-        """A person writing to us in a DM; None for our own posts, edits and channel chatter."""
-        event = body.get("event") or {}
+        """A person writing to us in a DM; None for our own posts, edits and channel chatter.
+        MalformedBody for a DM event whose user, channel, ts or text is not what Slack sends:
+        its words are never kept as the repr of an object, nor under an address that is not
+        a user's."""
+        event = body.get("event")
+        if not isinstance(event, Mapping):
+            return None
         if event.get("type") != "message" or event.get("channel_type") != "im":
             return None
         if event.get("bot_id") or event.get("subtype") not in CUSTOMER_SUBTYPES:
@@ -126,28 +174,45 @@ class SlackInbound:
         user, conversation, ts = event.get("user"), event.get("channel"), event.get("ts")
         if not (user and conversation and ts):
             return None
-        files = event.get("files") or []
+        sender = slack_id(user, "event.user")
+        if not is_user(sender):
+            raise MalformedBody("event.user is not a Slack user id", field="event.user")
+        conversation = slack_id(conversation, "event.channel")
+        if not (isinstance(ts, str) and MESSAGE_TS.fullmatch(ts)):
+            raise MalformedBody("event.ts is not a Slack message timestamp", field="event.ts")
+        text = event.get("text")
+        if not isinstance(text, str | None):  # a message's text is a string, or absent for a file
+            raise MalformedBody("event.text is not text", field="event.text")
+        files = _file_objects(event.get("files"))
+        urls = (f.get("url_private") for f in files)
         return InboundMessage(
             channel=self.name,
-            sender=str(user),
-            body=str(event.get("text") or ""),
-            provider_id=provider_id(str(conversation), str(ts)),
+            sender=sender,
+            body=text or "",
+            provider_id=provider_id(conversation, ts),
             received_at=self.clock.now(),
             media_count=len(files),
-            media_urls=tuple(str(f.get("url_private", "")) for f in files if f.get("url_private")),
+            media_urls=tuple(url for url in urls if isinstance(url, str) and url),
         )
 
     def button_answer(
         self, body: Mapping[str, Any], action: Mapping[str, Any], words: str, case_id: int | None
     ) -> InboundMessage:
-        """A customer's click on Confirm, Reopen or a score, as the words it stands for."""
-        container = body.get("container") or {}
-        conversation = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
+        """A customer's click on Confirm, Reopen or a score, as the words it stands for.
+        MalformedBody when who clicked, where, or when is not what Slack sends."""
+        container, channel = body.get("container"), body.get("channel")
+        conversation = container.get("channel_id") if isinstance(container, Mapping) else None
+        if not conversation and isinstance(channel, Mapping):
+            conversation = channel.get("id")
+        conversation = slack_id(conversation, "container.channel_id")
+        stamp = action.get("action_ts")
+        if not (isinstance(stamp, str) and ACTION_TS.fullmatch(stamp)):
+            raise MalformedBody("action_ts is not a Slack timestamp", field="action_ts")
         return InboundMessage(
             channel=self.name,
-            sender=str((body.get("user") or {}).get("id", "")),
+            sender=user_of(body),
             body=words,
-            provider_id=provider_id(str(conversation), f"action-{action.get('action_ts', '')}"),
+            provider_id=provider_id(conversation, f"action-{stamp}"),
             received_at=self.clock.now(),
             case_id=case_id,
         )
@@ -217,11 +282,22 @@ class SlackSender:
 def build(setup: ChannelSetup) -> ChannelParts:
     """Slack's two halves, sharing one WebClient (SLACK_BOT_TOKEN, SLACK_API_URL)."""
     settings = setup.settings
-    client = build_client(settings) if settings.slack_bot_token else None
+    client = build_client(settings) if is_set(settings.slack_bot_token) else None
     return ChannelParts(
         sender=SlackSender(client, posts_per_second=setup.config.channels.slack.mps),
         inbound=SlackInbound(settings, setup.clock, client=client),
     )
+
+
+def _file_objects(files: Any) -> list[Mapping[str, Any]]:
+    """The file objects of a message. Anything else where they belong (a string, a number in
+    the list) is not Slack's: it is left out, and the words beside it are kept."""
+    if files is None:
+        return []
+    objects = [f for f in files if isinstance(f, Mapping)] if isinstance(files, list) else []
+    if not isinstance(files, list) or len(objects) != len(files):
+        logger.warning("a Slack message's files are not all file objects: those were left out")
+    return objects
 
 
 def _api_error(exc: SlackApiError, *, posting: bool) -> ChannelError:

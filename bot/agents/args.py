@@ -36,10 +36,25 @@ _OPTION = re.compile(r"--[A-Za-z][\w-]*(?:=.*)?", re.DOTALL)
 _PHONE_WORD = re.compile(r"[+(]*\d[\d().\-/]*")
 MAX_DURATION = timedelta(days=3650)
 _CASE_REF = re.compile(r"^#?(\d{1,18})$")
+# What no keyboard types and no database keeps as it is: NUL (PostgreSQL refuses it), the other
+# C0 control characters but tab and line breaks (a log or a terminal may act on them) and half
+# of a UTF-16 pair (not text at all). The engine refuses the same in customers' messages.
+_UNTYPABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 class UsageError(Exception):
     """The arguments do not fit the subcommand; the message says what is wrong."""
+
+
+def untypable(text: str) -> str | None:
+    """What is wrong with an agent's text that holds a character no keyboard types, or None."""
+    found = _UNTYPABLE.search(text)
+    if found is None:
+        return None
+    return (
+        f"the text holds U+{ord(found.group()):04X} at position {found.start()}, a character"
+        " no keyboard types: only text, tabs and line breaks can be kept"
+    )
 
 
 def clean(text: str) -> str:

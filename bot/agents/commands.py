@@ -30,6 +30,7 @@ from bot.agents.args import (
     moment,
     phone_or_user,
     priority,
+    untypable,
     user_id,
 )
 from bot.config import Config
@@ -169,6 +170,8 @@ def run_command(core: Core, user: str, text: str) -> Reply:
         return Reply(say(core, "unknown", name=name, help=help_text(core)))
     if sub.supervisors_only and role != Role.SUPERVISOR:
         return Reply(say(core, "supervisors_only", name=name))
+    if problem := untypable(text):  # it would be a subject, a note or a customer's update
+        return Reply(say(core, "bad_usage", problem=problem, usage=sub.usage))
     try:
         # Only subcommands with options read `--words`; elsewhere they are the agent's text.
         options = words.take_options(sub.options, repeatable=("tag",)).values if sub.options else {}

@@ -247,6 +247,19 @@ class SendSlot(Base):
     next_free: Mapped[float] = mapped_column(Float)
 
 
+class SlackRequestSeen(Base):
+    """A signed Slack request already taken, by its X-Slack-Signature: the same bytes sent again
+    while their timestamp still passes the five-minute check are a replay, and do nothing
+    (bot/web/slack.py). Rows past that window can match nothing Slack's check lets in, and are
+    deleted as new ones come in."""
+
+    __tablename__ = "slack_requests_seen"
+    __table_args__ = (Index("ix_slack_requests_seen_seen_at", "seen_at"),)
+
+    signature: Mapped[str] = mapped_column(String(80), primary_key=True)  # v0=<64 hex digits>
+    seen_at: Mapped[datetime]
+
+
 class LogChain(Base):
     """Head of one hash chain of the log. One chain per case (or per contact for events with no
     case), so writers lock only their own chain, never the whole log."""

@@ -20,7 +20,7 @@ from bot.core import Core
 from bot.domain import MessageStatus
 from bot.engine.inbound import handle_inbound
 from bot.engine.summary import summarize
-from bot.store.models import AuditEvent, Base, Case, Note, Outbox
+from bot.store.models import AuditEvent, Base, Case, Note, Outbox, SlackRequestSeen
 from bot.worker import tick
 from channels.base import InboundMessage
 from tests.conftest import START, auth_header, log_events, open_case
@@ -75,11 +75,13 @@ def new_case(workspace: Workspace, **fields: Any) -> int:
 
 
 def snapshot(core: Core) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table: two equal snapshots mean the command changed nothing."""
+    """Every row of every table: two equal snapshots mean the command changed nothing. The
+    replay store is left out: it keeps every request's signature, whatever the command did."""
     with core.sessions() as session:
         return {
             table.name: [tuple(row) for row in session.execute(table.select()).all()]
             for table in Base.metadata.sorted_tables
+            if table is not SlackRequestSeen.__table__
         }
 
 
