@@ -39,6 +39,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine: SQLite in WAL mode with foreign keys and a busy timeout, or PostgreSQL."""
     if url.startswith("postgresql://"):  # psycopg 3 is the driver we ship
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    # A failed statement's exception names its SQL, not its values: the values are customers'
+    # words and numbers, and the exception ends up in a logged traceback.
+    kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
         # Pre-ping: a connection the server dropped (a restart, a failover) is replaced at
         # checkout instead of failing the request or job that drew it.
