@@ -65,6 +65,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")  # half of a UTF-16 pair: not text, not UTF-8
 
 
+# Runs in the storing transaction before a message is stored; raises to refuse it.
+Admit = Callable[[Session], None]
+
+
 @dataclass
 class InboundResult:
     message_id: int | None
@@ -101,25 +105,46 @@ def accept_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
     return InboundResult(message_id, duplicate=message_id is None)
 
 
-def handle_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
-    """Store, read and answer one customer message. A repeat of a stored one changes nothing."""
+def handle_inbound(
+    core: Core, inbound: InboundMessage, *, admit: Admit | None = None
+) -> InboundResult:
+    """Store, read and answer one customer message. A repeat of a stored one changes nothing.
+
+    `admit` runs in the same transaction just before the message is stored and refuses it by
+    raising (web chat's rate limit: the count and the insert cannot be split by another post).
+    """
     check_inbound(inbound)
     # Read before the transaction opens: on SQLite it holds the write lock for every writer.
     reading, score = read_reply(inbound.body, core.keywords), sentiment(inbound.body)
     with core.sessions.begin() as session:
+        if admit is not None:
+            admit(session)
         message = _insert_once(session, inbound, str(reading.intent))
         if message is None:
             return InboundResult(message_id=None, duplicate=True)
         return _answer(session, core, message, reading, score, inbound.case_id)
 
 
-def answer_or_keep(core: Core, inbound: InboundMessage) -> InboundResult:
+def answer_or_keep(
+    core: Core, inbound: InboundMessage, *, admit: Admit | None = None
+) -> InboundResult:
     """Answer now (for a channel whose user waits on the answer); if answering fails, keep
-    the customer's words anyway, and the worker answers them later."""
+    the customer's words anyway, and the worker answers them later. A message `admit`
+    refuses is refused, not kept."""
     check_inbound(inbound)  # refused, not kept: storing it is what would fail
+    admitted = False
+
+    def admit_and_note(session: Session) -> None:
+        nonlocal admitted
+        if admit is not None:
+            admit(session)
+        admitted = True
+
     try:
-        return handle_inbound(core, inbound)
+        return handle_inbound(core, inbound, admit=admit_and_note)
     except Exception:
+        if not admitted:
+            raise
         logger.exception("could not answer %s now; kept for the worker", inbound.provider_id)
         return accept_inbound(core, inbound)
 

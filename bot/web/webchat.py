@@ -18,16 +18,15 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, joinedload
 
 from bot.core import Core
-from bot.engine.inbound import accept_inbound, handle_inbound
+from bot.engine.inbound import answer_or_keep
 from bot.errors import InvalidInput, KeeppostedError, NotConfigured
 from bot.resources import static_root
 from bot.store.models import Case
@@ -218,25 +217,16 @@ def _post(core: Core, channel: WebchatInbound, token: str) -> ResponseReturnValu
 
 def _answer_within_limit(core: Core, contact_id: int, inbound: InboundMessage) -> bool:
     """Store and answer a post unless its contact is over the rate limit; True for a post
-    already stored. The count and the insert are one transaction that holds the contact (a
-    row lock; SQLite's write lock), so concurrent posts cannot all pass one count. If
-    answering fails, the words are kept for the worker, as `answer_or_keep` does."""
-    try:
-        with core.engine.connect() as connection, connection.begin():
-            # The engine's own transaction joins this one (SQLAlchemy's external-transaction
-            # pattern), so its insert happens under the lock taken here.
-            joined = replace(core, sessions=sessionmaker(connection, expire_on_commit=False))
-            with joined.sessions() as session:
-                hold_poster(session, contact_id)
-                if stored_post(session, inbound.provider_id) is not None:
-                    return True  # a retry after a lost answer: no new post to count
-                _check_rate(session, core, inbound.sender)
-            return handle_inbound(joined, inbound).duplicate
-    except KeeppostedError:
-        raise  # refused (over the limit, not storable): nothing to keep
-    except Exception:
-        logger.exception("could not answer %s now; kept for the worker", inbound.provider_id)
-        return accept_inbound(core, inbound).duplicate
+    already stored. The count runs in the transaction that stores the post, holding the
+    contact (a row lock; SQLite's write lock), so concurrent posts cannot all pass one count.
+    If answering fails, the words are kept for the worker (`answer_or_keep`)."""
+
+    def admit(session: Session) -> None:
+        hold_poster(session, contact_id)
+        if stored_post(session, inbound.provider_id) is None:  # a retry is not a new post
+            _check_rate(session, core, inbound.sender)
+
+    return answer_or_keep(core, inbound, admit=admit).duplicate
 
 
 def _check_rate(session: Session, core: Core, address: str) -> None:
