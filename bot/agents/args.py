@@ -46,6 +46,13 @@ class UsageError(Exception):
     """The arguments do not fit the subcommand; the message says what is wrong."""
 
 
+def too_long(text: str, limit: int) -> str | None:
+    """What is wrong with an agent's text longer than `limit` characters, or None."""
+    if len(text) <= limit:
+        return None
+    return f"the text is {len(text)} characters long: at most {limit} are sent"
+
+
 def untypable(text: str) -> str | None:
     """What is wrong with an agent's text that holds a character no keyboard types, or None."""
     found = _UNTYPABLE.search(text)

@@ -45,7 +45,7 @@ from sqlalchemy import Table, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.agents.args import untypable
+from bot.agents.args import too_long, untypable
 from bot.agents.commands import role_of, run_command
 from bot.clock import SystemClock
 from bot.core import Core
@@ -84,6 +84,10 @@ WALL_CLOCK = SystemClock()
 # What bolt raises when a part of a signed body is not the type Slack sends (it reads
 # `body["event"]["type"]`, `body["actions"][0]`, ...). Anything else is a fault of ours: a 500.
 UNREADABLE = (KeyError, IndexError, TypeError, AttributeError, ValueError, RecursionError)
+
+# How a log line of bolt's, or a traceback, says that a part was left out.
+LEFT_OUT = " (the rest is left out: it may quote the request)"
+WITHOUT_MESSAGE = "Traceback (most recent call last):\n%s%s (its message is left out)"
 
 # True once one of our listeners has started: a failure before that is bolt failing to read
 # the request (400), a failure after it is ours.
@@ -220,7 +224,7 @@ def _error_response(status: int, code: str, message: str, field: str | None) -> 
 def _without_message(error: BaseException) -> str:
     """Where an exception was raised, without what it says (it may quote the request)."""
     frames = "".join(traceback.format_tb(error.__traceback__))
-    return f"Traceback (most recent call last):\n{frames}{type(error).__name__} (message left out)"
+    return WITHOUT_MESSAGE % (frames, type(error).__name__)
 
 
 class WithoutRequestBodies(logging.Filter):
@@ -241,7 +245,7 @@ class WithoutRequestBodies(logging.Filter):
         found = self._PLAIN.match(message)
         kept = found.group().rstrip() if found else ""
         if kept != message:
-            kept = f"{kept} (the rest is left out: it may quote the request)".lstrip()
+            kept = (kept + LEFT_OUT).lstrip()
         record.msg, record.args = kept, ()
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text, record.exc_info = _without_message(record.exc_info[1]), None
@@ -282,7 +286,7 @@ def _case_number(value: Any, what: str) -> int:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
         return value
-    raise MalformedBody(f"{what} is not a case number", field=what)
+    raise MalformedBody("this is not a case number keepposted gave Slack", field=what)
 
 
 def _modal_meta(view: Mapping[str, Any]) -> dict[str, Any]:
@@ -405,9 +409,7 @@ class SlackListeners:
             return
         # Slack holds the input to max_length; a longer or untypable text was not typed there.
         # The agent sees why under the input, as for an empty one.
-        problem = untypable(text)
-        if len(text) > TEXT_LIMIT:
-            problem = f"the text is {len(text)} characters long: at most {TEXT_LIMIT} are sent"
+        problem = too_long(text, TEXT_LIMIT) or untypable(text)
         if problem:
             ack(response_action="errors", errors={"text": problem})
             return
