@@ -22,7 +22,7 @@ from bot.clock import FrozenClock
 from bot.config import Config, Settings, load_config, parse_config
 from bot.core import create_core
 from bot.errors import ConfigError
-from bot.ops.readiness import NotReady, require_schema
+from bot.ops.readiness import NotReady, head_revision, require_schema
 from bot.render import Templates
 from bot.resources import starter_file, templates_root
 from bot.store.migrate import upgrade
@@ -222,7 +222,7 @@ def test_require_schema_refuses_a_database_file_without_the_schema(tmp_path: Pat
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     (tmp_path / "empty.db").touch()  # exists, but no schema at all
     core = create_core(Config(), Settings(database_url=url))
-    with pytest.raises(NotReady, match=r"is not set up, not 0008"):
+    with pytest.raises(NotReady, match=rf"is not set up, not {head_revision()}"):
         require_schema(core.engine)
     core.engine.dispose()
 
