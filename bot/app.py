@@ -108,8 +108,8 @@ def create_app(
     @app.errorhandler(KeeppostedError)
     def on_keepposted_error(exc: KeeppostedError) -> Response:
         response = error_response(exc.http_status, exc.code, exc.message, exc.field)
-        if isinstance(exc, Unauthorized) and request.path.startswith("/api/"):
-            # Only the API takes a bearer token; Slack's 401 is about its signature.
+        if isinstance(exc, Unauthorized) and not request.path.startswith("/slack/"):
+            # The API and /metrics take a bearer token; Slack's 401 is about its signature.
             response.headers["WWW-Authenticate"] = 'Bearer realm="keepposted"'
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
