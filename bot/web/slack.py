@@ -34,11 +34,16 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, ParamSpec
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Request, Response, current_app, request
 from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_bolt.adapter.flask.handler import to_bolt_request, to_flask_response
-from slack_bolt.request.internals import parse_body  # bolt's own: both read a body alike
+from slack_bolt.context.context import BoltContext
+from slack_bolt.request.internals import (
+    build_context,
+    parse_body,  # bolt's own: both read a body alike
+)
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Table, delete
@@ -177,9 +182,17 @@ def bolt_request(req: Request) -> BoltRequest:
     if not isinstance(body, dict):
         raise MalformedBody("the body is not a JSON object")
     try:
-        return to_bolt_request(req)  # reads the team, user and channel ids out of the body
+        readable = to_bolt_request(req)  # reads the team, user and channel ids out of the body
     except UNREADABLE:
         raise MalformedBody("the body's team, user or channel is not shaped like Slack's") from None
+    if not readable.body and content_type == "application/x-www-form-urlencoded":
+        # bolt reads any form holding the word "payload" as an interaction and, finding no
+        # `payload` field, as nothing: `/case update 12 payload delivered` would be lost.
+        form = dict(parse_qsl(req.get_data(as_text=True), keep_blank_values=True))
+        if form and "payload" not in form:
+            readable.body = form
+            readable.context = build_context(BoltContext({}), form)
+    return readable
 
 
 def first_sighting(core: Core, signature: str) -> bool:

@@ -639,3 +639,16 @@ def test_a_traceback_through_bolt_s_logger_keeps_where_but_not_what(
     assert "ValueError" in where and "int(SECRET_WORDS)" in where  # the line, not the value
     assert not words_logged(caplog.records)
     assert SECRET_WORDS in debug.getMessage()
+
+
+def test_a_command_whose_text_says_payload_is_still_a_command(workspace: Workspace) -> None:
+    """bolt alone reads a form holding the word "payload" as an empty interaction (a 404)."""
+    open_slack_case(workspace)
+    answer = workspace.command(AGENT, "update 1 The payload of the new router firmware is in.")
+    assert "#1" in json.dumps(answer), answer
+    assert "The payload of the new router firmware is in." in log_update_texts(workspace)
+
+
+def log_update_texts(workspace: Workspace) -> list[str]:
+    with workspace.app.core.sessions() as session:
+        return list(session.scalars(select(Case.latest_update)))
