@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 import yaml
+from babel import Locale, UnknownLocaleError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -76,6 +77,24 @@ def check_timezone(value: str) -> str:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
+MAX_LOCALE_CHARS = 16  # contacts.locale's column
+
+
+def check_locale(value: str) -> str:
+    """A locale tag in one spelling (`es_MX`, `ES-mx` -> `es-MX`), so template file names and
+    stored contacts match; Babel's CLDR data decides which languages exist."""
+    shown = value if len(value) <= 40 else f"{value[:40]}…"
+    problem = ValueError(f"unknown locale {shown!r} (e.g. en, es, es-MX, pt-BR)")
+    if not value or len(value) > MAX_LOCALE_CHARS:
+        raise problem
+    try:
+        parsed = Locale.parse(value.strip().replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise problem from None
+    return "-".join(part for part in (parsed.language, parsed.script, parsed.territory) if part)
+
+
+LocaleTag = Annotated[str, AfterValidator(check_locale)]
 
 
 class Strict(BaseModel):
@@ -236,6 +255,9 @@ class Program(Strict):
 
     name: str = "keepposted support"
     contact: str = "reply here or call us"
+    # The language of contacts with no locale of their own, and the last step of every
+    # fallback chain (es-MX -> es -> this). Templates without a locale suffix are English.
+    locale: LocaleTag = "en"
 
 
 class Config(Strict):

@@ -17,6 +17,11 @@ Developers' words (the REST API's JSON errors, logs, CLI output) stay in the cod
 
 Where a template comes from, first match wins: a text given in config.yaml's `templates:`, a
 file in the ops' override folder (`templates_dir`, or $KEEPPOSTED_TEMPLATES), the packaged file.
+
+Languages: a translation sits beside the English file as `<name>.<locale>.txt.j2` (or
+`.json.j2`); the file without a locale suffix is English. A contact's locale picks the wording
+along a chain, es-MX -> es -> `program.locale` -> English: first the contact's own language on
+its channel, then in SMS wording, then the program's default language the same way.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton, get_datetime_format
 from jinja2 import (
     ChoiceLoader,
     DictLoader,
@@ -37,7 +43,7 @@ from jinja2 import (
     TemplateNotFound,
 )
 
-from bot.config import Config
+from bot.config import Config, check_locale
 from bot.errors import ConfigError
 from bot.resources import templates_root
 from channels.catalog import ChannelName, channel_names
@@ -45,6 +51,9 @@ from channels.catalog import ChannelName, channel_names
 FALLBACK_CHANNEL = ChannelName.SMS
 # Files that only other templates include (`{% include "slack/_answer_buttons.json.j2" %}`).
 PARTIAL_PREFIX = "_"
+# The language of the files without a locale suffix.
+UNSUFFIXED_LOCALE = "en"
+TEXT, BLOCKS = "txt.j2", "json.j2"
 
 # Every template a customer can receive; `keepposted config check` renders each of them.
 CUSTOMER_TEMPLATES = (
@@ -90,23 +99,101 @@ def customer_templates(config: Config) -> list[str]:
     return list(CUSTOMER_TEMPLATES) + delays
 
 
-def format_when(value: datetime | None, timezone: str = "UTC") -> str:
-    """A time as a customer reads it, in their own zone: `Tue 24 Nov, 15:00 EST`."""
+def format_when(value: datetime | None, timezone: str = "UTC", locale: str | None = None) -> str:
+    """A time as a customer reads it, in their own zone and language: `Tue 24 Nov, 15:00 EST`,
+    `mar, 24 nov, 15:00 EST`. The zone's abbreviation stays as the zone database writes it."""
     if value is None:
         return ""
     local = value.astimezone(ZoneInfo(timezone))
-    return local.strftime("%a %d %b, %H:%M ") + (local.tzname() or "")
+    zone = local.tzname() or ""
+    if locale is None or language_of(locale) == UNSUFFIXED_LOCALE:
+        return local.strftime("%a %d %b, %H:%M ") + zone  # English as it always read
+    tag = locale.replace("-", "_")
+    # Skeletons let CLDR order and punctuate the parts; 24-hour clock as in English.
+    date = format_skeleton("MMMEd", local, locale=tag)
+    clock = format_skeleton("Hm", local, locale=tag)
+    joined = str(get_datetime_format("medium", locale=tag)).replace("{1}", date)
+    return joined.replace("{0}", clock) + f" {zone}"
+
+
+def language_of(locale: str) -> str:
+    return locale.split("-", 1)[0].lower()
+
+
+def locale_tags(locale: str) -> list[str]:
+    """`zh-Hant-TW` -> zh-Hant-TW, zh-Hant, zh: each step drops the last subtag."""
+    parts = locale.split("-")
+    return ["-".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+def locale_chain(locale: str | None, default: str) -> list[list[str]]:
+    """The locale suffixes to try, in groups: the contact's own language (`es-MX`, `es`), the
+    program's default, then "" (the English file, which has no suffix). Each group is tried
+    on the contact's channel, then in SMS wording, before the next group."""
+    groups: list[list[str]] = []
+    seen: set[str] = set()
+    for tag in (locale, default):
+        if not tag:
+            continue
+        group = [t for t in locale_tags(tag) if t not in seen and t != UNSUFFIXED_LOCALE]
+        seen.update(group)
+        if language_of(tag) == UNSUFFIXED_LOCALE:  # en-GB -> en: the English file ends it
+            return [*groups, [*group, ""]]
+        if group:
+            groups.append(group)
+    return [*groups, [""]]
+
+
+def template_key(channel: str, name: str, suffix: str, kind: str = TEXT) -> str:
+    return f"{channel}/{name}.{suffix}.{kind}" if suffix else f"{channel}/{name}.{kind}"
+
+
+def template_files(root: Path) -> dict[str, set[tuple[str, str]]]:
+    """Each folder of `root` with its text and Block Kit templates as (name, locale suffix),
+    "" for English; partials and pages left out."""
+    files: dict[str, set[tuple[str, str]]] = {}
+    for file in sorted(root.glob("*/*.j2")):
+        stem, _, kind = file.name.partition(".")
+        suffix = ""
+        for ending in (TEXT, BLOCKS):
+            if kind == ending or kind.endswith(f".{ending}"):
+                suffix = kind.removesuffix(ending).rstrip(".")
+                break
+        else:
+            continue
+        if not stem.startswith(PARTIAL_PREFIX):
+            files.setdefault(file.parent.name, set()).add((stem, suffix))
+    return files
 
 
 def template_names(root: Path) -> dict[str, set[str]]:
     """Each folder of `root` with the names of its text and Block Kit templates, partials and
     pages left out: what config.yaml's `templates:` and an override folder may replace."""
-    names: dict[str, set[str]] = {}
-    for file in sorted(root.glob("*/*.j2")):
-        name, _, kind = file.name.partition(".")
-        if kind in ("txt.j2", "json.j2") and not name.startswith(PARTIAL_PREFIX):
-            names.setdefault(file.parent.name, set()).add(name)
-    return names
+    return {
+        channel: {name for name, _suffix in files}
+        for channel, files in template_files(root).items()
+    }
+
+
+def split_locale(name: str) -> tuple[str, str]:
+    """`interim.es` -> (`interim`, `es`); `interim` -> (`interim`, "")."""
+    base, _, suffix = name.partition(".")
+    return base, suffix
+
+
+def locale_problem(suffix: str) -> str | None:
+    """Why a file or key's locale suffix would never be chosen, or None when it would be."""
+    if not suffix:
+        return None
+    try:
+        tag = check_locale(suffix)
+    except ValueError as exc:
+        return str(exc)
+    if tag != suffix:
+        return f"locale {suffix!r} is spelt {tag!r} here"
+    if tag == UNSUFFIXED_LOCALE:
+        return "English is the file without a locale suffix"
+    return None
 
 
 def check_overrides(config: Config, override_dir: Path | None, packaged: Path) -> None:
@@ -124,16 +211,21 @@ def check_overrides(config: Config, override_dir: Path | None, packaged: Path) -
             problems.append(f"{where}: unknown channel {channel!r} (known: {', '.join(known)})")
             return
         choices = known[channel] | fallback | delays
-        for name in sorted(names - choices):
-            problems.append(
-                f"{where}.{name}: unknown template (known: {', '.join(sorted(choices))})"
-            )
+        for name in sorted(names):
+            base, suffix = split_locale(name)
+            if base not in choices:
+                problems.append(
+                    f"{where}.{name}: unknown template (known: {', '.join(sorted(choices))})"
+                )
+            elif problem := locale_problem(suffix):
+                problems.append(f"{where}.{name}: {problem}")
 
     for channel, names in config.templates.items():
         check(f"templates.{channel}", channel, set(names))
     if override_dir is not None:
-        for channel, files in template_names(override_dir).items():
-            check(f"templates_dir {override_dir}: {channel}", channel, files)
+        for channel, files in template_files(override_dir).items():
+            shown = {f"{name}.{suffix}" if suffix else name for name, suffix in files}
+            check(f"templates_dir {override_dir}: {channel}", channel, shown)
     if problems:
         raise ConfigError(problems)
 
@@ -143,6 +235,13 @@ class Templates:
         packaged = root or templates_root()
         override_dir = Path(config.templates_dir) if config.templates_dir else None
         check_overrides(config, override_dir, packaged)
+        self.default_locale = config.program.locale
+        self._folders = [override_dir, packaged] if override_dir else [packaged]
+        self._configured = {
+            (channel, *split_locale(name))
+            for channel, names in config.templates.items()
+            for name in names
+        }
         # An ops folder wins over the packaged templates file by file.
         folders = [str(override_dir), str(packaged)] if override_dir else [str(packaged)]
         overrides = {
@@ -175,40 +274,79 @@ class Templates:
         self.env.filters["mention"] = mention
         self._no_layout: set[str] = set()
 
-    def has(self, channel: str, name: str) -> bool:
+    def _exists(self, key: str) -> bool:
         try:
-            self.env.get_template(f"{channel}/{name}.txt.j2")
+            self.env.get_template(key)
         except TemplateNotFound:
             return False
         return True
 
-    def render(self, channel: str, name: str, context: dict[str, Any]) -> str:
-        """Render `name` for `channel` (falling back to SMS wording); whitespace is tidied."""
-        source = channel if self.has(channel, name) else FALLBACK_CHANNEL
-        text = self.env.get_template(f"{source}/{name}.txt.j2").render(context)
+    def has(self, channel: str, name: str, *, locale: str | None = None) -> bool:
+        """Whether `channel` has wording of its own for `name` in any language of the chain."""
+        groups = locale_chain(locale, self.default_locale)
+        return any(self._exists(template_key(channel, name, s)) for g in groups for s in g)
+
+    def source(self, channel: str, name: str, *, locale: str | None = None) -> str:
+        """The template file `render` uses: the contact's language before the channel's own
+        wording, so a Spanish SMS text beats an English chat one."""
+        channels = list(dict.fromkeys((channel, FALLBACK_CHANNEL)))
+        for suffixes in locale_chain(locale, self.default_locale):
+            for where in channels:
+                for suffix in suffixes:
+                    key = template_key(where, name, suffix)
+                    if self._exists(key):
+                        return key
+        raise TemplateNotFound(template_key(FALLBACK_CHANNEL, name, ""))
+
+    def render(
+        self, channel: str, name: str, context: dict[str, Any], *, locale: str | None = None
+    ) -> str:
+        """Render `name` for `channel` in `locale` (the program's by default), falling back
+        along the locale chain and to SMS wording; whitespace is tidied."""
+        text = self.env.get_template(self.source(channel, name, locale=locale)).render(context)
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+    def translations(self) -> dict[str, set[tuple[str, str]]]:
+        """Each locale that has any translation, with its (channel, name) pairs."""
+        found: dict[str, set[tuple[str, str]]] = {}
+        entries = set(self._configured)
+        for folder in self._folders:
+            for channel, files in template_files(folder).items():
+                entries |= {(channel, name, suffix) for name, suffix in files}
+        for channel, name, suffix in entries:
+            if suffix:
+                found.setdefault(suffix, set()).add((channel, name))
+        return found
 
     def page(self, channel: str, name: str, context: dict[str, Any]) -> str:
         """An HTML page from `<channel>/<name>.html.j2`; every value is escaped."""
         return self.pages.get_template(f"{channel}/{name}.html.j2").render(context)
 
     def render_blocks(
-        self, channel: str, name: str, context: dict[str, Any]
+        self,
+        channel: str,
+        name: str,
+        context: dict[str, Any],
+        *,
+        locale: str | None = None,
     ) -> list[dict[str, Any]] | None:
-        """Block Kit for `name` from `<channel>/<name>.json.j2`, or None when there is none.
+        """Block Kit for `name` from `<channel>/<name>[.<locale>].json.j2` along the locale
+        chain, or None when there is none.
 
         The template writes a JSON list of blocks; values go in with `| tojson` (and
         `| mrkdwn` first where Slack reads markup), so no text can break the JSON or the layout.
         """
-        key = f"{channel}/{name}.json.j2"
-        if key in self._no_layout:  # most channels have none: skip the loader's file lookups
-            return None
-        try:
-            template = self.env.get_template(key)
-        except TemplateNotFound:
-            self._no_layout.add(key)
-            return None
-        blocks = json.loads(template.render(context))
-        if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
-            raise ValueError(f"{channel}/{name}.json.j2 must render a JSON list of blocks")
-        return blocks
+        for suffix in (s for group in locale_chain(locale, self.default_locale) for s in group):
+            key = template_key(channel, name, suffix, BLOCKS)
+            if key in self._no_layout:  # most channels have none: skip the loader's lookups
+                continue
+            try:
+                template = self.env.get_template(key)
+            except TemplateNotFound:
+                self._no_layout.add(key)
+                continue
+            blocks = json.loads(template.render(context))
+            if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+                raise ValueError(f"{key} must render a JSON list of blocks")
+            return blocks
+        return None

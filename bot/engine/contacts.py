@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.config import Config, check_timezone
+from bot.config import Config, check_locale, check_timezone
 from bot.errors import Conflict, InvalidInput
 from bot.phones import to_e164
 from bot.store.models import Contact
@@ -97,6 +97,11 @@ def find_or_create(
             check_timezone(timezone)  # the same check config.yaml gets
         except ValueError as exc:
             raise InvalidInput(str(exc), field="contact.timezone") from None
+    if locale:
+        try:
+            locale = check_locale(locale)  # one spelling, as template file names use
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="contact.locale") from None
     contact = None
     if e164:
         contact = session.scalar(select(Contact).where(Contact.phone == e164))

@@ -28,6 +28,7 @@ def customer_context(
     """What customer templates may see: plain values, never an ORM object (so never a note).
     `with_link=False` skips signing a chat link nobody will read (the chat page itself)."""
     zone = str(contact_zone(contact, core.config))
+    locale = contact_locale(contact, core)
     context: dict[str, Any] = {
         "program": core.config.program.model_dump(),
         "contact": {"name": contact.name or "", "first_name": (contact.name or "").split(" ")[0]},
@@ -42,7 +43,7 @@ def customer_context(
             "status": str(case.status),
             "priority": case.priority,
             "waiting_reason": reason.label if reason else "",
-            "eta": format_when(case.eta, zone),
+            "eta": format_when(case.eta, zone, locale),
             "resolution": case.resolution or "",
             "latest_update": case.latest_update or "",
             "next_update": "",  # filled in by queue_to_contact, which knows the channel
@@ -52,19 +53,34 @@ def customer_context(
     return context
 
 
+def contact_locale(contact: Contact, core: Core) -> str:
+    """The language a contact reads: their own, else the program's."""
+    return contact.locale or core.config.program.locale
+
+
 @dataclass(frozen=True)
 class Rendered:
     body: str
     blocks: list[dict[str, Any]] | None = None  # buttons and layout, where the channel has them
 
 
-def render_message(core: Core, channel: str, template: str, context: dict[str, Any]) -> Rendered:
-    """A contact's message for `template` on `channel`: its text, and on a channel that
-    carries buttons its Block Kit layout (Confirm / Reopen) when the channel has one."""
-    body = core.templates.render(channel, template, context)
+def render_message(
+    core: Core,
+    channel: str,
+    template: str,
+    context: dict[str, Any],
+    *,
+    locale: str | None = None,
+) -> Rendered:
+    """A contact's message for `template` on `channel` in `locale`: its text, and on a channel
+    that carries buttons its Block Kit layout (Confirm / Reopen) when the channel has one."""
+    body = core.templates.render(channel, template, context, locale=locale)
     if not traits(channel).buttons:
         return Rendered(body)
-    return Rendered(body, core.templates.render_blocks(channel, template, context | {"text": body}))
+    blocks = core.templates.render_blocks(
+        channel, template, context | {"text": body}, locale=locale
+    )
+    return Rendered(body, blocks)
 
 
 def queue_to_contact(
@@ -94,9 +110,11 @@ def queue_to_contact(
         # Promise the next update when it will really arrive: after any quiet hours.
         next_send = earliest_send(case.next_update_at, contact, address.channel, core.config)
         context["case"]["next_update"] = format_when(
-            next_send, str(contact_zone(contact, core.config))
+            next_send, str(contact_zone(contact, core.config)), contact_locale(contact, core)
         )
-    message = render_message(core, address.channel, template, context)
+    message = render_message(
+        core, address.channel, template, context, locale=contact_locale(contact, core)
+    )
     send_after = earliest_send(now, contact, address.channel, core.config)
     return enqueue(
         session,

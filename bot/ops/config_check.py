@@ -248,6 +248,7 @@ def _sample_page(
             "eta_text": case["eta"],
             "next_update_text": "",
             "resolution": case["resolution"],
+            "lang": config.program.locale,
         },
         "state": {"awaiting": "confirmation", "can_reopen": False},
         "messages": [message],

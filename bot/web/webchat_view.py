@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.core import Core
 from bot.domain import CaseStatus, Direction, MessageStatus
-from bot.engine.messages import customer_context
+from bot.engine.messages import contact_locale, customer_context
 from bot.render import format_when
 from bot.store.models import Case, Contact, Message, Outbox
 from bot.store.records import iso
@@ -47,19 +47,23 @@ def case_view(core: Core, case: Case) -> dict[str, Any]:
     """The status card: where the case stands, in the customer's own time zone."""
     context = customer_context(case, case.contact, core, with_link=False)
     zone = str(contact_zone(case.contact, core.config))
+    locale = contact_locale(case.contact, core)
     context["case"]["next_update"] = format_when(
-        case.next_update_at if gets_updates(case) else None, zone
+        case.next_update_at if gets_updates(case) else None, zone, locale
     )
     view = context["case"]
     return {
         "label": view["label"],
         "subject": case.subject,
-        "title": core.templates.render(ChannelName.WEBCHAT, "case_title", context),
+        "title": core.templates.render(ChannelName.WEBCHAT, "case_title", context, locale=locale),
         "status": view["status"],
-        "status_text": core.templates.render(ChannelName.WEBCHAT, "status_text", context),
+        "status_text": core.templates.render(
+            ChannelName.WEBCHAT, "status_text", context, locale=locale
+        ),
         "eta_text": view["eta"],
         "next_update_text": view["next_update"],
         "resolution": view["resolution"],
+        "lang": locale,  # the page's <html lang>, so browsers and screen readers speak it
     }
 
 
@@ -89,11 +93,12 @@ def timeline(session: Session, core: Core, case: Case, after: int, now: datetime
     ).all()
     program = core.config.program.name
     zone = str(contact_zone(case.contact, core.config))
+    locale = contact_locale(case.contact, core)
     shown, cursor, settled = [], after, True
     for message, sent_at in rows:
         visible = message.direction == Direction.IN or message.status in SHOWN_OUTBOUND
         if visible:
-            shown.append(message_view(message, sent_at, program, zone))
+            shown.append(message_view(message, sent_at, program, zone, locale))
         # The cursor moves past a message only once whether it shows can no longer change.
         still_open = message.status == MessageStatus.QUEUED or message.at > now - SETTLE
         settled = settled and not still_open
@@ -103,7 +108,11 @@ def timeline(session: Session, core: Core, case: Case, after: int, now: datetime
 
 
 def message_view(
-    message: Message, sent_at: datetime | None, program: str, zone: str
+    message: Message,
+    sent_at: datetime | None,
+    program: str,
+    zone: str,
+    locale: str | None = None,
 ) -> dict[str, Any]:
     at = sent_at or message.at  # a text held for quiet hours shows when it really went out
     from_customer = message.direction == Direction.IN
@@ -113,7 +122,7 @@ def message_view(
         "author": "You" if from_customer else program,
         "body": message.body,
         "at": iso(at),
-        "at_text": format_when(at, zone),
+        "at_text": format_when(at, zone, locale),
     }
 
 
