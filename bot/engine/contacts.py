@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Config, check_locale, check_timezone
 from bot.errors import Conflict, InvalidInput
-from bot.phones import to_e164
+from bot.phones import region_of, to_e164, zone_for_number
 from bot.store.models import Contact
 from channels.catalog import channel_names, traits
 from channels.webchat import webchat_address
@@ -137,10 +137,28 @@ def find_or_create(
     ):
         if value:
             setattr(contact, attr, value)
+    _settle_zone(contact, config, given=timezone, phone_changed=phone_changed)
     if phone_changed and contact.unreachable:  # a new number: its channels may reach it again
         contact.unreachable = [c for c in contact.unreachable if traits(c).address_field != "phone"]
     session.flush()
     return contact
+
+
+def _settle_zone(
+    contact: Contact, config: Config, *, given: str | None, phone_changed: bool
+) -> None:
+    """A zone given by a client wins for good. With none, a number from another country than
+    `default_region` says where the contact most likely is (bot/phones.py), so quiet hours are
+    theirs rather than the ops zone; a home number keeps the ops zone, as ops configured it.
+    Only an inferred zone follows a new number."""
+    if given:
+        contact.timezone_inferred = False
+    elif contact.phone and (
+        contact.timezone is None or (phone_changed and contact.timezone_inferred)
+    ):
+        abroad = region_of(contact.phone) != config.default_region.upper()
+        zone = zone_for_number(contact.phone) if abroad else None
+        contact.timezone, contact.timezone_inferred = zone, zone is not None
 
 
 def _first_channel(phone: str | None, slack_user_id: str | None) -> str:

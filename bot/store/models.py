@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy import (
     Enum as SAEnum,
@@ -73,6 +74,9 @@ class Contact(Base):
     slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     channel: Mapped[str] = mapped_column(String(16), default=ChannelName.SMS)  # preferred channel
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # True when `timezone` was read from the phone number rather than given by the API, CSV or
+    # Slack: a later number re-infers it, a given zone replaces it for good.
+    timezone_inferred: Mapped[bool] = mapped_column(default=False, server_default=false())
     locale: Mapped[str | None] = mapped_column(String(16))
     opted_out: Mapped[list[str]] = mapped_column(default=list)  # channels the contact left
     # Channels whose address the provider says can never be delivered to (e.g. a landline).

@@ -20,6 +20,7 @@ def contact_record(contact: Contact) -> dict[str, Any]:
         "slack_user_id": contact.slack_user_id,
         "channel": contact.channel,
         "timezone": contact.timezone,
+        "timezone_inferred": contact.timezone_inferred,  # read from the number, not given
         "locale": contact.locale,
         "opted_out": contact.opted_out,
     }
