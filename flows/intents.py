@@ -18,26 +18,25 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
 from rapidfuzz.distance import OSA
 
 from flows.vocabulary import (
+    ANY_LANGUAGE,
     BARE_NO,
     CASE_WORDS,
-    DEFAULT_CONFIRM,
-    DEFAULT_HELP,
-    DEFAULT_OPT_IN,
-    DEFAULT_OPT_OUT,
-    DEFAULT_REOPEN,
-    DEFAULT_STATUS,
+    DEFAULT_LANGUAGES,
     GREETINGS,
     HEDGE_RUNS,
     HEDGES,
+    LANGUAGE_MARKERS,
     LEAD_INS,
+    LISTS,
     MESSAGING,
     NEGATION_GAP,
     NEGATIONS,
@@ -53,7 +52,19 @@ from flows.vocabulary import (
     WORKS_ES,
 )
 
-__all__ = ["DEFAULT_KEYWORDS", "Intent", "Keywords", "Reading", "normalize", "read_reply"]
+__all__ = [
+    "DEFAULT_KEYWORDS",
+    "LANGUAGES",
+    "Intent",
+    "Keywords",
+    "Reading",
+    "keywords_by_language",
+    "normalize",
+    "read_reply",
+]
+
+LANGUAGES = tuple(DEFAULT_LANGUAGES)  # the languages with built-in keywords: en, es, fr, pt
+Lists = Mapping[str, Sequence[str]]  # list name ("confirm", ...) -> entries
 
 
 class Intent(StrEnum):
@@ -71,7 +82,12 @@ class Intent(StrEnum):
 
 @dataclass(frozen=True)
 class Keywords:
-    """Keyword lists; an entry with a space is a phrase matched on word boundaries anywhere."""
+    """Keyword lists; an entry with a space is a phrase matched on word boundaries anywhere.
+
+    The six lists are what is read, in every language at once. `languages` only labels entries
+    with the language they are from (language, entries), so a reading can say its language; an
+    entry in no label (ops' own words, emoji) is no language.
+    """
 
     confirm: tuple[str, ...]
     reopen: tuple[str, ...]
@@ -79,11 +95,16 @@ class Keywords:
     help: tuple[str, ...]
     opt_out: tuple[str, ...]
     opt_in: tuple[str, ...]
+    languages: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         # Config code may hand over lists; tuples keep the instance hashable for the compile cache.
-        for f in fields(self):
-            object.__setattr__(self, f.name, tuple(str(w) for w in getattr(self, f.name)))
+        for name in LISTS:
+            object.__setattr__(self, name, tuple(str(w) for w in getattr(self, name)))
+        labels = self.languages.items() if isinstance(self.languages, Mapping) else self.languages
+        object.__setattr__(
+            self, "languages", tuple((str(lang), tuple(map(str, words))) for lang, words in labels)
+        )
 
     def answer_word(self, intent: Intent) -> str:
         """The one word to suggest (or a button to stand for): YES and REOPEN, as the README and
@@ -103,16 +124,39 @@ class Reading:
     intent: Intent
     case_id: int | None = None
     rating: int | None = None
+    # The language whose words the reply is in ("en", "es", "fr", "pt"); None when the reply says
+    # nothing of it (a digit, an emoji, "no" or "status" alone, words shared evenly) or is unclear.
+    # Not compared: two readings that ask for the same thing are equal in any language.
+    language: str | None = field(default=None, compare=False)
 
 
-DEFAULT_KEYWORDS = Keywords(
-    confirm=DEFAULT_CONFIRM,
-    reopen=DEFAULT_REOPEN,
-    status=DEFAULT_STATUS,
-    help=DEFAULT_HELP,
-    opt_out=DEFAULT_OPT_OUT,
-    opt_in=DEFAULT_OPT_IN,
-)
+def keywords_by_language(
+    lists: Mapping[str, Lists], shared: Lists = ANY_LANGUAGE, flat: Lists | None = None
+) -> Keywords:
+    """Keywords read in all the given languages at once, each entry labelled with its language.
+
+    lists: language -> list name -> entries; shared: entries of no language (emoji); flat: list
+    name -> entries that replace that list in every language (ops' flat `keywords:` lists).
+    """
+    merged = {
+        name: (
+            tuple((flat or {})[name])
+            if name in (flat or {})
+            else tuple(
+                dict.fromkeys(
+                    [*shared.get(name, ()), *(w for ls in lists.values() for w in ls.get(name, ()))]
+                )
+            )
+        )
+        for name in LISTS
+    }
+    labels = tuple(
+        (lang, tuple(w for name in LISTS for w in ls.get(name, ()))) for lang, ls in lists.items()
+    )
+    return Keywords(**merged, languages=labels)
+
+
+DEFAULT_KEYWORDS = keywords_by_language(DEFAULT_LANGUAGES)
 
 
 # --- normalisation ---------------------------------------------------------------------------
@@ -192,6 +236,9 @@ class _Compiled:
     opt_out: frozenset[str]
     stop_heads: dict[tuple[str, ...], bool]  # opening words of a stop request: strong or not
     opt_in_heads: dict[tuple[str, ...], bool]
+    first_words_by_language: tuple[tuple[frozenset[str], frozenset[str]], ...]  # (langs, words)
+    word_languages: dict[str, frozenset[str]]  # a single word read in these languages
+    phrase_languages: tuple[tuple[str, re.Pattern[str] | None], ...]
 
 
 def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
@@ -216,8 +263,41 @@ def _compile(keywords: Keywords) -> _Compiled:
     stop_heads: dict[tuple[str, ...], bool] = dict(STOP_HEADS)
     stop_heads.update({(w,): w in STRONG_OPT_OUT for w in words[Intent.OPT_OUT]})
     opt_in_heads: dict[tuple[str, ...], bool] = {(w,): False for w in words[Intent.OPT_IN]}
+
+    # Labels count only for entries that are read: an entry ops took out says nothing.
+    read = {normalize(e) for name in LISTS for e in getattr(keywords, name)}
+    languages: dict[str, set[str]] = {}
+    for lang, labelled in keywords.languages:
+        for entry in map(normalize, labelled):
+            if entry in read:
+                languages.setdefault(entry, set()).add(lang)
+    for lang, runs in LANGUAGE_MARKERS.items():
+        for run in runs:
+            languages.setdefault(" ".join(run), set()).add(lang)
+    word_languages = {e: frozenset(ls) for e, ls in languages.items() if " " not in e}
+    langs = sorted({lang for ls in languages.values() for lang in ls})
+    phrase_languages = tuple(
+        (lang, _phrase_pattern(e for e, ls in languages.items() if " " in e and lang in ls))
+        for lang in langs
+    )
+    # Typos are looked for in each language's words apart (and in unlabelled words apart).
+    by_language: dict[frozenset[str], set[str]] = {}
+    for lang in langs:
+        by_language[frozenset([lang])] = {
+            w for w in first_words if lang in word_languages.get(w, ())
+        }
+    unlabelled = {w for w in first_words if w not in word_languages}
+    if unlabelled:
+        by_language[frozenset()] = unlabelled
     return _Compiled(
-        first_words, phrases, frozenset(words[Intent.OPT_OUT]), stop_heads, opt_in_heads
+        first_words,
+        phrases,
+        frozenset(words[Intent.OPT_OUT]),
+        stop_heads,
+        opt_in_heads,
+        tuple((ls, frozenset(ws)) for ls, ws in by_language.items()),
+        word_languages,
+        phrase_languages,
     )
 
 
@@ -296,8 +376,8 @@ def _lead(tokens: Sequence[str], keywords: _Compiled, *, requests: bool) -> int:
     return i
 
 
-def _typo_of(word: str, candidates: Iterable[str]) -> str | None:
-    """The one keyword that word is a small typo of, or None (conservative by design)."""
+def _typo_of(word: str, candidates: Iterable[str]) -> tuple[str, int] | None:
+    """The one keyword that word is a small typo of and how far, or None (conservative)."""
     if not word.isalpha() or len(word) < 3 or word in NOT_TYPOS:
         return None
     found: dict[str, int] = {}
@@ -319,7 +399,27 @@ def _typo_of(word: str, candidates: Iterable[str]) -> str | None:
         return None
     best = min(found.values())
     nearest = [k for k, d in found.items() if d == best]
-    return nearest[0] if len(nearest) == 1 else None
+    return (nearest[0], best) if len(nearest) == 1 else None
+
+
+def _typo_reading(word: str, keywords: _Compiled) -> tuple[Intent, frozenset[str]] | None:
+    """The intent of a typo and the languages of the word it is a typo of.
+
+    Each language's words are searched apart, so a word in one language does not make a typo of
+    another language's word ambiguous; the nearest hits must all be of one intent.
+    """
+    hits: dict[str, tuple[int, set[str]]] = {}
+    for langs, words in keywords.first_words_by_language:
+        if (hit := _typo_of(word, words)) is not None:
+            hits.setdefault(hit[0], (hit[1], set()))[1].update(langs)
+    if not hits:
+        return None
+    best = min(d for d, _ in hits.values())
+    nearest = {k: ls for k, (d, ls) in hits.items() if d == best}
+    intents = {keywords.first_words[k] for k in nearest}
+    if len(intents) != 1:
+        return None
+    return intents.pop(), frozenset(lang for ls in nearest.values() for lang in ls)
 
 
 def _first_word_intent(message: _Message, keywords: _Compiled, at: int) -> Intent | None:
@@ -336,8 +436,8 @@ def _first_word_intent(message: _Message, keywords: _Compiled, at: int) -> Inten
             return intent if len(form) > 1 or not form.isalpha() or alone else None
     if len(message.tokens) - at > _SHORT:
         return None
-    typo = _typo_of(word, keywords.first_words)
-    return keywords.first_words[typo] if typo else None
+    typo = _typo_reading(word, keywords)
+    return typo[0] if typo else None
 
 
 def _stop_request(tokens: Sequence[str], heads: dict[tuple[str, ...], bool]) -> bool:
@@ -501,20 +601,44 @@ def _intent(message: _Message, keywords: _Compiled) -> Intent:
     return Intent.UNCLEAR
 
 
+def _language(message: _Message, keywords: _Compiled, lead: int) -> str | None:
+    """The language most of the reply's words are in, or None when none leads."""
+    tokens = message.tokens
+    votes: list[set[str]] = [set() for _ in tokens]
+    for i, token in enumerate(tokens):
+        # "siii" is "si"; but "estrellas" is Spanish, not Portuguese "estrelas".
+        found = keywords.word_languages.get(token) or keywords.word_languages.get(
+            _DOUBLED.sub(r"\1", token), frozenset()
+        )
+        votes[i].update(found)
+    for lang, pattern in keywords.phrase_languages:
+        for m in pattern.finditer(message.text) if pattern is not None else ():
+            start = message.starts.index(m.start())
+            for i in range(start, start + m.group().count(" ") + 1):
+                votes[i].add(lang)
+    if lead < len(tokens) and not votes[lead] and len(tokens) - lead <= _SHORT:
+        typo = _typo_reading(tokens[lead], keywords)
+        votes[lead].update(typo[1] if typo else ())
+    counts = Counter(lang for langs in votes for lang in langs).most_common(2)
+    if not counts or (len(counts) == 2 and counts[0][1] == counts[1][1]):
+        return None
+    return counts[0][0]
+
+
 def read_reply(text: str, keywords: Keywords = DEFAULT_KEYWORDS) -> Reading:
     """Read a customer's reply into its intent, the case it names and a CSAT score."""
     compiled = _compile(keywords)
     message = _tokenize(text)
     if not message.tokens:
         return Reading(Intent.UNCLEAR)  # a media-only message
+    lead = _lead(message.tokens, compiled, requests=True)
     if _opt_out(message, compiled):
-        return Reading(Intent.OPT_OUT)
+        return Reading(Intent.OPT_OUT, language=_language(message, compiled, lead))
     if _opt_in(message, compiled):
-        return Reading(Intent.OPT_IN)
+        return Reading(Intent.OPT_IN, language=_language(message, compiled, lead))
     rating = _rating(message.tokens, slashed="/" in text or "／" in text)
     if rating is not None:
-        return Reading(Intent.RATING, rating=rating)
+        return Reading(Intent.RATING, rating=rating, language=_language(message, compiled, lead))
     intent = _intent(message, compiled)
-    return Reading(
-        intent, case_id=_case_id(message.tokens, _lead(message.tokens, compiled, requests=True))
-    )
+    language = None if intent is Intent.UNCLEAR else _language(message, compiled, lead)
+    return Reading(intent, case_id=_case_id(message.tokens, lead), language=language)

@@ -1,6 +1,6 @@
-"""English and Spanish words the reply reader goes by (README, How a case goes).
+"""English, Spanish, French and Portuguese words the reply reader goes by (README, How a case goes).
 
-Plain data, no logic: flows.intents builds DEFAULT_KEYWORDS from the DEFAULT_* tuples (which
+Plain data, no logic: flows.intents builds DEFAULT_KEYWORDS from the lists per language (which
 configuration may replace) and reads replies with the word sets (which it may not). Every entry is
 written the way flows.intents.normalize leaves a reply: lower case, no accents, no apostrophes.
 """
@@ -20,100 +20,164 @@ def _runs(text: str) -> frozenset[tuple[str, ...]]:
     return frozenset(tuple(p.split()) for p in text.split("|"))
 
 
-# --- default keywords: configuration may replace them -------------------------------------------
+# --- default keywords per language: configuration may replace them -----------------------------
 
-# The case is fixed: closes it.
-DEFAULT_CONFIRM = (
-    *_split("yes|y|yep|yup|yeah|yea|yeh|yah|affirmative|confirm|confirmed|fixed|resolved"),
-    *_split("solved|si|sip|confirmo|confirmado|resuelto|solucionado|arreglado|funciona"),
-    *_split("👍|✅|✔|☑|✓|👌|i confirm|can confirm"),
-    *_split("it works|it worked|its working|it is working|working now|works now|works fine"),
-    *_split("working fine|works great|working great|works perfectly|working perfectly"),
-    *_split("working again|works again|working well|works well|fine now|all fine"),
-    *_split("its fine now|all good|all working|all set|all sorted|all fixed|its fixed"),
-    *_split("it is fixed|fixed now|been fixed|got fixed|problem solved|issue solved"),
-    *_split("issue resolved|problem resolved|is resolved|resolved now|sorted now|its sorted"),
-    *_split("back online|back to normal|up and running|service is back|internet is back"),
-    *_split("signal is back|no more issues|no more problems|can log in now|can login now"),
-    *_split("able to log in|got my refund|got the refund|received the refund"),
-    *_split("received my refund|refund received|got my package|got the package"),
-    *_split("received my package|package arrived|it arrived|order arrived"),
-    *_split("ya funciona|ya sirve|ya esta|ya quedo|ya se arreglo|funciona bien"),
-    *_split("funciona perfecto|todo bien|todo funciona|todo en orden|esta arreglado"),
-    *_split("quedo resuelto|ya llego|ya me llego"),
-)
-# It still fails, came back or never arrived: reopens the case.
-DEFAULT_REOPEN = (
-    *_split("no|nope|nah|reopen|reabrir|reabran|reabre|partially|worse|👎|❌|✖|✗|✘"),
-    *_split("re open|please reopen|want to reopen|reopen it|reopen my|reopen the"),
-    *_split("reopen this|not fixed|isnt fixed|not resolved|not solved|not sorted"),
-    *_split("not working|doesnt work|does not work|didnt work|did not work|dont work"),
-    *_split("wont work|not work|stopped working|stopped again|not yet|not really"),
-    *_split("not quite|not completely|not entirely|not fully|not better|no better"),
-    *_split("dont think so|i think not|yes and no|but it isnt|but its not|but it is not"),
-    *_split("but it doesnt|nothing has changed|nothing changed|no change|no changes"),
-    *_split("same problem|same issue|same thing|same as before|its broken|is broken"),
-    *_split("are broken|is down|its down|getting worse|even worse|its worse|is worse"),
-    *_split("got worse|its the same|it is the same|is the same|thanks for nothing"),
-    *_split("charged twice|double charged|charged again"),
-    *_split("worse than before|only partially|partially fixed|partially working"),
-    *_split("partially resolved|only sometimes|works sometimes|working sometimes"),
-    *_split("sometimes it|sometimes works|sometimes drops|is intermittent"),
-    *_split("works intermittently|working intermittently|on and off|comes and goes"),
-    # "still" + what still goes wrong
-    *_split("still broken|still broke|still not|still no|still down|still slow"),
-    *_split("still failing|still fails|still dropping|still drops|still having"),
-    *_split("still getting|still get|still doesnt|still dont|still cant|still cannot"),
-    *_split("still isnt|still wont|still havent|still the same|still same|still an issue"),
-    *_split("still a problem|still happening|still waiting|still out|still offline"),
-    *_split("still dead|still charged|still charging me|still pending|still blocked"),
-    *_split("still locked|still frozen|still crashing|still crashes|still missing"),
-    *_split("still unable|still intermittent|still doing|still declined|still declining"),
-    *_split("still shows|still showing|still says|still saying|still see|still error"),
-    *_split("still errors|still an error|still the error|still persists|still nothing"),
-    *_split("still have the|still have an|still have a|still have issues|still have no"),
-    *_split("still have problems|still experiencing|still seeing"),
-    *_split("problem is still|issue is still|problem persists|issue persists"),
-    # it came back
-    *_split("happened again|happening again|problem is back|issue is back|came back"),
-    *_split("broke again|broken again|down again|out again|dropped again|crashed again"),
-    *_split("failed again|not again|keeps dropping|keeps failing|keeps crashing"),
-    *_split("keeps disconnecting|keeps happening"),
-    # no service, nothing arrived
-    *_split("no internet|no signal|no service|no connection|no wifi|no dial tone|no data"),
-    *_split("no power|no coverage|cant connect|cannot connect|cant log in|cant login"),
-    *_split("cannot log in|never arrived|hasnt arrived|not received|no refund"),
-    *_split("dont have it|didnt get it|never got it|havent got it|havent gotten"),
-    # Spanish
-    *_split("no funciona|no sirve|no anda|no jala|todavia no|aun no|sigue sin|sigue igual"),
-    *_split("sigue fallando|sigue el problema|sigue mal|sigue caido|sigue caida|no se arreglo"),
-    *_split("sigue lento|sigue lenta|sigue la falla|sigue pasando|sigue con el|sigue con la"),
-    *_split("todavia falla|aun falla|todavia sigue|aun sigue"),
-    *_split("no se soluciono|no esta arreglado|no esta resuelto|no esta solucionado"),
-    *_split("no me llego|no ha llegado|no llego|sin servicio|sin internet|sin senal"),
-    *_split("sin conexion|sin linea|no tengo internet|no tengo servicio|no tengo senal"),
-    *_split("no hay servicio|no hay internet|no hay senal|no hay conexion|lo mismo"),
-    *_split("igual que antes|esta igual|todo igual|creo que no|no se puede|si y no"),
-)
-# Asks how the case is going.
-DEFAULT_STATUS = (
-    *_split("status|estado|estatus|eta|update|updates|progress|news|novedades|cuando"),
-    *_split("any update|any updates|any news|any progress|any eta|whats the status"),
-    *_split("what is the status|the status|status of|status update|whats the eta|the eta"),
-    *_split("when will|how long|whats happening|whats going on|where is my|wheres my"),
-    *_split("no update|no updates|no news|alguna novedad|alguna actualizacion"),
-    *_split("hay novedades|como va|como vamos|que paso con|para cuando|cuanto tiempo"),
-    *_split("cuanto falta|en que estado|el estado"),
-)
-# Asks who is writing or for help.
-DEFAULT_HELP = (
-    *_split("help|info|ayuda|informacion|who is this|whos this|who are you|what is this"),
-    *_split("need help|quien es|quien eres|quienes son|que es esto|necesito ayuda"),
-)
-# Stops all messages (carrier keywords and their Spanish).
-DEFAULT_OPT_OUT = _split("stop|stopall|unsubscribe|cancel|end|quit|optout|revoke|baja")
-# Starts messages again after an opt-out.
-DEFAULT_OPT_IN = _split("start|unstop")
+# The list names, in flows.intents.Keywords' field order.
+LISTS = ("confirm", "reopen", "status", "help", "opt_out", "opt_in")
+# The languages with built-in words; a word may be in several ("no" is English and Spanish).
+LANGUAGES = ("en", "es", "fr", "pt")
+
+# Emoji and marks read the same in every language, so they say nothing about which one.
+ANY_LANGUAGE: dict[str, tuple[str, ...]] = {
+    "confirm": _split("👍|✅|✔|☑|✓|👌"),
+    "reopen": _split("👎|❌|✖|✗|✘"),
+    "status": (),
+    "help": (),
+    "opt_out": (),
+    "opt_in": (),
+}
+
+EN: dict[str, tuple[str, ...]] = {
+    # The case is fixed: closes it.
+    "confirm": (
+        *_split("yes|y|yep|yup|yeah|yea|yeh|yah|affirmative|confirm|confirmed|fixed|resolved"),
+        *_split("solved|i confirm|can confirm"),
+        *_split("it works|it worked|its working|it is working|working now|works now|works fine"),
+        *_split("working fine|works great|working great|works perfectly|working perfectly"),
+        *_split("working again|works again|working well|works well|fine now|all fine"),
+        *_split("its fine now|all good|all working|all set|all sorted|all fixed|its fixed"),
+        *_split("it is fixed|fixed now|been fixed|got fixed|problem solved|issue solved"),
+        *_split("issue resolved|problem resolved|is resolved|resolved now|sorted now|its sorted"),
+        *_split("back online|back to normal|up and running|service is back|internet is back"),
+        *_split("signal is back|no more issues|no more problems|can log in now|can login now"),
+        *_split("able to log in|got my refund|got the refund|received the refund"),
+        *_split("received my refund|refund received|got my package|got the package"),
+        *_split("received my package|package arrived|it arrived|order arrived"),
+    ),
+    # It still fails, came back or never arrived: reopens the case.
+    "reopen": (
+        *_split("no|nope|nah|reopen|partially|worse"),
+        *_split("re open|please reopen|want to reopen|reopen it|reopen my|reopen the"),
+        *_split("reopen this|not fixed|isnt fixed|not resolved|not solved|not sorted"),
+        *_split("not working|doesnt work|does not work|didnt work|did not work|dont work"),
+        *_split("wont work|not work|stopped working|stopped again|not yet|not really"),
+        *_split("not quite|not completely|not entirely|not fully|not better|no better"),
+        *_split("dont think so|i think not|yes and no|but it isnt|but its not|but it is not"),
+        *_split("but it doesnt|nothing has changed|nothing changed|no change|no changes"),
+        *_split("same problem|same issue|same thing|same as before|its broken|is broken"),
+        *_split("are broken|is down|its down|getting worse|even worse|its worse|is worse"),
+        *_split("got worse|its the same|it is the same|is the same|thanks for nothing"),
+        *_split("charged twice|double charged|charged again"),
+        *_split("worse than before|only partially|partially fixed|partially working"),
+        *_split("partially resolved|only sometimes|works sometimes|working sometimes"),
+        *_split("sometimes it|sometimes works|sometimes drops|is intermittent"),
+        *_split("works intermittently|working intermittently|on and off|comes and goes"),
+        # "still" + what still goes wrong
+        *_split("still broken|still broke|still not|still no|still down|still slow"),
+        *_split("still failing|still fails|still dropping|still drops|still having"),
+        *_split("still getting|still get|still doesnt|still dont|still cant|still cannot"),
+        *_split("still isnt|still wont|still havent|still the same|still same|still an issue"),
+        *_split("still a problem|still happening|still waiting|still out|still offline"),
+        *_split("still dead|still charged|still charging me|still pending|still blocked"),
+        *_split("still locked|still frozen|still crashing|still crashes|still missing"),
+        *_split("still unable|still intermittent|still doing|still declined|still declining"),
+        *_split("still shows|still showing|still says|still saying|still see|still error"),
+        *_split("still errors|still an error|still the error|still persists|still nothing"),
+        *_split("still have the|still have an|still have a|still have issues|still have no"),
+        *_split("still have problems|still experiencing|still seeing"),
+        *_split("problem is still|issue is still|problem persists|issue persists"),
+        # it came back
+        *_split("happened again|happening again|problem is back|issue is back|came back"),
+        *_split("broke again|broken again|down again|out again|dropped again|crashed again"),
+        *_split("failed again|not again|keeps dropping|keeps failing|keeps crashing"),
+        *_split("keeps disconnecting|keeps happening"),
+        # no service, nothing arrived
+        *_split("no internet|no signal|no service|no connection|no wifi|no dial tone|no data"),
+        *_split("no power|no coverage|cant connect|cannot connect|cant log in|cant login"),
+        *_split("cannot log in|never arrived|hasnt arrived|not received|no refund"),
+        *_split("dont have it|didnt get it|never got it|havent got it|havent gotten"),
+    ),
+    # Asks how the case is going.
+    "status": (
+        *_split("status|eta|update|updates|progress|news"),
+        *_split("any update|any updates|any news|any progress|any eta|whats the status"),
+        *_split("what is the status|the status|status of|status update|whats the eta|the eta"),
+        *_split("when will|how long|whats happening|whats going on|where is my|wheres my"),
+        *_split("no update|no updates|no news"),
+    ),
+    # Asks who is writing or for help.
+    "help": (*_split("help|info|who is this|whos this|who are you|what is this|need help"),),
+    # Stops all messages (carrier keywords).
+    "opt_out": _split("stop|stopall|unsubscribe|cancel|end|quit|optout|revoke"),
+    # Starts messages again after an opt-out.
+    "opt_in": _split("start|unstop"),
+}
+
+ES: dict[str, tuple[str, ...]] = {
+    "confirm": (
+        *_split("si|sip|confirmo|confirmado|resuelto|solucionado|arreglado|funciona"),
+        *_split("ya funciona|ya sirve|ya esta|ya quedo|ya se arreglo|funciona bien"),
+        *_split("funciona perfecto|todo bien|todo funciona|todo en orden|esta arreglado"),
+        *_split("quedo resuelto|ya llego|ya me llego"),
+    ),
+    "reopen": (
+        *_split("no|reabrir|reabran|reabre"),
+        *_split("no funciona|no sirve|no anda|no jala|todavia no|aun no|sigue sin|sigue igual"),
+        *_split("sigue fallando|sigue el problema|sigue mal|sigue caido|sigue caida|no se arreglo"),
+        *_split("sigue lento|sigue lenta|sigue la falla|sigue pasando|sigue con el|sigue con la"),
+        *_split("todavia falla|aun falla|todavia sigue|aun sigue"),
+        *_split("no se soluciono|no esta arreglado|no esta resuelto|no esta solucionado"),
+        *_split("no me llego|no ha llegado|no llego|sin servicio|sin internet|sin senal"),
+        *_split("sin conexion|sin linea|no tengo internet|no tengo servicio|no tengo senal"),
+        *_split("no hay servicio|no hay internet|no hay senal|no hay conexion|lo mismo"),
+        *_split("igual que antes|esta igual|todo igual|creo que no|no se puede|si y no"),
+    ),
+    "status": (
+        *_split("estado|estatus|novedades|cuando"),
+        *_split("alguna novedad|alguna actualizacion"),
+        *_split("hay novedades|como va|como vamos|que paso con|para cuando|cuanto tiempo"),
+        *_split("cuanto falta|en que estado|el estado"),
+    ),
+    "help": (
+        *_split("ayuda|info|informacion"),
+        *_split("quien es|quien eres|quienes son|que es esto|necesito ayuda"),
+    ),
+    "opt_out": _split("stop|baja"),
+    "opt_in": _split("start"),
+}
+
+FR: dict[str, tuple[str, ...]] = {
+    "confirm": (),
+    "reopen": (),
+    "status": (),
+    "help": (),
+    "opt_out": (),
+    "opt_in": (),
+}
+
+PT: dict[str, tuple[str, ...]] = {
+    "confirm": (),
+    "reopen": (),
+    "status": (),
+    "help": (),
+    "opt_out": (),
+    "opt_in": (),
+}
+
+DEFAULT_LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {"en": EN, "es": ES, "fr": FR, "pt": PT}
+
+
+def _union(name: str) -> tuple[str, ...]:
+    lists = (ANY_LANGUAGE, *DEFAULT_LANGUAGES.values())
+    return tuple(dict.fromkeys(w for words in lists for w in words[name]))
+
+
+DEFAULT_CONFIRM = _union("confirm")
+DEFAULT_REOPEN = _union("reopen")
+DEFAULT_STATUS = _union("status")
+DEFAULT_HELP = _union("help")
+DEFAULT_OPT_OUT = _union("opt_out")
+DEFAULT_OPT_IN = _union("opt_in")
 
 
 # --- vocabulary that is grammar rather than configuration ---------------------------------------
@@ -242,3 +306,30 @@ NOT_TYPOS = _words(
     " quilt quio quip quita quite quito quits quiz quoit evoke bajar bajo bala bana basa bata"
     " baya baza baa baca bada baga bajia"
 )
+# Words besides the keywords that say which language a reply is in: thanks, greetings and common
+# small words. A word under several languages counts for each; a reply's language is the one most
+# of its words are in, so "no" alone is no language and "no, todavía no funciona" is Spanish.
+LANGUAGE_MARKERS: dict[str, frozenset[tuple[str, ...]]] = {
+    "en": _runs(
+        "thanks|thank you|thx|please|pls|hi|hello|hey|the|it|its|is|my|this|that|doesnt|dont"
+        "|didnt|isnt|not|still|and|but|with|have|has|was|will|now|again|working|work|works|yet"
+        "|can|cant|of|what|when|where|why|how|you|your|we|our|for|just|got|sorry|am|im|are"
+        "|star|stars"
+    ),
+    "es": _runs(
+        "gracias|muchas gracias|hola|buenas|buenos dias|el|los|las|es|mi|ya|todavia|aun|pero"
+        "|con|sigue|tengo|hay|usted|ustedes|lo|nada|igual|otra vez|ahora|tambien|muy|bien"
+        "|funciona|funcionando|senal|favor|caso|cuando|donde|como|porque|problema"
+        "|estrella|estrellas"
+    ),
+    "fr": _runs(
+        "merci|merci beaucoup|bonjour|bonsoir|salut|le|les|est|cest|ca|ne|pas|mon|ma|mes"
+        "|encore|toujours|je|vous|avec|plus|jai|nest|du|des|un|une|et|tres|bien|rien|quand"
+        "|dossier|probleme|svp|sil vous plait|daccord|etoile|etoiles|sur 5"
+    ),
+    "pt": _runs(
+        "obrigado|obrigada|muito obrigado|muito obrigada|oi|ola|bom dia|boa tarde|boa noite"
+        "|o|os|meu|minha|ainda|nao|com|voce|voces|ja|tem|ta|estou|agora|tambem|muito|bem"
+        "|nada|problema|quando|onde|como|porque|valeu|sinal|estrela|estrelas"
+    ),
+}
