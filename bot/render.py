@@ -274,6 +274,10 @@ class Templates:
         self.env.filters["mention"] = mention
         self._no_layout: set[str] = set()
 
+    def exists(self, key: str) -> bool:
+        """Whether a template file (`sms/interim.es.txt.j2`) is there, in any source."""
+        return self._exists(key)
+
     def _exists(self, key: str) -> bool:
         try:
             self.env.get_template(key)

@@ -1,5 +1,7 @@
 """`keepposted config check`: the effective cadence of every priority and category, and every
-template rendered with sample data, so ops see what customers will read before they read it."""
+template rendered with sample data, so ops see what customers will read before they read it:
+in English (or `program.locale`), then again in every locale that has any translation, with the
+templates that locale still lacks (those customers read the default wording)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,17 @@ from jinja2 import TemplateError
 from bot.config import Config
 from bot.domain import PRIORITIES
 from bot.durations import format_duration
-from bot.render import SLACK_USER_ID, Templates, customer_templates, format_when
+from bot.render import (
+    BLOCKS,
+    SLACK_USER_ID,
+    TEXT,
+    UNSUFFIXED_LOCALE,
+    Templates,
+    customer_templates,
+    format_when,
+    locale_tags,
+    template_key,
+)
 from channels.catalog import ChannelName
 from channels.segments import count_segments, describe
 from channels.webchat import (
@@ -35,7 +47,13 @@ STATUS_VARIANTS = {
 }
 
 
-def sample_context(config: Config) -> dict[str, Any]:
+# The customer-facing wording a translation should cover, besides customer_templates: the chat
+# page's own lines and the words of Slack's answer buttons.
+WEBCHAT_EXTRAS = ("status_text", "case_title")
+SLACK_EXTRAS = ("answer", "answered")
+
+
+def sample_context(config: Config, locale: str | None = None) -> dict[str, Any]:
     return {
         "program": config.program.model_dump(),
         "contact": {"name": "Maria Gomez", "first_name": "Maria"},
@@ -47,10 +65,10 @@ def sample_context(config: Config) -> dict[str, Any]:
             "status": "open",
             "priority": "P2",
             "waiting_reason": "a partner company",
-            "eta": format_when(SAMPLE_AT, config.timezone),
+            "eta": format_when(SAMPLE_AT, config.timezone, locale),
             "resolution": "We replaced the faulty line card at your exchange.",
             "latest_update": "An engineer is on site at your street cabinet.",
-            "next_update": format_when(SAMPLE_AT - timedelta(hours=20), config.timezone),
+            "next_update": format_when(SAMPLE_AT - timedelta(hours=20), config.timezone, locale),
             # As long as a real link (about 45 characters after /c/), for the segment count.
             "webchat_url": f"{config.public_url.rstrip('/')}/c/{'x' * 45}",
         },
@@ -132,15 +150,32 @@ def check(config: Config, echo: Callable[[str], None]) -> bool:
 def _check_templates(config: Config, templates: Templates, report: Report) -> None:
     context = sample_context(config)
     report.echo("templates (sample data):")
+    _check_sms(config, templates, context, report)
+    _check_slack(config, templates, context, report)
+    _check_webchat(config, templates, context, report)
+    for locale in sorted(templates.translations()):
+        _check_locale(config, templates, locale, report)
+
+
+def _check_sms(
+    config: Config,
+    templates: Templates,
+    context: dict[str, Any],
+    report: Report,
+    locale: str | None = None,
+) -> None:
+    """Each SMS template as sent, with its encoding and segment count (`[es]` after the name
+    of a translated one)."""
+    tag = f" [{locale}]" if locale else ""
     for name in customer_templates(config):
         for status in STATUS_VARIANTS.get(name, ("open",)):
             data = {**context, "case": {**context["case"], "status": status}}
             try:
-                text = templates.render(ChannelName.SMS, name, data)
+                text = templates.render(ChannelName.SMS, name, data, locale=locale)
             except TemplateError as exc:
-                report.failed(f"sms/{name}", exc)
+                report.failed(f"sms/{name}{tag}", exc)
                 continue
-            label = f"sms/{name}" + (f" [{status}]" if status != "open" else "")
+            label = f"sms/{name}{tag}" + (f" [{status}]" if status != "open" else "")
             segments = count_segments(text)
             report.echo(f"  {label} ({describe(segments)}):")
             report.echo("    " + text.replace("\n", "\n    "))
@@ -150,8 +185,59 @@ def _check_templates(config: Config, templates: Templates, report: Report) -> No
                     f"    TOO LONG: {segments.segments} segments, over channels.sms.max_segments"
                     f" ({config.channels.sms.max_segments}); shorten it or raise the limit"
                 )
-    _check_slack(config, templates, context, report)
-    _check_webchat(config, templates, context, report)
+
+
+def missing_translations(config: Config, templates: Templates, locale: str) -> list[str]:
+    """Customer wording that has English of its own but nothing in `locale` (nor, for
+    `pt-BR`, in `pt`): those customers read the default language there."""
+    wanted = [(ChannelName.SMS, name, TEXT) for name in customer_templates(config)] + [
+        (channel, name, kind)
+        for channel, names in (
+            (ChannelName.WEBCHAT, [*customer_templates(config), *WEBCHAT_EXTRAS]),
+            (ChannelName.SLACK, [*customer_templates(config), *SLACK_EXTRAS]),
+        )
+        for name in names
+        for kind in (TEXT, BLOCKS)
+    ]
+    tags = [t for t in locale_tags(locale) if t != UNSUFFIXED_LOCALE]
+    return [
+        template_key(channel, name, "", kind)
+        for channel, name, kind in wanted
+        if templates.exists(template_key(channel, name, "", kind))
+        and not any(templates.exists(template_key(channel, name, t, kind)) for t in tags)
+    ]
+
+
+def _check_locale(config: Config, templates: Templates, locale: str, report: Report) -> None:
+    """The same templates in a translated locale: the SMS with their segments (accents may
+    turn GSM-7 into UCS-2), the chat page's lines and the Slack layouts must render too."""
+    echo = report.echo
+    context = sample_context(config, locale)
+    echo(f"templates in {locale} (sample data):")
+    _check_sms(config, templates, context, report, locale)
+    for name in [*customer_templates(config), *WEBCHAT_EXTRAS]:
+        if not templates.has(ChannelName.WEBCHAT, name, locale=locale):
+            continue
+        for status in STATUS_VARIANTS.get(name, ("open",)):
+            data = {**context, "case": {**context["case"], "status": status}}
+            try:
+                text = templates.render(ChannelName.WEBCHAT, name, data, locale=locale)
+            except TemplateError as exc:
+                report.failed(f"webchat/{name} [{locale}]", exc)
+                break
+            echo(f"  webchat/{name} [{locale}] [{status}]: {text.replace(chr(10), ' / ')}")
+    for name in customer_templates(config):
+        data = {**context, "text": "Sample text."}
+        try:
+            templates.render_blocks(ChannelName.SLACK, name, data, locale=locale)
+        except (TemplateError, ValueError) as exc:
+            report.failed(f"slack/{name}.json.j2 [{locale}]", exc)
+    missing = missing_translations(config, templates, locale)
+    if missing:
+        echo(f"  missing in {locale} ({len(missing)}, these use the default wording):")
+        echo("    " + ", ".join(missing))
+    else:
+        echo(f"  every customer template has a {locale} translation")
 
 
 def _check_slack(
