@@ -31,6 +31,7 @@ from flows.vocabulary import (
     BARE_NO,
     CASE_WORDS,
     DEFAULT_LANGUAGES,
+    EXACT_OPT_OUT,
     GREETINGS,
     HEDGE_RUNS,
     HEDGES,
@@ -41,7 +42,9 @@ from flows.vocabulary import (
     NEGATION_GAP,
     NEGATIONS,
     NOT_A_NO,
+    NOT_KEYWORDS,
     NOT_TYPOS,
+    PLAIN_NO,
     POLITE,
     QUESTION_OPENERS,
     RATING_WORDS,
@@ -49,7 +52,7 @@ from flows.vocabulary import (
     STOP_TAIL,
     STRONG_OPT_OUT,
     WORKS,
-    WORKS_ES,
+    WORKS_ROMANCE,
 )
 
 __all__ = [
@@ -223,6 +226,7 @@ _CLAUSES = re.compile(r"([.!?;\n¿¡？！。]+)")
 _ELONGATED = re.compile(r"([^\W\d_])\1{2,}")
 _DOUBLED = re.compile(r"([^\W\d_])\1+")
 
+_THANKS = ("thanks", "thx", "ty", "gracias", "please", "pls", "merci", "obrigado", "obrigada")
 _FIRST_WORD_INTENTS = (Intent.HELP, Intent.STATUS, Intent.CONFIRM, Intent.REOPEN)
 
 
@@ -427,8 +431,10 @@ def _first_word_intent(message: _Message, keywords: _Compiled, at: int) -> Inten
     if at >= len(message.tokens):
         return None
     word = message.tokens[at]
+    if _run_at(message.tokens, at, NOT_KEYWORDS):
+        return None
     for form in (word, _DOUBLED.sub(r"\1", word)):
-        if form in keywords.first_words:
+        if form in keywords.first_words and not (form != word and word in NOT_TYPOS):
             intent = keywords.first_words[form]
             # One-letter words ("y") are too ambiguous ("y" is Spanish "and", texting "why") unless
             # they are the whole reply.
@@ -472,7 +478,7 @@ def _opt_out(message: _Message, keywords: _Compiled) -> bool:
     words = [t for t in message.tokens if not _is_noise(t)]
     if len(words) != 1 or words[0] in keywords.first_words:
         return False
-    return _typo_of(words[0], keywords.opt_out) is not None
+    return _typo_of(words[0], keywords.opt_out - EXACT_OPT_OUT) is not None
 
 
 def _opt_in(message: _Message, keywords: _Compiled) -> bool:
@@ -485,7 +491,7 @@ def _opt_in(message: _Message, keywords: _Compiled) -> bool:
 def _rating(tokens: Sequence[str], slashed: bool) -> int | None:
     """The score of a reply that is only a CSAT answer: "4", "5 stars", "5/5", "⭐⭐⭐"."""
     core = tokens[_skip(tokens, 0, (GREETINGS,)) :]
-    while core and core[-1] in ("thanks", "thx", "ty", "gracias", "please", "pls"):
+    while core and core[-1] in _THANKS:
         core = core[:-1]
     if core and len(core) <= 5 and all(t in ("⭐", "🌟") for t in core):
         return len(core)
@@ -493,7 +499,7 @@ def _rating(tokens: Sequence[str], slashed: bool) -> int | None:
         return None
     rest = tuple(core[1:])
     if (
-        rest in ((), ("out", "of", "5"), ("de", "5"))
+        rest in ((), ("out", "of", "5"), ("de", "5"), ("sur", "5"))
         or (slashed and rest == ("5",))
         or (len(rest) == 1 and rest[0] in RATING_WORDS)
     ):
@@ -513,8 +519,10 @@ def _negation(tokens: Sequence[str], at: int) -> str | None:
 
 
 def _negated(tokens: Sequence[str], at: int) -> bool:
-    """True for a confirm phrase an English negation turns around ("isnt all good")."""
-    return _negation(tokens, at) not in (None, "no")
+    """True for a confirm phrase a negation turns around ("isnt all good"); not a plain "no" or
+    "nao", which also answer the question ("no, all good", "nao, tudo certo")."""
+    negation = _negation(tokens, at)
+    return negation is not None and negation not in PLAIN_NO
 
 
 def _says_it_fails(message: _Message) -> bool:
@@ -522,7 +530,7 @@ def _says_it_fails(message: _Message) -> bool:
     for i, token in enumerate(message.tokens):
         if token in WORKS and _negated(message.tokens, i):
             return True
-        if token in WORKS_ES and _negation(message.tokens, i) is not None:
+        if token in WORKS_ROMANCE and _negation(message.tokens, i) is not None:
             return True
     return False
 
@@ -583,7 +591,7 @@ def _intent(message: _Message, keywords: _Compiled) -> Intent:
         word = _DOUBLED.sub(r"\1", tokens[said])
         if word not in BARE_NO:
             return Intent.REOPEN
-        if word == "no" and _run_at(tokens, said + 1, NOT_A_NO):
+        if word in PLAIN_NO and _run_at(tokens, said + 1, NOT_A_NO):
             pass  # "no problem", "no worries", "no update yet?": read on
         elif confirm_hits or _hedged(message, message.clause[said]):
             return Intent.UNCLEAR  # "nope, all good", "no, I haven't tried": a person decides

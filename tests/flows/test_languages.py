@@ -61,9 +61,9 @@ def test_language_does_not_change_equality() -> None:
 
 def test_ops_own_words_are_no_language() -> None:
     fields = {name: getattr(DEFAULT_KEYWORDS, name) for name in Keywords.__dataclass_fields__}
-    keywords = Keywords(**{**fields, "confirm": ("listo", "yes")})
-    assert read_reply("listo", keywords).intent is Intent.CONFIRM
-    assert read_reply("listo", keywords).language is None
+    keywords = Keywords(**{**fields, "confirm": ("dale", "yes")})
+    assert read_reply("dale", keywords).intent is Intent.CONFIRM
+    assert read_reply("dale", keywords).language is None
     assert read_reply("yes", keywords).language == "en"
     assert read_reply("si", keywords).intent is Intent.UNCLEAR  # taken out of the list
 
