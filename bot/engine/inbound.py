@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot.config import check_locale
 from bot.domain import CUSTOMER, AlertKind, CaseStatus, Direction, LogEvent, MessageStatus
 from bot.domain import OutboxKind as Kind
 from bot.engine import actions
@@ -38,6 +39,7 @@ from bot.errors import InvalidInput
 from bot.ledger import chain as log
 from bot.outbox.delivery import change_opt_out
 from bot.outbox.queue import enqueue
+from bot.render import language_of
 from bot.store.models import Case, Contact, Message
 from channels.base import InboundMessage
 from channels.catalog import traits
@@ -218,6 +220,7 @@ def _answer(
         _answer_stranger(session, core, channel, sender, reading, now)
         return InboundResult(message.id, intent=message.intent)
     message.contact_id = contact.id
+    inferred = _infer_locale(contact, reading, core)
     writer = _Actions(session, core, contact, message, now)
     with session.no_autoflush:  # its reads need none of this transaction's writes
         case, asked_which = _choose_case(session, contact, reading, known_case_id, writer)
@@ -245,7 +248,9 @@ def _answer(
                     "words": message.body,
                     "intent": message.intent,
                     "media": message.media_count,
-                },
+                }
+                # Say where the contact's language came from: their words, not the CRM.
+                | ({"locale_inferred": inferred} if inferred else {}),
             )
         handler = CONVERSATION.handler_for(reading.intent, case.status if case else None)
         writer.take_turn(handler, turn)  # the handler decides; its decision is applied here
@@ -253,6 +258,21 @@ def _answer(
             # Nothing else told the team about this message, but the customer needs a person.
             writer.alert(case, AlertKind.NEGATIVE_MESSAGE)
     return InboundResult(message.id, intent=message.intent, case_id=message.case_id)
+
+
+def _infer_locale(contact: Contact, reading: Reading, core: Core) -> str | None:
+    """A contact with no locale who writes in another language than the program's gets that
+    language from now on; returns it when stored. A locale the CRM set is never replaced, so
+    this happens at most once per contact."""
+    language = reading.language
+    default = language_of(core.config.program.locale)
+    if contact.locale or not language or language == default:
+        return None
+    try:
+        contact.locale = check_locale(language)
+    except ValueError:  # a label the keyword lists carry but CLDR does not know
+        return None
+    return contact.locale
 
 
 def _insert_once(session: Session, inbound: InboundMessage, intent: str | None) -> Message | None:
@@ -330,7 +350,8 @@ def _answer_stranger(
     if recently:
         return
     context = {"program": core.config.program.model_dump()}
-    body = core.templates.render(channel, template, context)
+    # No contact to store a language on: answer in the one the stranger wrote in.
+    body = core.templates.render(channel, template, context, locale=reading.language)
     enqueue(
         session,
         address=Address(channel, sender),

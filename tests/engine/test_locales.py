@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from bot.app import create_app
 from bot.clock import FrozenClock
@@ -22,11 +23,19 @@ from bot.errors import ConfigError
 from bot.ops.config_check import sample_context
 from bot.render import Templates, format_when, locale_chain
 from bot.resources import templates_root
-from bot.store.models import Contact
+from bot.store.models import Contact, LogEntry
 from bot.worker import tick
 from channels.registry import ChannelRegistry
 from channels.webchat import WebchatInbound, WebchatSender
-from tests.conftest import API_TOKEN, SECRET_KEY, TEST_CONFIG, auth_header, open_case
+from tests.conftest import (
+    API_TOKEN,
+    SECRET_KEY,
+    TEST_CONFIG,
+    Customer,
+    auth_header,
+    open_case,
+    resolved_case,
+)
 from tests.support.fakes import FakeChannel
 from tests.support.webchat_harness import ChatLink
 
@@ -247,6 +256,7 @@ def spanish_core(
                 "{% if case.next_update %} Próxima: {{ case.next_update }}.{% endif %}"
             ),
             "webchat/status_text.es.txt.j2": "Estamos en ello",
+            "sms/confirm_thanks.es.txt.j2": "Gracias: el caso {{ case.label }} queda cerrado.",
         },
     )
     config = parse_config(TEST_CONFIG | {"templates_dir": str(folder)})
@@ -293,3 +303,61 @@ def test_a_contact_locale_is_stored_normalised(spanish_core: Core) -> None:
     open_case(api, auth_header(), contact={"phone": "+14155550101", "locale": "ES-mx"})
     with spanish_core.sessions() as session:
         assert session.query(Contact.locale).scalar() == "es-MX"
+
+
+# -- a locale read from the customer's words ------------------------------------------------
+
+
+def contact_locale(core: Core, phone: str) -> str | None:
+    with core.sessions() as session:
+        return session.scalar(select(Contact.locale).where(Contact.phone == phone))
+
+
+def message_details(core: Core, case_id: int) -> list[dict[str, Any]]:
+    with core.sessions() as session:
+        return [
+            dict(detail)
+            for detail in session.scalars(
+                select(LogEntry.detail)
+                .where(LogEntry.case_id == case_id, LogEntry.event == "customer_message")
+                .order_by(LogEntry.seq)
+            )
+        ]
+
+
+def test_a_contact_who_writes_spanish_is_answered_in_spanish_from_then_on(
+    spanish_core: Core, channels: dict[str, FakeChannel]
+) -> None:
+    api = create_app(core=spanish_core).test_client()
+    case_id = resolved_case(api, auth_header(), contact={"phone": "+14155550101"})
+    customer = Customer(spanish_core, channels, "+14155550101")
+    customer.inbox()
+    assert contact_locale(spanish_core, "+14155550101") is None
+    customer.says("si ya funciona, gracias")
+    assert customer.inbox()[0] == "Gracias: el caso #1 queda cerrado."
+    assert contact_locale(spanish_core, "+14155550101") == "es"
+    customer.says("sigue sin funcionar")  # inferred once: the second message says nothing of it
+    first, second = message_details(spanish_core, case_id)
+    assert first["words"] == "si ya funciona, gracias" and first["locale_inferred"] == "es"
+    assert "locale_inferred" not in second
+
+
+def test_a_locale_from_the_crm_always_wins(
+    spanish_core: Core, channels: dict[str, FakeChannel]
+) -> None:
+    api = create_app(core=spanish_core).test_client()
+    case_id = resolved_case(api, auth_header(), contact={"phone": "+14155550101", "locale": "fr"})
+    Customer(spanish_core, channels, "+14155550101").says("si ya funciona")
+    assert contact_locale(spanish_core, "+14155550101") == "fr"
+    assert "locale_inferred" not in message_details(spanish_core, case_id)[0]
+
+
+def test_english_words_and_wordless_replies_store_no_locale(
+    spanish_core: Core, channels: dict[str, FakeChannel]
+) -> None:
+    api = create_app(core=spanish_core).test_client()
+    resolved_case(api, auth_header(), contact={"phone": "+14155550101"})
+    customer = Customer(spanish_core, channels, "+14155550101")
+    customer.says("YES")
+    customer.says("5")
+    assert contact_locale(spanish_core, "+14155550101") is None
