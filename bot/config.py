@@ -31,7 +31,9 @@ from pydantic import (
 from bot.domain import PRIORITIES
 from bot.durations import parse_duration
 from bot.errors import ConfigError
-from flows.intents import DEFAULT_KEYWORDS, Keywords
+from flows.intents import DEFAULT_KEYWORDS, Keywords, keywords_by_language
+from flows.vocabulary import DEFAULT_LANGUAGES
+from flows.vocabulary import LISTS as KEYWORD_LISTS
 
 _MILLISECONDS = re.compile(r"^\s*(\d+)\s*ms\s*$")
 MAX_ZONE_CHARS = 64  # the longest IANA key has 32
@@ -173,8 +175,22 @@ class Confirmation(Strict):
         return self
 
 
+class LanguageKeywordLists(Strict):
+    """One language's lists (`keywords: {es: {confirm: [...]}}`): each replaces that language's
+    built-in list of the same name; the lists not given keep the built-in words."""
+
+    confirm: list[str] | None = None
+    reopen: list[str] | None = None
+    status: list[str] | None = None
+    help: list[str] | None = None
+    opt_out: list[str] | None = None
+    opt_in: list[str] | None = None
+
+
 class KeywordLists(Strict):
-    """Each list given here replaces the default list of the same name."""
+    """Each flat list given here replaces the default list of the same name in every language;
+    a language given (en, es, fr, pt) replaces that language's lists only. Replies are read in
+    every language at once either way; the languages say which one a reply is in."""
 
     confirm: list[str] = list(DEFAULT_KEYWORDS.confirm)
     reopen: list[str] = list(DEFAULT_KEYWORDS.reopen)
@@ -182,9 +198,40 @@ class KeywordLists(Strict):
     help: list[str] = list(DEFAULT_KEYWORDS.help)
     opt_out: list[str] = list(DEFAULT_KEYWORDS.opt_out)
     opt_in: list[str] = list(DEFAULT_KEYWORDS.opt_in)
+    en: LanguageKeywordLists | None = None
+    es: LanguageKeywordLists | None = None
+    fr: LanguageKeywordLists | None = None
+    pt: LanguageKeywordLists | None = None
+
+    @model_validator(mode="after")
+    def _one_form_per_list(self) -> KeywordLists:
+        # A flat list replaces the list in every language, so a language's list beside it
+        # would never be read.
+        for lang, given in self._languages_given().items():
+            for name in KEYWORD_LISTS:
+                if name in self.model_fields_set and getattr(given, name) is not None:
+                    raise ValueError(
+                        f"{name} is given as a flat list and under {lang}: give it one way"
+                    )
+        return self
+
+    def _languages_given(self) -> dict[str, LanguageKeywordLists]:
+        given = {lang: getattr(self, lang) for lang in DEFAULT_LANGUAGES}
+        return {lang: lists for lang, lists in given.items() if lists is not None}
 
     def to_keywords(self) -> Keywords:
-        return Keywords(**{name: tuple(words) for name, words in self.model_dump().items()})
+        given = self._languages_given()
+        languages = {
+            lang: {
+                **defaults,
+                **(given[lang].model_dump(exclude_none=True) if lang in given else {}),
+            }
+            for lang, defaults in DEFAULT_LANGUAGES.items()
+        }
+        flat = {
+            name: getattr(self, name) for name in KEYWORD_LISTS if name in self.model_fields_set
+        }
+        return keywords_by_language(languages, flat=flat)
 
 
 class SmsSettings(Strict):
