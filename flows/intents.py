@@ -625,8 +625,10 @@ def _language(message: _Message, keywords: _Compiled, lead: int) -> str | None:
             for i in range(start, start + m.group().count(" ") + 1):
                 votes[i].add(lang)
     if lead < len(tokens) and not votes[lead] and len(tokens) - lead <= _SHORT:
-        typo = _typo_reading(tokens[lead], keywords)
-        votes[lead].update(typo[1] if typo else ())
+        if typo := _typo_reading(tokens[lead], keywords):
+            votes[lead].update(typo[1])
+        elif stop := _typo_of(tokens[lead], keywords.opt_out - EXACT_OPT_OUT):  # "unsubscibe"
+            votes[lead].update(keywords.word_languages.get(stop[0], ()))
     counts = Counter(lang for langs in votes for lang in langs).most_common(2)
     if not counts or (len(counts) == 2 and counts[0][1] == counts[1][1]):
         return None

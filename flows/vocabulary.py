@@ -429,19 +429,20 @@ LANGUAGE_MARKERS: dict[str, frozenset[tuple[str, ...]]] = {
         "thanks|thank you|thx|please|pls|hi|hello|hey|the|it|its|is|my|this|that|doesnt|dont"
         "|didnt|isnt|not|still|and|but|with|have|has|was|will|now|again|working|work|works|yet"
         "|can|cant|of|what|when|where|why|how|you|your|we|our|for|just|got|sorry|am|im|are"
-        "|text|texts|texting"
+        "|text|texts|texting|to|unable|send|sending|messages|opt|out|call|bill|order"
         "|star|stars"
     ),
     "es": _runs(
         "gracias|muchas gracias|hola|buenas|buenos dias|el|los|las|es|mi|ya|todavia|aun|pero"
         "|con|sigue|tengo|hay|usted|ustedes|lo|nada|igual|otra vez|ahora|tambien|muy|bien"
         "|funciona|funcionando|senal|favor|caso|cuando|donde|como|porque|problema"
-        "|estrella|estrellas"
+        "|estrella|estrellas|mensajes|mensaje|enviarme|mandarme|dejen|llega|llego"
     ),
     "fr": _runs(
         "merci|merci beaucoup|bonjour|bonsoir|salut|le|les|est|cest|ca|ne|pas|mon|ma|mes"
         "|encore|toujours|je|vous|avec|plus|jai|nest|du|des|un|une|et|tres|bien|rien|quand"
         "|dossier|probleme|svp|sil vous plait|daccord|etoile|etoiles|sur 5"
+        "|messages|menvoyer|recevoir"
     ),
     "pt": _runs(
         "obrigado|obrigada|muito obrigado|muito obrigada|oi|ola|bom dia|boa tarde|boa noite"

@@ -19,6 +19,9 @@ from flows.intents import DEFAULT_KEYWORDS, Intent, Keywords, keywords_by_langua
         ("no internet", "en"),
         ("HELP", "en"),
         ("5 stars", "en"),
+        ("unsubscibe", "en"),  # a typo of an English opt-out word
+        ("STOP SENDING ME MESSAGES", "en"),
+        ("dejen de enviarme mensajes", "es"),
         ("SI", "es"),
         ("sí, gracias", "es"),
         ("si ya funciona", "es"),
