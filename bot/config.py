@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
 import yaml
@@ -240,6 +240,9 @@ class SmsSettings(Strict):
     from_number: str | None = Field(default=None, alias="from")
     messaging_service_sid: str | None = None
     max_segments: int = Field(default=3, ge=1, le=10)
+    # An agent's text that would make the customer's SMS longer than max_segments: refused
+    # with a 422 (`refuse`), or cut at a word and ended with the case's chat link (`link`).
+    long_text: Literal["refuse", "link"] = "refuse"
     mps: float = Field(default=1.0, gt=0)  # message segments per second per sender
     # An interim update still queued at Twilio after this is dropped rather than sent stale.
     interim_validity: Duration = Field(

@@ -12,6 +12,7 @@ nothing else can overwrite it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,13 +30,21 @@ from bot.domain import (
     OutboxKind,
 )
 from bot.engine.alerts import queue_alert
-from bot.engine.contacts import find_or_create
-from bot.engine.messages import queue_to_contact
+from bot.engine.contacts import find_or_create, reach
+from bot.engine.messages import customer_context, queue_to_contact, render_message
 from bot.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from bot.ledger import chain as log
-from bot.render import FALLBACK_CHANNEL
+from bot.render import FALLBACK_CHANNEL, format_when
 from bot.store.models import AuditEvent, Case, Contact, Message, Note, NoteRevision
-from flows.interim import first_update_at, following_update_at, gets_updates
+from channels.catalog import ChannelName
+from channels.segments import Segments, count_segments, describe
+from flows.interim import (
+    contact_zone,
+    earliest_send,
+    first_update_at,
+    following_update_at,
+    gets_updates,
+)
 
 if TYPE_CHECKING:
     from bot.core import Core  # annotations only: the engine must not load the registry
@@ -134,6 +143,14 @@ def send_update(
     case.latest_update = text.strip()
     if gets_updates(case):
         case.next_update_at = following_update_at(case, core.config, now)
+    sent = fit_sms(
+        core,
+        case,
+        template="agent_update",
+        field="text",
+        text=case.latest_update,
+        put=lambda context, words: context.update(text=words),
+    )
     message = queue_to_contact(
         session,
         core,
@@ -142,10 +159,92 @@ def send_update(
         template="agent_update",
         kind=OutboxKind.INTERIM,
         now=now,
-        extra={"text": text.strip()},
+        extra={"text": sent},
     )
     _touch(session, case, actor, "update_sent", now)
     return message
+
+
+LINK_CUT = "... "  # between the cut text and the chat link; three dots stay GSM-7 ("…" is not)
+
+
+def fit_sms(
+    core: Core,
+    case: Case,
+    *,
+    template: str,
+    field: str,
+    text: str,
+    put: Callable[[dict[str, Any], str], None],
+) -> str:
+    """The agent's `text` as the customer's SMS may carry it, checked before anything is sent.
+
+    When the contact is reached by SMS, `template` is rendered with `text` (placed in the
+    context by `put`) as the outbox would render it, and counted: over
+    `channels.sms.max_segments` is refused (InvalidInput, a 422 naming `field`), or with
+    `channels.sms.long_text: link` the text is cut at a word and ends with the chat link. A
+    contact reached on another channel gets `text` whole: segments are an SMS cost.
+    """
+    contact = case.contact
+    address = reach(contact)
+    if address is None or address.channel != ChannelName.SMS:
+        return text
+    base = customer_context(case, contact, core)
+    if case.next_update_at is not None and gets_updates(case):
+        # As queue_to_contact promises it: the next update after any quiet hours.
+        next_send = earliest_send(case.next_update_at, contact, address.channel, core.config)
+        base["case"]["next_update"] = format_when(
+            next_send, str(contact_zone(contact, core.config))
+        )
+
+    def counted(words: str) -> Segments:
+        context = base | {"case": dict(base["case"])}  # `put` may write into the case
+        put(context, words)
+        return count_segments(render_message(core, address.channel, template, context).body)
+
+    sms = core.config.channels.sms
+    whole = counted(text)
+    if whole.segments <= sms.max_segments:
+        return text
+    link = str(base["case"]["webchat_url"])
+    if sms.long_text == "link" and link:
+        cut = _cut_to_fit(text, link, lambda words: counted(words).segments <= sms.max_segments)
+        if cut is not None:
+            return cut
+    raise InvalidInput(
+        f"{field}: the customer's SMS would take {describe(whole)}; "
+        f"channels.sms.max_segments allows {sms.max_segments}. "
+        + _shorten_hint(whole, sms.long_text == "link" and not link),
+        field=field,
+    )
+
+
+def _shorten_hint(whole: Segments, no_link: bool) -> str:
+    if no_link:
+        return "Shorten it: it cannot be cut to the chat link, as web chat links are off."
+    if whole.encoding == "UCS-2":
+        return "Shorten it, or leave out the characters that make it UCS-2."
+    return "Shorten it."
+
+
+def _cut_to_fit(text: str, link: str, fits: Callable[[str], bool]) -> str | None:
+    """The longest cut of `text` at a word, ended with `link`, that `fits`; None when not
+    even its first word does. The count only grows with the cut, so bisect the word ends."""
+    ends = [i for i in range(1, len(text)) if text[i].isspace() and not text[i - 1].isspace()]
+    low, high, best = 0, len(ends) - 1, None
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = f"{text[: ends[middle]]}{LINK_CUT}{link}"
+        if fits(candidate):
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def _case_with(core: Core, case: Case, **values: Any) -> dict[str, Any]:
+    """Template context that shows the case with `values` in place of its own."""
+    return {"case": customer_context(case, case.contact, core)["case"] | values}
 
 
 def put_waiting(
@@ -232,6 +331,14 @@ def resolve(
     case.next_update_at = None
     case.confirmation_requested_at = case.reminder_sent_at = case.confirm_due_at = None
     case.clarified_in = None
+    sent = fit_sms(
+        core,
+        case,
+        template="confirm_request",
+        field="resolution",
+        text=resolution.strip(),
+        put=lambda context, words: context["case"].update(resolution=words),
+    )
     log.append(
         session,
         event=LogEvent.RESOLUTION_PROPOSED,
@@ -248,6 +355,8 @@ def resolve(
         template="confirm_request",
         kind=OutboxKind.CONFIRM_REQUEST,
         now=now,
+        # The whole resolution stays on the case; only a cut one goes in the SMS.
+        extra=None if sent == resolution.strip() else _case_with(core, case, resolution=sent),
     )
     _touch(session, case, actor, "resolved", now)
 

@@ -341,3 +341,44 @@ def test_describe_caps_the_list_of_chars() -> None:
         "1 segment, UCS-2 (because of α U+03B1, β U+03B2, γ U+03B3, δ U+03B4, ε U+03B5,"
         " and 3 more), 8 units"
     )
+
+
+# --- Twilio's documented examples ------------------------------------------------------------
+# Twilio, "What the heck is a segment?" and its Messaging Segment Calculator: GSM-7 holds 160
+# characters in one segment and 153 per segment once split; UCS-2 holds 70 and 67; the GSM-7
+# extension characters take two septets each.
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "segments"),
+    [
+        ("a" * 160, "GSM-7", 1),
+        ("a" * 161, "GSM-7", 2),  # 153 + 8
+        ("a" * 306, "GSM-7", 2),  # 2 x 153
+        ("a" * 307, "GSM-7", 3),
+        ("a" * 459, "GSM-7", 3),  # 3 x 153
+        ("ж" * 70, "UCS-2", 1),
+        ("ж" * 71, "UCS-2", 2),  # 67 + 4
+        ("ж" * 134, "UCS-2", 2),  # 2 x 67
+        ("ж" * 135, "UCS-2", 3),
+        ("[" * 80, "GSM-7", 1),  # 80 extension characters: 160 septets
+        ("[" * 81, "GSM-7", 2),  # 162 septets
+        ("a" * 159 + "^", "GSM-7", 2),  # 161 septets, though 160 characters
+        ("a" * 159 + "\u00e1", "UCS-2", 3),  # one á: 160 UCS-2 units, 67 + 67 + 26
+    ],
+)
+def test_twilio_documented_limits(text: str, encoding: str, segments: int) -> None:
+    counted = count_segments(text)
+    assert (counted.encoding, counted.segments) == (encoding, segments)
+
+
+def test_twilio_extension_characters_count_double() -> None:
+    for char in "^{}\\[~]|€":
+        assert count_segments(char).units == 2, char
+    assert count_segments("Price: 5€ [promo]").units == len("Price: 5€ [promo]") + 3
+
+
+def test_twilio_spanish_accents_force_ucs2() -> None:
+    # é and ñ are in the GSM-7 table, á í ó ú are not: one of them makes the whole text UCS-2.
+    assert count_segments("Está arreglado, gracias por su paciencia.").encoding == "UCS-2"
+    assert count_segments("Ya esta arreglado, señor; ¿qué tal?").encoding == "GSM-7"
