@@ -6,14 +6,26 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from flask.testing import FlaskClient
-from sqlalchemy import delete, func, inspect, literal_column, or_, select, text
+from sqlalchemy import (
+    Connection,
+    Insert,
+    MetaData,
+    delete,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
@@ -526,15 +538,65 @@ def test_the_migration_indexes_notes_written_before_it(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url, "0006")
+    note_id = _note_at_0006(url, clock.now(), "Splitter replaced at the cabinet.")
+    upgrade(url)
     settings = Settings(database_url=url, api_token=API_TOKEN, secret_key=SECRET_KEY)
-    old = create_core(config, settings, clock=clock, channels=ChannelRegistry({}))
+    core = create_core(config, settings, clock=clock, channels=ChannelRegistry({}))
     try:
-        case_id = _open(old, "Internet down", "Maria Gomez", "+14155550101")
-        note_id = _add(old, clock, case_id, "technical", "Splitter replaced at the cabinet.", [])
-        upgrade(url)
-        assert found(old, text="splitter") == [note_id]
+        assert found(core, text="splitter") == [note_id]
     finally:
-        old.engine.dispose()
+        core.engine.dispose()
+
+
+def _note_at_0006(url: str, now: datetime, body: str) -> int:
+    """A case's note written as the schema stood at 0006: plain SQL on the reflected tables,
+    since today's models name columns that later migrations added."""
+    engine = make_engine(url)
+    tables = MetaData()
+    tables.reflect(engine)
+    try:
+        with engine.begin() as connection:
+            contact_id = _row(
+                connection,
+                insert(tables.tables["contacts"]).values(
+                    phone="+14155550101", channel="sms", opted_out=[], created_at=now
+                ),
+            )
+            case_id = _row(
+                connection,
+                insert(tables.tables["cases"]).values(
+                    subject="Internet down",
+                    priority="P3",
+                    status="open",
+                    paused=False,
+                    contact_id=contact_id,
+                    reopen_count=0,
+                    created_at=now,
+                    updated_at=now,
+                ),
+            )
+            note_id = _row(
+                connection,
+                insert(tables.tables["notes"]).values(
+                    case_id=case_id,
+                    kind="technical",
+                    text=body,
+                    tags=[],
+                    author="agent:U0AGENT",
+                    created_at=now,
+                    updated_at=now,
+                ),
+            )
+        return note_id
+    finally:
+        engine.dispose()
+
+
+def _row(connection: Connection, statement: Insert) -> int:
+    """Run an insert; the new row's id."""
+    key = connection.execute(statement).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 # --- migration 0007 on both backends -----------------------------------------------------------

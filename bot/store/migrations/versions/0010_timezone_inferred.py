@@ -19,11 +19,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Zones stored before this revision were given by a client: none was inferred.
-    with op.batch_alter_table("contacts") as batch:
-        batch.add_column(
-            sa.Column("timezone_inferred", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Zones stored before this revision were given by a client: none was inferred. A plain
+    # ADD COLUMN, not a batch: on SQLite a batch copies the table, and dropping the old contacts
+    # table fails its cases' foreign keys once any case exists.
+    op.add_column(
+        "contacts",
+        sa.Column("timezone_inferred", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
