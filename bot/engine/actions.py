@@ -31,16 +31,14 @@ from bot.domain import (
 )
 from bot.engine.alerts import queue_alert
 from bot.engine.contacts import find_or_create, reach
-from bot.engine.messages import customer_context, queue_to_contact, render_message
+from bot.engine.messages import contact_locale, customer_context, queue_to_contact, render_message
 from bot.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from bot.ledger import chain as log
-from bot.render import FALLBACK_CHANNEL, format_when
+from bot.render import FALLBACK_CHANNEL
 from bot.store.models import AuditEvent, Case, Contact, Message, Note, NoteRevision
 from channels.catalog import ChannelName
 from channels.segments import Segments, count_segments, describe
 from flows.interim import (
-    contact_zone,
-    earliest_send,
     first_update_at,
     following_update_at,
     gets_updates,
@@ -189,18 +187,14 @@ def fit_sms(
     address = reach(contact)
     if address is None or address.channel != ChannelName.SMS:
         return text
-    base = customer_context(case, contact, core)
-    if case.next_update_at is not None and gets_updates(case):
-        # As queue_to_contact promises it: the next update after any quiet hours.
-        next_send = earliest_send(case.next_update_at, contact, address.channel, core.config)
-        base["case"]["next_update"] = format_when(
-            next_send, str(contact_zone(contact, core.config))
-        )
+    base = customer_context(case, contact, core, channel=address.channel)
+    locale = contact_locale(contact, core)  # the customer's wording is what gets counted
 
     def counted(words: str) -> Segments:
         context = base | {"case": dict(base["case"])}  # `put` may write into the case
         put(context, words)
-        return count_segments(render_message(core, address.channel, template, context).body)
+        rendered = render_message(core, address.channel, template, context, locale=locale)
+        return count_segments(rendered.body)
 
     sms = core.config.channels.sms
     whole = counted(text)

@@ -23,10 +23,17 @@ if TYPE_CHECKING:
 
 
 def customer_context(
-    case: Case | None, contact: Contact, core: Core, *, with_link: bool = True
+    case: Case | None,
+    contact: Contact,
+    core: Core,
+    *,
+    with_link: bool = True,
+    channel: str | None = None,
 ) -> dict[str, Any]:
     """What customer templates may see: plain values, never an ORM object (so never a note).
-    `with_link=False` skips signing a chat link nobody will read (the chat page itself)."""
+    `with_link=False` skips signing a chat link nobody will read (the chat page itself).
+    Given the `channel` the message goes out on, `case.next_update` says when the next update
+    will really arrive there: after any quiet hours."""
     zone = str(contact_zone(contact, core.config))
     locale = contact_locale(contact, core)
     context: dict[str, Any] = {
@@ -46,10 +53,13 @@ def customer_context(
             "eta": format_when(case.eta, zone, locale),
             "resolution": case.resolution or "",
             "latest_update": case.latest_update or "",
-            "next_update": "",  # filled in by queue_to_contact, which knows the channel
+            "next_update": "",
             # The case's web chat page; templates may offer it ("or reply at ...").
             "webchat_url": core.links.url(case) if core.links and with_link else "",
         }
+        if channel is not None and case.next_update_at is not None and gets_updates(case):
+            next_send = earliest_send(case.next_update_at, contact, channel, core.config)
+            context["case"]["next_update"] = format_when(next_send, zone, locale)
     return context
 
 
@@ -105,13 +115,7 @@ def queue_to_contact(
     address = address or reach(contact)
     if address is None or (address.channel in contact.opted_out and not to_opted_out):
         return None
-    context = customer_context(case, contact, core) | (extra or {})
-    if case is not None and case.next_update_at is not None and gets_updates(case):
-        # Promise the next update when it will really arrive: after any quiet hours.
-        next_send = earliest_send(case.next_update_at, contact, address.channel, core.config)
-        context["case"]["next_update"] = format_when(
-            next_send, str(contact_zone(contact, core.config)), contact_locale(contact, core)
-        )
+    context = customer_context(case, contact, core, channel=address.channel) | (extra or {})
     message = render_message(
         core, address.channel, template, context, locale=contact_locale(contact, core)
     )
