@@ -29,14 +29,13 @@ from bot.errors import (
     TooManyRequests,
 )
 from bot.render import Templates
+from bot.unstorable import unstorable
 from channels.base import ChannelParts, ChannelSetup, InboundMessage, OutboundMessage, SendResult
 from channels.catalog import ChannelName
 from flows.intents import Intent
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-# Control characters other than tab and newlines: no keyboard types them, and PostgreSQL
-# refuses NUL in text.
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+DELETE = "\x7f"  # no keyboard types it either; the page refuses it with the rest
 SCORES = range(1, 6)
 # Why a link does not open (an error code), each worded in templates/webchat/link_error.txt.j2.
 LINK_REASONS = ("link_expired", "link_replaced", "link_not_valid", "not_configured")
@@ -213,7 +212,7 @@ class WebchatInbound:
             raise MessageTooLong(
                 "too_long", field="text", length=len(words), max_chars=self.max_chars
             )
-        if CONTROL.search(words) or not _encodable(words):
+        if unstorable(words) is not None or DELETE in words:
             raise NotSendable("unstorable")
         return words
 
@@ -260,12 +259,3 @@ def _fields(request: Any) -> Mapping[str, Any]:
         return data
     form: Mapping[str, Any] = request.form
     return form
-
-
-def _encodable(text: str) -> bool:
-    """False for a lone surrogate ("\\ud800" in JSON), which no database can store as UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -20,6 +20,7 @@ import phonenumbers
 from bot.durations import parse_duration, parse_when
 from bot.errors import InvalidInput
 from bot.phones import to_e164
+from bot.unstorable import unstorable
 from channels.catalog import ChannelName
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|([^>]*))?>")
@@ -39,7 +40,6 @@ _CASE_REF = re.compile(r"^#?(\d{1,18})$")
 # What no keyboard types and no database keeps as it is: NUL (PostgreSQL refuses it), the other
 # C0 control characters but tab and line breaks (a log or a terminal may act on them) and half
 # of a UTF-16 pair (not text at all). The engine refuses the same in customers' messages.
-_UNTYPABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 class UsageError(Exception):
@@ -55,12 +55,12 @@ def too_long(text: str, limit: int) -> str | None:
 
 def untypable(text: str) -> str | None:
     """What is wrong with an agent's text that holds a character no keyboard types, or None."""
-    found = _UNTYPABLE.search(text)
-    if found is None:
+    problem = unstorable(text)
+    if problem is None:
         return None
     return (
-        f"the text holds U+{ord(found.group()):04X} at position {found.start()}, a character"
-        " no keyboard types: only text, tabs and line breaks can be kept"
+        f"the text holds {problem}, which no keyboard types: only text, tabs and line breaks"
+        " can be kept"
     )
 
 

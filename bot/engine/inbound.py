@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +40,7 @@ from bot.outbox.delivery import change_opt_out
 from bot.outbox.queue import enqueue
 from bot.render import language_of
 from bot.store.models import Case, Contact, Message
+from bot.unstorable import unstorable
 from channels.base import InboundMessage
 from channels.catalog import traits
 from flows.confirmation import (
@@ -63,8 +63,6 @@ REMEMBERED_FROM_STRANGERS = (Intent.OPT_OUT,)
 logger = logging.getLogger(__name__)
 # C0 control characters but tab, newline and carriage return: no keyboard types them, a log or a
 # terminal may act on them, and PostgreSQL refuses NUL in text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")  # half of a UTF-16 pair: not text, not UTF-8
 
 
 # Runs in the storing transaction before a message is stored; raises to refuse it.
@@ -85,17 +83,12 @@ def check_inbound(inbound: InboundMessage) -> None:
     fields = {"body": inbound.body, "sender": inbound.sender, "provider_id": inbound.provider_id}
     fields |= {f"media_urls[{i}]": url for i, url in enumerate(inbound.media_urls)}
     for name, text in fields.items():
-        if found := _CONTROL.search(text):
-            what = f"a control character (U+{ord(found.group()):04X})"
-        elif found := _SURROGATE.search(text):
-            what = f"half of a UTF-16 surrogate pair (U+{ord(found.group()):04X}), not text"
-        else:
-            continue
-        raise InvalidInput(
-            f"the message's {name} holds {what} at position {found.start()}: only text, tabs"
-            " and line breaks can be kept",
-            field=name,
-        )
+        if problem := unstorable(text):
+            raise InvalidInput(
+                f"the message's {name} holds {problem}: only text, tabs and line breaks can be"
+                " kept",
+                field=name,
+            )
 
 
 def accept_inbound(core: Core, inbound: InboundMessage) -> InboundResult:
