@@ -22,13 +22,6 @@ def to_e164(raw: str, region: str = "US", *, field: str = "phone") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def mask(e164: str | None) -> str:
-    """A number for logs and exports shared outside the team: +1415•••0100."""
-    if not e164:
-        return ""
-    return e164[:5] + "•" * max(len(e164) - 9, 0) + e164[-4:]
-
-
 # For numbers phonenumbers can place only in their country (mobiles, toll-free), the zone most
 # of the country's people live in. Listed for countries whose numbers span several zones; a
 # country not listed gets the first zone phonenumbers lists (alphabetical, so only a guess).

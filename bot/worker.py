@@ -34,9 +34,8 @@ from bot.errors import WorkerAlreadyRunning
 from bot.outbox.sender import SendReport, send_due
 from bot.store.db import unreachable
 from bot.store.models import Case
-from channels.catalog import traits
 from flows.confirmation import Timer, confirmation_timer
-from flows.interim import UPDATING_STATES, contact_zone, following_update_at, quiet_hours_end
+from flows.interim import UPDATING_STATES, earliest_send, following_update_at
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +80,11 @@ def queue_interim_update(session: Session, core: Core, case: Case, now: datetime
     """One due case, claimed by the caller: queue its update and set the next one (or move it
     past the contact's quiet hours); True when an update was queued."""
     address = reach(case.contact)
-    quiet_end = None
-    if address is not None and traits(address.channel).quiet_hours:
-        zone = contact_zone(case.contact, core.config)
-        quiet_end = quiet_hours_end(now, zone, core.config.quiet_hours)
-    if quiet_end is not None:
-        case.next_update_at = quiet_end
-        return False
+    if address is not None:
+        held_until = earliest_send(now, case.contact, address.channel, core.config)
+        if held_until > now:  # inside the contact's quiet hours: try again when they end
+            case.next_update_at = held_until
+            return False
     due_at, case.next_update_at = case.next_update_at, following_update_at(case, core.config, now)
     if address is None:
         return False

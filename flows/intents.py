@@ -57,7 +57,6 @@ from flows.vocabulary import (
 
 __all__ = [
     "DEFAULT_KEYWORDS",
-    "LANGUAGES",
     "Intent",
     "Keywords",
     "Reading",
@@ -66,7 +65,6 @@ __all__ = [
     "read_reply",
 ]
 
-LANGUAGES = tuple(DEFAULT_LANGUAGES)  # the languages with built-in keywords: en, es, fr, pt
 Lists = Mapping[str, Sequence[str]]  # list name ("confirm", ...) -> entries
 
 

@@ -24,8 +24,6 @@ def _runs(text: str) -> frozenset[tuple[str, ...]]:
 
 # The list names, in flows.intents.Keywords' field order.
 LISTS = ("confirm", "reopen", "status", "help", "opt_out", "opt_in")
-# The languages with built-in words; a word may be in several ("no" is English and Spanish).
-LANGUAGES = ("en", "es", "fr", "pt")
 
 # Emoji and marks read the same in every language, so they say nothing about which one.
 ANY_LANGUAGE: dict[str, tuple[str, ...]] = {
@@ -233,20 +231,8 @@ PT: dict[str, tuple[str, ...]] = {
     "opt_in": _split("start"),
 }
 
+# The languages with built-in words; a word may be in several ("no" is English and Spanish).
 DEFAULT_LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {"en": EN, "es": ES, "fr": FR, "pt": PT}
-
-
-def _union(name: str) -> tuple[str, ...]:
-    lists = (ANY_LANGUAGE, *DEFAULT_LANGUAGES.values())
-    return tuple(dict.fromkeys(w for words in lists for w in words[name]))
-
-
-DEFAULT_CONFIRM = _union("confirm")
-DEFAULT_REOPEN = _union("reopen")
-DEFAULT_STATUS = _union("status")
-DEFAULT_HELP = _union("help")
-DEFAULT_OPT_OUT = _union("opt_out")
-DEFAULT_OPT_IN = _union("opt_in")
 
 
 # --- vocabulary that is grammar rather than configuration ---------------------------------------

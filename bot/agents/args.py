@@ -37,9 +37,6 @@ _OPTION = re.compile(r"--[A-Za-z][\w-]*(?:=.*)?", re.DOTALL)
 _PHONE_WORD = re.compile(r"[+(]*\d[\d().\-/]*")
 MAX_DURATION = timedelta(days=3650)
 _CASE_REF = re.compile(r"^#?(\d{1,18})$")
-# What no keyboard types and no database keeps as it is: NUL (PostgreSQL refuses it), the other
-# C0 control characters but tab and line breaks (a log or a terminal may act on them) and half
-# of a UTF-16 pair (not text at all). The engine refuses the same in customers' messages.
 
 
 class UsageError(Exception):

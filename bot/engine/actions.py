@@ -35,7 +35,7 @@ from bot.engine.messages import contact_locale, customer_context, queue_to_conta
 from bot.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from bot.ledger import chain as log
 from bot.render import FALLBACK_CHANNEL
-from bot.store.models import AuditEvent, Case, Contact, Message, Note, NoteRevision
+from bot.store.models import MAX_ID, AuditEvent, Case, Contact, Message, Note, NoteRevision
 from channels.catalog import ChannelName
 from channels.segments import Segments, count_segments, describe
 from flows.interim import (
@@ -57,7 +57,7 @@ def audit(
 
 
 def get_case(session: Session, case_id: int, *, lock: bool = False) -> Case:
-    if not 0 < case_id < 2**63:  # beyond any id the database can hold
+    if not 0 < case_id <= MAX_ID:  # beyond any id the database can hold
         raise NotFound(f"case #{case_id} does not exist", field="id")
     query = select(Case).where(Case.id == case_id)
     case = session.scalar(query.with_for_update() if lock else query)

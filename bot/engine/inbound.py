@@ -61,9 +61,6 @@ UNKNOWN_SENDER_REPLY_EVERY = timedelta(hours=24)  # one helpful reply, not a loo
 ANSWERED_BY_NAMING = (Intent.CONFIRM, Intent.REOPEN)
 REMEMBERED_FROM_STRANGERS = (Intent.OPT_OUT,)
 logger = logging.getLogger(__name__)
-# C0 control characters but tab, newline and carriage return: no keyboard types them, a log or a
-# terminal may act on them, and PostgreSQL refuses NUL in text.
-
 
 # Runs in the storing transaction before a message is stored; raises to refuse it.
 Admit = Callable[[Session], None]

@@ -57,6 +57,9 @@ def stored_enum(enum: type[StrEnum], length: int = 16) -> SAEnum:
     )
 
 
+MAX_ID = 2**63 - 1  # the largest id a 64-bit integer column holds, in SQLite and PostgreSQL
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime,

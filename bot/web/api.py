@@ -21,9 +21,9 @@ from bot.engine.summary import summarize
 from bot.errors import InvalidInput, MalformedBody, Unauthorized, UnsupportedMediaType
 from bot.ledger.chain import entry_record
 from bot.ops.notes_search import search_notes
-from bot.store.models import Case, LogEntry, Message
+from bot.store.models import MAX_ID, Case, LogEntry, Message
 from bot.store.records import case_record, iso, message_record, note_record
-from bot.web.inputs import MAX_ID, moment, out_of_range, whole_number
+from bot.web.inputs import moment, out_of_range, whole_number
 
 api = Blueprint("api", __name__)
 Model = TypeVar("Model", bound=BaseModel)

@@ -16,8 +16,8 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from bot.errors import InvalidInput
+from bot.store.models import MAX_ID
 
-MAX_ID = 2**63 - 1  # the largest id a 64-bit integer column holds, in SQLite and PostgreSQL
 MAX_DIGITS = 32  # longer is refused before int() is asked: its cost grows with the length
 # The days and moments keepposted reads: nothing it stores predates the Unix epoch, and both
 # bounds stay a day away from datetime's own limits, so no time zone can overflow them.

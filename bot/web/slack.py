@@ -65,7 +65,7 @@ from bot.errors import (
     Unauthorized,
 )
 from bot.store.db import unreachable
-from bot.store.models import SlackRequestSeen
+from bot.store.models import MAX_ID, SlackRequestSeen
 from channels.catalog import ChannelName
 from channels.slack import SlackInbound, is_set, user_of
 from flows.intents import Intent
@@ -75,7 +75,6 @@ logger = logging.getLogger(__name__)
 EXTENSION = "keepposted.slack"
 BOLT_LOGGER = "keepposted.slack.bolt"
 TEXT_LIMIT = 1600  # an update or resolution: what one SMS thread can carry
-MAX_ID = 2**63 - 1  # the largest id a 64-bit integer column holds
 CASE_NUMBER = re.compile(r"[0-9]{1,19}")
 SCORES = frozenset("12345")
 # Events API bodies: Slack retries these itself and they are deduplicated by what they carry.
@@ -125,6 +124,8 @@ def register_slack(flask_app: Flask, core: Core) -> None:
         process_before_response=True,
         # No call to Slack while the app starts; bolt asks auth.test on the first request.
         token_verification_enabled=False,
+        # SlackEndpoint has checked the signature before bolt sees the request.
+        request_verification_enabled=False,
         logger=logging.getLogger(BOLT_LOGGER),
     )
     SlackListeners(core, channel).attach(bolt)
