@@ -31,7 +31,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import sqlite3
 import statistics
 import sys
@@ -48,15 +47,20 @@ from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
 
 from bench.checks import Checks
+from bot.config import Config
+from bot.demo.simulate import inbound_form
 from bot.store.migrate import upgrade
 from tests.support.fake_slack import FakeSlack
+from tests.support.pg_server import free_port
 from tests.support.processes import Process
+from tests.support.scale_harness import percentile
 
 HOST = "127.0.0.1"
 AUTH_TOKEN = "bench-twilio-auth-token"
 SIGNING_SECRET = "bench-slack-signing-secret"
 API_TOKEN = "bench-api-token"
 READY_SECONDS = 60
+DEFAULT_CONFIG = Config()  # how the senders' numbers are read (US)
 
 
 @dataclass(frozen=True)
@@ -119,19 +123,8 @@ class Target:
 
 
 def sms_form(sender: str, text: str) -> dict[str, str]:
-    sid = "SM" + secrets.token_hex(16)
-    return {
-        "MessageSid": sid,
-        "SmsMessageSid": sid,
-        "SmsSid": sid,
-        "AccountSid": "AC" + "0" * 32,
-        "From": sender,
-        "To": "+15005550006",
-        "Body": text,
-        "NumMedia": "0",
-        "NumSegments": "1",
-        "ApiVersion": "2010-04-01",
-    }
+    """A text as Twilio sends it, with a MessageSid of its own."""
+    return inbound_form(DEFAULT_CONFIG, sender, text)
 
 
 def slack_dm(text: str) -> bytes:
@@ -240,14 +233,7 @@ def texts(target: Target, phones: list[str]) -> list[float]:
 
 
 def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    return percentile(values, 0.99)
 
 
 def start_app(tmp: Path, database: Path, fake: FakeSlack) -> tuple[Process, Target]:
