@@ -272,23 +272,27 @@ class Templates:
         self.env.filters["when"] = format_when
         self.env.filters["mrkdwn"] = mrkdwn
         self.env.filters["mention"] = mention
-        self._no_layout: set[str] = set()
+        # Which template files are there, found once each: the sources are fixed at start-up,
+        # and every render walks the locale chain, where most candidates are missing (Jinja
+        # caches the templates it loads, not the ones it did not find).
+        self._present: dict[str, bool] = {}
 
     def exists(self, key: str) -> bool:
         """Whether a template file (`sms/interim.es.txt.j2`) is there, in any source."""
-        return self._exists(key)
-
-    def _exists(self, key: str) -> bool:
-        try:
-            self.env.get_template(key)
-        except TemplateNotFound:
-            return False
-        return True
+        present = self._present.get(key)
+        if present is None:
+            try:
+                self.env.get_template(key)
+                present = True
+            except TemplateNotFound:
+                present = False
+            self._present[key] = present
+        return present
 
     def has(self, channel: str, name: str, *, locale: str | None = None) -> bool:
         """Whether `channel` has wording of its own for `name` in any language of the chain."""
         groups = locale_chain(locale, self.default_locale)
-        return any(self._exists(template_key(channel, name, s)) for g in groups for s in g)
+        return any(self.exists(template_key(channel, name, s)) for g in groups for s in g)
 
     def source(self, channel: str, name: str, *, locale: str | None = None) -> str:
         """The template file `render` uses: the contact's language before the channel's own
@@ -298,7 +302,7 @@ class Templates:
             for where in channels:
                 for suffix in suffixes:
                     key = template_key(where, name, suffix)
-                    if self._exists(key):
+                    if self.exists(key):
                         return key
         raise TemplateNotFound(template_key(FALLBACK_CHANNEL, name, ""))
 
@@ -342,14 +346,9 @@ class Templates:
         """
         for suffix in (s for group in locale_chain(locale, self.default_locale) for s in group):
             key = template_key(channel, name, suffix, BLOCKS)
-            if key in self._no_layout:  # most channels have none: skip the loader's lookups
+            if not self.exists(key):  # most channels have no layout
                 continue
-            try:
-                template = self.env.get_template(key)
-            except TemplateNotFound:
-                self._no_layout.add(key)
-                continue
-            blocks = json.loads(template.render(context))
+            blocks = json.loads(self.env.get_template(key).render(context))
             if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
                 raise ValueError(f"{key} must render a JSON list of blocks")
             return blocks
