@@ -167,6 +167,9 @@ class Confirmation(Strict):
     auto_close_after: Duration = timedelta(hours=72)
     reopen_window: Duration = timedelta(days=7)
     csat: Csat = Csat()
+    # Tell the customer when a case closes without their answer (auto-close, an agent's close),
+    # and how to reopen it (templates <channel>/case_closed).
+    closing_message: bool = True
 
     @model_validator(mode="after")
     def _reminder_before_close(self) -> Confirmation:
@@ -250,6 +253,9 @@ class SmsSettings(Strict):
     )
     # True when Twilio's Advanced Opt-Out already answers STOP/START, so we must not answer twice.
     advanced_opt_out: bool = False
+    # True: letters GSM-7 lacks are written without their accent (á -> a) when every other
+    # character is GSM-7, so a text stays in 160-character segments instead of UCS-2's 70.
+    transliterate: bool = False
 
 
 class SlackSettings(Strict):
@@ -283,6 +289,12 @@ class Channels(Strict):
 class SentimentSettings(Strict):
     # A customer message scoring at or below this (VADER, -1 to +1) alerts a supervisor.
     alert_below: float = Field(default=-0.6, ge=-1.0, le=0.0)
+
+
+class AlertSettings(Strict):
+    # A customer message within this of a case's last alert updates that alert in Slack
+    # instead of raising a new one, so a burst of messages is one alert.
+    coalesce_window: Duration = timedelta(minutes=10)
 
 
 class WorkerSettings(Strict):
@@ -322,6 +334,7 @@ class Config(Strict):
     keywords: KeywordLists = KeywordLists()
     channels: Channels = Channels()
     sentiment: SentimentSettings = SentimentSettings()
+    alerts: AlertSettings = AlertSettings()
     templates: dict[str, dict[str, str]] = Field(default_factory=dict)
     # A folder of template files that win over the packaged ones, file by file (`keepposted init
     # --templates` makes one); relative to this file. $KEEPPOSTED_TEMPLATES overrides it.
