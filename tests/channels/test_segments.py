@@ -1,4 +1,5 @@
-"""channels.segments: GSM 03.38 tables, GSM-7 and UCS-2 counts, the no-split rules, describe."""
+"""channels.segments: GSM 03.38 tables, GSM-7 and UCS-2 counts, the no-split rules, describe,
+transliterate, and Twilio's own examples and Smart Encoding list."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from channels.segments import (
     count_segments,
     describe,
     is_gsm7,
+    transliterate,
 )
 
 EMOJI = "\U0001f600"  # grinning face, outside the BMP: a surrogate pair in UTF-16
@@ -382,3 +384,250 @@ def test_twilio_spanish_accents_force_ucs2() -> None:
     # é and ñ are in the GSM-7 table, á í ó ú are not: one of them makes the whole text UCS-2.
     assert count_segments("Está arreglado, gracias por su paciencia.").encoding == "UCS-2"
     assert count_segments("Ya esta arreglado, señor; ¿qué tal?").encoding == "GSM-7"
+
+
+# Twilio's Message Segment Calculator, tests/index.test.js
+# (https://github.com/TwilioDevEd/message-segment-calculator): its four basic cases, with the
+# message size it gives in bits (7 per GSM-7 septet, 16 per UCS-2 unit, before the headers).
+DIGITS = "1234567890" * 16
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "segments", "bits"),
+    [
+        ("{" + DIGITS[1:159], "GSM-7", 1, 1120),  # 159 characters, { counts two: 160 septets
+        ("{" + DIGITS[1:160], "GSM-7", 2, 1127),  # 160 characters, 161 septets
+        ("\U0001f61c" + DIGITS[1:69], "UCS-2", 1, 1120),  # the emoji is two units: 70 units
+        ("\U0001f61c" + DIGITS[1:70], "UCS-2", 2, 1136),  # 71 units
+    ],
+)
+def test_twilio_segment_calculator_examples(
+    text: str, encoding: str, segments: int, bits: int
+) -> None:
+    counted = count_segments(text)
+    bits_per_unit = 7 if encoding == "GSM-7" else 16
+    assert (counted.encoding, counted.segments) == (encoding, segments)
+    assert counted.units * bits_per_unit == bits
+
+
+def test_twilio_part_sizes_153_and_67() -> None:
+    # https://www.twilio.com/docs/glossary/what-sms-character-limit: GSM-7 160 in one
+    # segment, 153 per segment of a longer message; UCS-2 70 and 67.
+    assert count_segments("a" * 153 * 4).segments == 4
+    assert count_segments("a" * (153 * 4 + 1)).segments == 5
+    assert count_segments("ж" * 67 * 4).segments == 4
+    assert count_segments("ж" * (67 * 4 + 1)).segments == 5
+
+
+# --- transliterate --------------------------------------------------------------------
+
+SPANISH = (
+    "Su caso #1042 está resuelto: cambiamos la tarjeta de línea. ¿Ya funciona? "
+    "Responda SÍ o REABRIR."
+)
+FRENCH = (
+    "Votre dossier #1042 est résolu : nous avons remplacé la carte de ligne. Ça fonctionne ? "
+    "Répondez OUI ou ROUVRIR. Merci de votre patience, à bientôt !"
+)
+PORTUGUESE = (
+    "Seu caso #1042 foi resolvido: trocamos a placa da linha na sua região. Já está "
+    "funcionando? Responda SIM ou REABRIR. Obrigado pela paciência, até já!"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "before", "after"),
+    [
+        (
+            SPANISH,  # 96 characters: two UCS-2 segments, one GSM-7 one
+            "Su caso #1042 esta resuelto: cambiamos la tarjeta de linea. ¿Ya funciona? "
+            "Responda SI o REABRIR.",
+            2,
+            1,
+        ),
+        (
+            FRENCH,  # é, à and Ç are GSM-7; only the ô of bientôt forced UCS-2
+            "Votre dossier #1042 est résolu : nous avons remplacé la carte de ligne. Ça "
+            "fonctionne ? Répondez OUI ou ROUVRIR. Merci de votre patience, à bientot !",
+            3,
+            1,
+        ),
+        (
+            PORTUGUESE,
+            "Seu caso #1042 foi resolvido: trocamos a placa da linha na sua regiao. Ja esta "
+            "funcionando? Responda SIM ou REABRIR. Obrigado pela paciencia, até ja!",
+            3,
+            1,
+        ),
+    ],
+)
+def test_sentences_become_gsm7_in_fewer_segments(
+    text: str, expected: str, before: int, after: int
+) -> None:
+    counted = count_segments(text)
+    assert (counted.encoding, counted.segments) == ("UCS-2", before)
+    assert transliterate(text) == expected
+    assert count_segments(transliterate(text)) == Segments("GSM-7", len(expected), after, ())
+
+
+@pytest.mark.parametrize(
+    ("char", "spelling"),
+    [
+        *zip("áíóúâãêîôõûçÁÍÓÚÊÕÃïë", "aiouaaeioouc" + "AIOUEOAie", strict=True),
+        ("œ", "oe"),
+        ("Œ", "OE"),
+        ("\u2018", "'"),  # ‘
+        ("\u2019", "'"),  # ’
+        ("\u201c", '"'),  # “
+        ("\u201d", '"'),  # ”
+        ("«", '"'),
+        ("»", '"'),
+        ("\u2013", "-"),  # en dash
+        ("\u2014", "-"),  # em dash
+        ("\u2026", "..."),  # ellipsis
+        ("\xa0", " "),  # no-break space
+        ("\u202f", " "),  # narrow no-break space, before French ; : ! ?
+        ("\u200b", ""),  # zero-width space
+        ("ﬁ", "fi"),
+        ("½", "1/2"),
+        ("Ａ", "A"),  # full-width
+    ],
+)
+def test_each_spelling(char: str, spelling: str) -> None:
+    assert transliterate(f"x{char}y") == f"x{spelling}y"
+
+
+def test_gsm7_letters_are_kept() -> None:
+    kept = "é è ñ ü à ì ò ù Ñ Ü É Ç Ä Ö ä ö ß Å å Ø ø Æ æ ¿ ¡ £ ¥ § € año été"
+    assert transliterate(kept + " á") == kept + " a"
+    assert transliterate(kept) == kept
+
+
+def test_capital_c_cedilla_is_gsm7_and_kept_small_one_is_not() -> None:
+    assert transliterate("Ça ça") == "Ça ca"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "¡Gracias! \U0001f600 Está resuelto.",  # an emoji
+        "Está resuelto, αβγ",  # Greek lowercase: GSM-7 has only some Greek capitals
+        "Hola Алексей, está resuelto",
+        "Hola 王芳, está resuelto",
+        "Hola محمد، está resuelto",
+        "¨ á",  # a spacing diaeresis has no GSM-7 spelling
+        "© 2026 — á",
+    ],
+)
+def test_a_text_with_something_gsm7_cannot_spell_is_returned_unchanged(text: str) -> None:
+    assert transliterate(text) == text
+    assert count_segments(transliterate(text)).encoding == "UCS-2"
+
+
+def test_decomposed_accents_are_read_as_the_letter() -> None:
+    # é typed as e + U+0301 is GSM-7's é; a + U+0301 is á, written a.
+    assert transliterate("cafe\u0301 esta\u0301") == "café esta"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [SPANISH, FRENCH, PORTUGUESE, "", "plain", "á \U0001f600", "“¼” — x\u0302", "e\u0301"],
+)
+def test_transliterate_is_idempotent(text: str) -> None:
+    once = transliterate(text)
+    assert transliterate(once) == once
+
+
+def test_gsm7_text_is_returned_as_it_is() -> None:
+    text = "Your case #1042 is {closed}. 5€ [ok]\nThanks."
+    assert transliterate(text) == text
+
+
+def test_describe_says_when_the_count_is_after_transliteration() -> None:
+    line = describe(count_segments(transliterate(SPANISH)), transliterated=True)
+    assert line == "1 segment, GSM-7 after transliteration, 96 septets"
+
+
+# Twilio's Smart Encoding list (https://www.twilio.com/docs/messaging/services/
+# smart-encoding-char-list), as its Message Segment Calculator writes it
+# (src/libs/SmartEncodingMap.ts, https://github.com/TwilioDevEd/message-segment-calculator):
+# code point, then what Twilio sends; <empty> is nothing, <space> one space. The full-width
+# letters and digits Twilio also lists are checked apart, below.
+TWILIO_SMART_ENCODING = r"""
+00ab " 00bb " 201c " 201d " 02ba " 02ee " 201f " 275d " 275e " 301d " 301e " ff02 " 2018 '
+2019 ' 02bb ' 02c8 ' 02bc ' 02bd ' 02b9 ' 201b ' ff07 ' 00b4 ' 02ca ' 0060 ' 02cb ' 275b '
+275c ' 0313 ' 0314 ' fe10 ' fe11 ' 00f7 / 29f8 / 0337 / 0338 / 2044 / 2215 / ff0f / 29f9 \
+29f5 \ 20e5 \ fe68 \ ff3c \ 0332 _ ff3f _ 20d2 | 20d3 | 2223 | ff5c | 23b8 | 23b9 | 23d0 |
+239c | 239f | 23bc - 23bd - 2015 - fe63 - ff0d - 2010 - 2043 - 2014 - 2013 - 2022 - fe6b @
+ff20 @ fe69 $ ff04 $ 01c3 ! fe15 ! fe57 ! ff01 ! fe5f # ff03 # fe6a % ff05 % fe60 & ff06 &
+201a , 0326 , fe50 , fe51 , ff0c , ff64 , 3001 , 2768 ( 276a ( fe59 ( ff08 ( 27ee ( 2985 (
+2769 ) 276b ) fe5a ) ff09 ) 27ef ) 2986 ) 204e * 2217 * 229b * 2722 * 2723 * 2724 * 2725 *
+2731 * 2732 * 2733 * 273a * 273b * 273c * 273d * 2743 * 2749 * 274a * 274b * 29c6 * fe61 *
+ff0a * 02d6 + fe62 + ff0b + 3002 . fe52 . ff0e . ff61 . 02d0 : 02f8 : 2982 : a789 : fe13 :
+ff1a : 204f ; fe14 ; fe54 ; ff1b ; fe64 < ff1c < 0347 = a78a = fe66 = ff1d = fe65 > ff1e >
+fe16 ? fe56 ? ff1f ? 02c6 ^ 0302 ^ ff3e ^ 1dcd ^ 2774 { fe5b { ff5b { 2775 } fe5c } ff5d }
+ff3b [ ff3d ] 02dc ~ 02f7 ~ 0303 ~ 0330 ~ 0334 ~ 223c ~ ff5e ~ 201e " 203c !! 2026 ... 00bc 1/4
+00bd 1/2 00be 3/4 1d00 A 0299 B 1d04 C 1d05 D 1d07 E a730 F 0262 G 029c H 026a I 1d0a J 1d0b K
+029f L 1d0d M 0274 N 1d0f O 1d18 P 0280 R a731 S 1d1b T 1d1c U 1d20 V 1d21 W 028f Y 1d22 Z
+200b <empty> 2060 <empty> feff <empty> 2001 <space>
+"""
+TWILIO_PAIRS = [
+    (chr(int(code, 16)), sent.replace("<empty>", "").replace("<space>", " "))
+    for code, sent in zip(
+        TWILIO_SMART_ENCODING.split()[::2], TWILIO_SMART_ENCODING.split()[1::2], strict=True
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("char", "sent"), TWILIO_PAIRS, ids=[f"U+{ord(c):04X}" for c, _ in TWILIO_PAIRS]
+)
+def test_agrees_with_twilio_smart_encoding(char: str, sent: str) -> None:
+    assert transliterate(f"x{char}y") == f"x{sent}y"
+
+
+def test_agrees_with_twilio_on_full_width_letters_and_digits() -> None:
+    full_width = "".join(chr(0xFF21 + i) for i in range(26)) + "".join(
+        chr(0xFF10 + i) for i in range(10)
+    )
+    assert transliterate(full_width) == "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@pytest.mark.parametrize(
+    ("char", "twilio", "ours"),
+    [
+        # Twilio's calculator writes two spaces for a no-break space and the typographic spaces
+        # (U+2000, U+2002-U+200A, U+202F, U+205F, U+3000); the writer meant one space.
+        ("\xa0", "  ", " "),
+        ("\u2009", "  ", " "),
+        ("\u3000", "  ", " "),
+        # A tab: Twilio writes 7 spaces, we write the one space a phone shows in its place.
+        ("\t", " " * 7, " "),
+        # Twilio's calculator has the single guillemets the wrong way round (‹ as >); they are
+        # quotation marks, written ' as « » are written ".
+        ("\u2039", ">", "'"),
+        ("\u203a", "<", "'"),
+        # DOUBLE LOW LINE is a line, not a quote (Twilio's comment there says "horizontal
+        # ellipsis": its entries and comments are out of step at that point).
+        ("\u2017", "'", "_"),
+        # Line and paragraph separators are line breaks, and GSM-7 has one.
+        ("\u2028", " ", "\n"),
+        ("\u2029", " ", "\n"),
+    ],
+)
+def test_where_we_differ_from_twilio_smart_encoding(char: str, twilio: str, ours: str) -> None:
+    assert transliterate(f"x{char}y") == f"x{ours}y" != f"x{twilio}y"
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x03", "\x10", "\x80", "\x9b"])
+def test_control_characters_twilio_drops_are_left_alone(char: str) -> None:
+    # Twilio drops or blanks C0 and C1 control characters. In a template one is a mistake,
+    # which config check should show (UCS-2, naming it) rather than hide.
+    assert transliterate(f"x{char}á") == f"x{char}á"
+
+
+def test_twilio_keeps_accents_we_spell_them() -> None:
+    # Smart Encoding lists no accented letter: with it on, Twilio still sends á in UCS-2.
+    twilio = dict(TWILIO_PAIRS)
+    assert not set("áíóúãõâêôç") & set(twilio)
+    assert transliterate("á") == "a"
