@@ -208,9 +208,34 @@ class Outbox(Base):
     # sent_at - due_at is how late it went out (README, Running at scale).
     due_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    # What the provider called the message once sent (Slack's "channel:ts" for an alert), so a
+    # later row can edit it; customer messages keep theirs on messages.provider_id.
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    # Set on a row that edits the message another row posted (a coalesced alert's chat.update)
+    # rather than posting its own.
+    updates_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
 
     message: Mapped[Message | None] = relationship()
     case: Mapped[Case | None] = relationship()
+
+
+class AlertBurst(Base):
+    """The alert a case's latest customer messages are gathered in: one row per case, for the
+    current burst. A message within alerts.coalesce_window of `last_at` edits the alert `outbox`
+    posted instead of raising another (bot/engine/alerts.py)."""
+
+    __tablename__ = "alert_bursts"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))  # the row that posts it
+    started_at: Mapped[datetime]
+    last_at: Mapped[datetime]  # when it was raised or last updated
+    messages: Mapped[int] = mapped_column(default=1)  # customer messages it covers
+    kinds: Mapped[list[str]] = mapped_column(default=list)  # AlertKinds, first seen first
+    # The most negative sentiment score among them at or below sentiment.alert_below, if any.
+    worst_upset: Mapped[float | None] = mapped_column(Float)
+
+    outbox: Mapped[Outbox] = relationship(foreign_keys=[outbox_id])
 
 
 class Note(Base):
