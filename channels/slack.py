@@ -64,6 +64,9 @@ FINAL_ERRORS = UNREACHABLE_ERRORS | {
 }
 # Slack's word that the call failed part-way: the post may have been made all the same.
 MAYBE_DONE_ERRORS = frozenset({"internal_error", "fatal_error"})
+# chat.update's word that the alert it was to edit is gone or can no longer be edited (someone
+# deleted it, or the channel's retention did): the edit is posted as a fresh alert instead.
+UNEDITABLE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 # What Slack's error codes look like; slack_sdk puts a sentence in `error` when the body was not
 # JSON (a 5xx page), and messages.error_code holds 32 characters.
 ERROR_CODE = re.compile(r"[a-z0-9_]{1,32}")
@@ -242,17 +245,16 @@ class SlackSender:
         # are plain text and are escaped here, so `<` or `&` in them shows as typed.
         text = message.body if message.kind == "alert" else mrkdwn(message.body)
         posting = False  # nothing can reach the customer before chat.postMessage goes out
+        edits = message.metadata.get("edits")
         try:
-            conversation = self._conversation(message.to)
-            self.pacer.wait(conversation)
-            posting = True
-            answer = self.client.chat_postMessage(
-                channel=conversation,
-                text=text,
-                blocks=message.metadata.get("blocks"),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            if edits:
+                posting = True
+                answer = self._edit(str(edits), message.to, text, message.metadata.get("blocks"))
+            else:
+                conversation = self._conversation(message.to)
+                self.pacer.wait(conversation)
+                posting = True
+                answer = self._post(conversation, text, message.metadata.get("blocks"))
         except SlackApiError as exc:
             raise _api_error(exc, posting=posting) from None
         except (URLError, TimeoutError, SlackClientError, OSError) as exc:
@@ -262,6 +264,29 @@ class SlackSender:
                 maybe_sent=posting and not _never_connected(exc),
             ) from None
         return SendResult(provider_id=provider_id(str(answer["channel"]), str(answer["ts"])))
+
+    def _post(self, conversation: str, text: str, blocks: Any) -> Any:
+        assert self.client is not None
+        return self.client.chat_postMessage(
+            channel=conversation, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+        )
+
+    def _edit(self, edits: str, address: str, text: str, blocks: Any) -> Any:
+        """Edit the message `edits` names (our provider id, "channel:ts"): a coalesced alert's
+        latest state. Paced like a post in its conversation; one Slack will not edit any more
+        is posted afresh to `address`, and the caller keeps the new message's id."""
+        assert self.client is not None
+        conversation, _, ts = edits.partition(":")
+        self.pacer.wait(conversation)
+        try:
+            return self.client.chat_update(channel=conversation, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in UNEDITABLE_ERRORS:
+                raise
+        logger.info("the alert %s could not be edited; posting it afresh", edits)
+        fresh = self._conversation(address)
+        self.pacer.wait(fresh)
+        return self._post(fresh, text, blocks)
 
     def _conversation(self, address: str) -> str:
         """Where to post: a person's DM (opened once and remembered) or the address itself."""

@@ -39,6 +39,7 @@ from bot.domain import (
 from bot.engine.contacts import can_receive
 from bot.errors import ChannelError
 from bot.ledger import chain as log
+from bot.outbox import edits
 from bot.outbox.delivery import record_failure
 from bot.store.db import retry_unreachable
 from bot.store.models import Message, Outbox
@@ -144,14 +145,19 @@ def send_due(core: Core, worker_id: str = "worker") -> SendReport:
     report.abandoned = recover_expired_leases(core, core.clock.now())
     with core.sessions.begin() as session:
         claimed = []
-        for row in _claim(session, core, core.clock.now(), worker_id):
-            if _left_channel(row) or _overtaken(row):
+        now = core.clock.now()
+        for row in _claim(session, core, now, worker_id):
+            if _left_channel(row) or _overtaken(row) or edits.superseded(session, row):
                 row.status, row.lease_until = OutboxStatus.SKIPPED, None
                 if row.message is not None:
                     row.message.status = MessageStatus.SKIPPED
                 report.skipped += 1
+            elif retry_at := edits.waits_for_post(
+                session, row, now, core.config.worker.retry_backoff
+            ):
+                _hold_back(row, retry_at)  # an edit needs the post's id, known once it is sent
             else:
-                claimed.append((row.id, _outbound(row)))
+                claimed.append((row.id, _outbound(row, edits.edited_message(session, row))))
     _send_claimed(core, claimed, worker_id, report)
     return report
 
@@ -267,6 +273,12 @@ def _release(core: Core, row_ids: list[int]) -> None:
         )
 
 
+def _hold_back(row: Outbox, until: datetime) -> None:
+    """Give a claimed row back untried, to be tried again at `until`."""
+    row.status, row.lease_owner, row.lease_until = OutboxStatus.PENDING, None, None
+    row.attempts, row.not_before = max(row.attempts - 1, 0), until
+
+
 def _left_channel(row: Outbox) -> bool:
     """Nothing is sent to a channel the contact opted out of (or that the provider called dead)
     since the row was queued."""
@@ -291,14 +303,18 @@ def _overtaken(row: Outbox) -> bool:
     return case.status not in UPDATING_STATES
 
 
-def _outbound(row: Outbox) -> OutboundMessage:
+def _outbound(row: Outbox, edited: str | None = None) -> OutboundMessage:
+    """What the channel gets; `edited`: the provider id of the message this row changes."""
+    metadata: dict[str, Any] = {"blocks": row.blocks} if row.blocks else {}
+    if edited is not None:
+        metadata["edits"] = edited
     return OutboundMessage(
         channel=row.channel,
         to=row.address,
         body=row.body,
         message_id=row.message_id or 0,
         kind=str(row.kind),
-        metadata={"blocks": row.blocks} if row.blocks else {},
+        metadata=metadata,
     )
 
 
@@ -308,6 +324,8 @@ def _mark_sent(
     now = core.clock.now()
     row.status, row.sent_at, row.lease_until = OutboxStatus.SENT, now, None
     message = row.message
+    if message is None:  # an alert: its id is kept here, for the edits that follow it
+        row.provider_id = provider_id
     if message is not None:
         if message.status == MessageStatus.QUEUED:  # a status report may have come first
             message.status = MessageStatus.SIMULATED if simulated else MessageStatus.SENT
