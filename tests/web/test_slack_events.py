@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.clock import FrozenClock
 from bot.store.models import Message
 from tests.conftest import auth_header, log_events
 from tests.support.fake_slack import FakeSlack
@@ -280,7 +281,9 @@ def test_someone_not_listed_cannot_act_on_an_alert(
     assert len(refusals) == 2 and all(c.params["user"] == OUTSIDER for c in refusals)
 
 
-def test_a_strongly_negative_reply_alerts_a_supervisor(workspace: Workspace) -> None:
+def test_a_strongly_negative_reply_alerts_a_supervisor(
+    workspace: Workspace, clock: FrozenClock
+) -> None:
     slack_case(workspace)
     workspace.dm(CUSTOMER, "This is ridiculous, worst service ever, I am furious")
     [alert] = workspace.sent_to(ALERTS)  # an unclear reply, flagged as strongly negative
@@ -288,6 +291,7 @@ def test_a_strongly_negative_reply_alerts_a_supervisor(workspace: Workspace) -> 
         "wrote:" in alert["text"] and "Strongly negative (-0.88), cc <@USUPER001>" in alert["text"]
     )
     assert [b["action_id"] for b in buttons(alert)][:1] == ["alert_update"]
+    clock.advance(workspace.app.core.config.alerts.coalesce_window)  # a new alert, not an edit
     workspace.dm(CUSTOMER, "thanks for the quick answer!")
     calm = workspace.sent_to(ALERTS)[-1]  # still shown to the assignee, but nobody is called
     assert "thanks for the quick answer" in calm["text"] and "Strongly" not in calm["text"]
