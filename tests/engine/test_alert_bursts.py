@@ -5,6 +5,7 @@ tests/support/fake_slack.py. Customers write by SMS (the SMS sender is in dry-ru
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from itertools import count
 from typing import Any
@@ -12,15 +13,19 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.app import create_app
 from bot.clock import FrozenClock
+from bot.core import Core
 from bot.domain import AlertKind, OutboxKind
 from bot.engine.alerts import queue_alert
 from bot.engine.inbound import handle_inbound
-from bot.store.models import Case, Outbox
+from bot.outbox import sender
+from bot.store.models import AlertBurst, Case, Outbox
 from bot.worker import tick
 from channels.base import InboundMessage
 from tests.conftest import auth_header, open_case, resolved_case
 from tests.support.fake_slack import FakeSlack
+from tests.support.fakes import FakeChannel
 from tests.support.slack_harness import ALERTS, SUPERVISOR, SlackApp, serve_slack
 
 MARIA, JOE = "+14155550101", "+14155550102"
@@ -36,18 +41,19 @@ def app(database_url: str, clock: FrozenClock, fake_slack: FakeSlack) -> Iterato
 _sids = count(1)
 
 
+def sms(core: Core, phone: str, body: str) -> InboundMessage:
+    return InboundMessage(
+        channel="sms",
+        sender=phone,
+        body=body,
+        provider_id=f"SM{next(_sids):08d}",
+        received_at=core.clock.now(),
+    )
+
+
 def texts(app: SlackApp, phone: str, body: str, *, send: bool = True) -> None:
     """The customer texts `body`; with `send`, the worker then sends what it queued."""
-    handle_inbound(
-        app.core,
-        InboundMessage(
-            channel="sms",
-            sender=phone,
-            body=body,
-            provider_id=f"SM{next(_sids):08d}",
-            received_at=app.core.clock.now(),
-        ),
-    )
+    handle_inbound(app.core, sms(app.core, phone, body))
     if send:
         tick(app.core, "test")
 
@@ -195,3 +201,41 @@ def test_alerts_not_about_a_customer_message_post_fresh_and_leave_the_burst_alon
     burst, eta, failed = fake_slack.messages(ALERTS)
     assert "passed its ETA" in eta["text"] and "could not be delivered" in failed["text"]
     assert '"second"' in burst["text"] and "2 messages since" in burst["text"]
+
+
+def test_an_edit_queued_while_the_alert_is_on_its_way_waits_for_it(
+    app: SlackApp, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    open_case_for(app, MARIA, "Router keeps rebooting")
+    texts(app, MARIA, "first", send=False)
+    with app.core.sessions.begin() as session:  # another worker takes the post, then stalls
+        stalled = sender._claim(session, app.core, clock.now(), "stalled")
+        assert [row.kind for row in stalled].count(OutboxKind.ALERT) == 1
+    texts(app, MARIA, "second")  # its edit cannot go before the post has an id
+    assert posts(fake_slack) == [] and fake_slack.calls_to("chat.update") == []
+
+    clock.advance(app.core.config.worker.lease + timedelta(seconds=1))
+    tick(app.core, "test")  # the stalled worker's lease ran out: the post goes as claimed
+    assert len(posts(fake_slack)) == 1 and '"first"' in posts(fake_slack)[0]
+    clock.advance(timedelta(seconds=5))
+    tick(app.core, "test")
+    [alert] = fake_slack.messages(ALERTS)
+    assert [c.params["ts"] for c in edits(fake_slack)] == [alert["ts"]]
+    assert '"second"' in alert["text"] and "2 messages since" in alert["text"]
+
+
+def test_messages_at_once_on_postgres_are_one_alert(
+    pg_core: Core, channels: dict[str, FakeChannel]
+) -> None:
+    client = create_app(core=pg_core).test_client()
+    open_case(client, auth_header(), contact={"name": "Maria Gomez", "phone": MARIA})
+    messages = [sms(pg_core, MARIA, f"message {n}") for n in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda message: handle_inbound(pg_core, message), messages))
+    tick(pg_core, "test")
+
+    with pg_core.sessions() as session:
+        [burst] = session.scalars(select(AlertBurst)).all()
+        assert burst.messages == 8 and burst.kinds == ["unclear_reply"]
+    [alert] = [m for m in channels["slack"].sent if m.kind == "alert"]
+    assert "8 messages since 10:00" in alert.body and "edits" not in alert.metadata
