@@ -27,7 +27,7 @@ from bot.render import (
     template_key,
 )
 from channels.catalog import ChannelName
-from channels.segments import count_segments, describe
+from channels.segments import Segments, count_segments, describe, transliterate
 from channels.webchat import (
     LINK_REASONS,
     PROBLEM_SAMPLES,
@@ -165,7 +165,8 @@ def _check_sms(
     locale: str | None = None,
 ) -> None:
     """Each SMS template as sent, with its encoding and segment count (`[es]` after the name
-    of a translated one)."""
+    of a translated one). With channels.sms.transliterate on, that is the transliterated text;
+    with it off, a text only UCS-2 for what transliteration would fix gets a hint."""
     tag = f" [{locale}]" if locale else ""
     for name in customer_templates(config):
         for status in STATUS_VARIANTS.get(name, ("open",)):
@@ -176,15 +177,62 @@ def _check_sms(
                 report.failed(f"sms/{name}{tag}", exc)
                 continue
             label = f"sms/{name}{tag}" + (f" [{status}]" if status != "open" else "")
-            segments = count_segments(text)
-            report.echo(f"  {label} ({describe(segments)}):")
-            report.echo("    " + text.replace("\n", "\n    "))
-            if segments.segments > config.channels.sms.max_segments:
-                report.too_long.append(label)
-                report.echo(
-                    f"    TOO LONG: {segments.segments} segments, over channels.sms.max_segments"
-                    f" ({config.channels.sms.max_segments}); shorten it or raise the limit"
-                )
+            _echo_sms(config, label, text, report)
+
+
+def _echo_sms(config: Config, label: str, text: str, report: Report) -> None:
+    """One SMS as it goes out, its count, and what transliteration would change or did not."""
+    sms = config.channels.sms
+    plain = count_segments(text)
+    spelled = transliterate(text)
+    fixable = spelled != text and plain.encoding == "UCS-2"
+    if sms.transliterate and fixable:
+        text, segments = spelled, count_segments(spelled)
+        report.echo(f"  {label} ({describe(segments, transliterated=True)}):")
+    else:
+        segments = plain
+        report.echo(f"  {label} ({describe(segments)}):")
+    report.echo("    " + text.replace("\n", "\n    "))
+    if sms.transliterate:
+        if segments.encoding == "UCS-2":
+            report.echo(
+                f"    not transliterated: GSM-7 has no spelling for {_unspellable(segments)}"
+            )
+    elif fixable:
+        now, then = plain.segments, count_segments(spelled).segments
+        compared = f"instead of {now}" if then < now else "as now"
+        report.echo(
+            f"    hint: with channels.sms.transliterate: true this goes as GSM-7 in "
+            f"{_plural(then, 'segment')} {compared} ({_spellings(plain)})"
+        )
+    if segments.segments > sms.max_segments:
+        report.too_long.append(label)
+        report.echo(
+            f"    TOO LONG: {segments.segments} segments, over channels.sms.max_segments"
+            f" ({sms.max_segments}); shorten it or raise the limit"
+        )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _spellings(segments: Segments) -> str:
+    """What transliteration writes for the characters that made a text UCS-2: "á as a"."""
+    return ", ".join(
+        f"{_shown(char)} as {transliterate(char) or 'nothing'}" for char in segments.non_gsm
+    )
+
+
+def _unspellable(segments: Segments) -> str:
+    """The characters that keep a text UCS-2 even transliterated."""
+    return ", ".join(_shown(c) for c in segments.non_gsm if transliterate(c) == c)
+
+
+def _shown(char: str) -> str:
+    """A character as describe() names it: "á" for a letter, its code point for an invisible
+    one (a zero-width space would print as nothing)."""
+    return char if char.isprintable() and not char.isspace() else f"U+{ord(char):04X}"
 
 
 def missing_translations(config: Config, templates: Templates, locale: str) -> list[str]:
@@ -216,22 +264,11 @@ def _check_locale(config: Config, templates: Templates, locale: str, report: Rep
     echo(f"templates in {locale} (sample data):")
     _check_sms(config, templates, context, report, locale)
     for name in [*customer_templates(config), *WEBCHAT_EXTRAS]:
-        if not templates.has(ChannelName.WEBCHAT, name, locale=locale):
-            continue
-        for status in STATUS_VARIANTS.get(name, ("open",)):
-            data = {**context, "case": {**context["case"], "status": status}}
-            try:
-                text = templates.render(ChannelName.WEBCHAT, name, data, locale=locale)
-            except TemplateError as exc:
-                report.failed(f"webchat/{name} [{locale}]", exc)
-                break
-            echo(f"  webchat/{name} [{locale}] [{status}]: {text.replace(chr(10), ' / ')}")
-    for name in customer_templates(config):
-        data = {**context, "text": "Sample text."}
         try:
-            templates.render_blocks(ChannelName.SLACK, name, data, locale=locale)
-        except (TemplateError, ValueError) as exc:
-            report.failed(f"slack/{name}.json.j2 [{locale}]", exc)
+            _echo_webchat_wording(templates, context, name, echo, locale)
+        except TemplateError as exc:
+            report.failed(f"webchat/{name} [{locale}]", exc)
+    _render_slack_layouts(templates, context, customer_templates(config), report, locale)
     missing = missing_translations(config, templates, locale)
     if missing:
         echo(f"  missing in {locale} ({len(missing)}, these use the default wording):")
@@ -257,13 +294,7 @@ def _check_slack(
                 f"  channels.slack.{role}: {', '.join(odd)} do not look like Slack user ids (U...)"
             )
     names = [*customer_templates(config), "alert"]
-    for name in names:
-        data = {**context, "text": "Sample text.", "assignee": "U0123ABCD", "kind": "reopen"}
-        try:
-            blocks = templates.render_blocks(ChannelName.SLACK, name, data)
-        except (TemplateError, ValueError) as exc:
-            report.failed(f"slack/{name}.json.j2", exc)
-            continue
+    for name, blocks in _render_slack_layouts(templates, context, names, report):
         if blocks is not None:
             buttons = [
                 e["text"]["text"]
@@ -286,17 +317,9 @@ def _check_webchat(
         f"webchat: links live {format_duration(web.link_ttl)}, replies up to {web.max_chars} "
         f"characters, {web.posts_per_minute} posts a minute; framed by {framed_by}"
     )
-    names = [
-        n
-        for n in [*customer_templates(config), "status_text"]
-        if templates.has(ChannelName.WEBCHAT, n)
-    ]
     try:
-        for name in names:
-            for status in STATUS_VARIANTS.get(name, ("open",)):
-                data = {**context, "case": {**context["case"], "status": status}}
-                text = templates.render(ChannelName.WEBCHAT, name, data)
-                echo(f"  webchat/{name} [{status}]: {text.replace(chr(10), ' / ')}")
+        for name in [*customer_templates(config), "status_text"]:
+            _echo_webchat_wording(templates, context, name, echo)
         for problem, details in PROBLEM_SAMPLES.items():
             said = problem_text(templates, config, problem, **details)
             echo(f"  webchat/problem [{problem}]: {said}")
@@ -308,6 +331,46 @@ def _check_webchat(
         report.failed(ChannelName.WEBCHAT, exc)
         return
     echo("  webchat/page.html.j2: renders")
+
+
+def _echo_webchat_wording(
+    templates: Templates,
+    context: dict[str, Any],
+    name: str,
+    echo: Callable[[str], None],
+    locale: str | None = None,
+) -> None:
+    """The chat page's own wording for `name` (nothing when it has none and uses the SMS
+    text), once per status it serves; raises TemplateError when it does not render."""
+    if not templates.has(ChannelName.WEBCHAT, name, locale=locale):
+        return
+    tag = f" [{locale}]" if locale else ""
+    for status in STATUS_VARIANTS.get(name, ("open",)):
+        data = {**context, "case": {**context["case"], "status": status}}
+        text = templates.render(ChannelName.WEBCHAT, name, data, locale=locale)
+        echo(f"  webchat/{name}{tag} [{status}]: {text.replace(chr(10), ' / ')}")
+
+
+def _render_slack_layouts(
+    templates: Templates,
+    context: dict[str, Any],
+    names: list[str],
+    report: Report,
+    locale: str | None = None,
+) -> list[tuple[str, list[dict[str, Any]] | None]]:
+    """Each Block Kit layout rendered with sample data (None for a name with no layout of its
+    own); one that fails to render or is not valid blocks is reported and left out."""
+    tag = f" [{locale}]" if locale else ""
+    data = {**context, "text": "Sample text.", "assignee": "U0123ABCD", "kind": "reopen"}
+    rendered = []
+    for name in names:
+        try:
+            blocks = templates.render_blocks(ChannelName.SLACK, name, data, locale=locale)
+        except (TemplateError, ValueError) as exc:
+            report.failed(f"slack/{name}.json.j2{tag}", exc)
+            continue
+        rendered.append((name, blocks))
+    return rendered
 
 
 def _sample_page(
