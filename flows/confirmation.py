@@ -49,6 +49,7 @@ class TurnActions(Protocol):
     here changes a case's status: that is what the handler returns."""
 
     def reply(self, template: str, *, to_opted_out: bool = False, **extra: Any) -> None: ...
+    def tell_status(self, case: Case) -> None: ...
     def ask_csat(self, case: Case) -> None: ...
     def record_csat(self, case: Case, score: int) -> None: ...
     def opt(self, out: bool) -> None: ...
@@ -132,7 +133,8 @@ def send_help(turn: Turn) -> CaseStatus | None:
 
 
 def tell_status(turn: Turn) -> CaseStatus | None:
-    turn.actions.reply("status")
+    if turn.case is not None:
+        turn.actions.tell_status(turn.case)
     return None
 
 

@@ -13,7 +13,7 @@ from bot.domain import CaseStatus
 from bot.durations import format_duration, parse_when
 from bot.engine import actions
 from bot.store.models import Case, LogEntry, Message
-from bot.store.records import case_record
+from bot.store.records import iso
 from channels.catalog import channel_names
 
 
@@ -168,13 +168,14 @@ def case_link(state: State, case_id: int, revoke: bool) -> None:
 
 
 def _card(c: Case) -> str:
-    r = case_record(c)
+    # Ops see the time agents gave, and whether it passed (customers are told they are late).
+    eta = f"{iso(c.eta) or '-'}{' (missed)' if c.eta_missed_at else ''}"
     who = c.contact.name or c.contact.phone or c.contact.slack_user_id
     lines = [
         f"{c.label} {c.subject}",
-        f"  status {r['status']}  priority {c.priority}  category {c.category or '-'}  "
+        f"  status {c.status}  priority {c.priority}  category {c.category or '-'}  "
         f"ref {c.ref or '-'}",
         f"  contact {who} via {c.contact.channel}  assignee {c.assignee or '-'}",
-        f"  next update {r['next_update_at'] or '-'}  eta {r['eta'] or '-'}",
+        f"  next update {iso(c.next_update_at) or '-'}  eta {eta}",
     ]
     return "\n".join(lines)

@@ -455,6 +455,9 @@ def reopen(session: Session, core: Core, case: Case, *, actor: str, now: datetim
     _require(case, "reopened", CaseStatus.RESOLVED, CaseStatus.CLOSED)
     case.status, case.paused, case.waiting_reason = CaseStatus.OPEN, False, None
     case.reopen_count += 1
+    # The fix that did not hold is no longer what we did; its `resolution_proposed` entry in
+    # the log keeps it.
+    case.resolution = None
     case.resolved_at = case.closed_at = case.close_reason = None
     case.confirmation_requested_at = case.reminder_sent_at = case.confirm_due_at = None
     case.csat_requested_at = case.csat_score = None

@@ -34,6 +34,7 @@ from bot.engine import actions
 from bot.engine.alerts import queue_alert
 from bot.engine.contacts import Address, find_by_address
 from bot.engine.messages import queue_to_contact
+from bot.engine.status import other_cases
 from bot.errors import InvalidInput
 from bot.ledger import chain as log
 from bot.outbox.delivery import change_opt_out
@@ -468,8 +469,9 @@ class _Actions:
             self._held.append(request)
 
     def alert(self, case: Case, kind: AlertKind, **extra: Any) -> None:
-        """One alert per customer message, quoting their words; a strongly negative one also
-        calls the supervisors."""
+        """Alert the team about this message, quoting their words (a burst of messages is one
+        alert, edited: bot/engine/alerts.py); a strongly negative one also calls the
+        supervisors."""
         self.alerted = True
         queue_alert(
             self.session,
@@ -503,6 +505,22 @@ class _Actions:
             address=self._from,
             to_opted_out=to_opted_out,
         )
+
+    def tell_status(self, case: Case) -> None:
+        """Where `case` stands, and a line for each other case the contact has open."""
+
+        def tell() -> None:
+            listed = other_cases(
+                self.session,
+                self.core,
+                case,
+                self.contact,
+                channel=self._from.channel,
+                at=self.now,
+            )
+            self._reply("status", False, listed)
+
+        self._do(tell)
 
     def ask_csat(self, case: Case) -> None:
         """Ask for a 1-5 score; the CSAT window opens now."""

@@ -17,6 +17,7 @@ from bot.render import format_when
 from bot.store.models import Case, Contact, Message
 from channels.catalog import traits
 from flows.interim import contact_zone, earliest_send, gets_updates
+from flows.promise import promise_of
 
 if TYPE_CHECKING:
     from bot.core import Core  # annotations only: the engine must not load the registry
@@ -29,19 +30,26 @@ def customer_context(
     *,
     with_link: bool = True,
     channel: str | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """What customer templates may see: plain values, never an ORM object (so never a note).
     `with_link=False` skips signing a chat link nobody will read (the chat page itself).
     Given the `channel` the message goes out on, `case.next_update` says when the next update
-    will really arrive there: after any quiet hours."""
+    will really arrive there: after any quiet hours.
+
+    The ETA and resolution are the case's promise (flows/promise.py) as of `at`, when the
+    message is read (default now): `case.eta` is empty once the time has passed, and
+    `case.eta_missed` then says we are late."""
     zone = str(contact_zone(contact, core.config))
     locale = contact_locale(contact, core)
+    at = at or core.clock.now()
     context: dict[str, Any] = {
         "program": core.config.program.model_dump(),
         "contact": {"name": contact.name or "", "first_name": (contact.name or "").split(" ")[0]},
     }
     if case is not None:
         reason = core.config.waiting_reasons.get(case.waiting_reason or "")
+        promise = promise_of(case, at)
         context["case"] = {
             "id": case.id,
             "label": case.label,
@@ -50,8 +58,9 @@ def customer_context(
             "status": str(case.status),
             "priority": case.priority,
             "waiting_reason": reason.label if reason else "",
-            "eta": format_when(case.eta, zone, locale),
-            "resolution": case.resolution or "",
+            "eta": format_when(promise.eta, zone, locale),
+            "eta_missed": promise.eta_missed,
+            "resolution": promise.resolution or "",
             "latest_update": case.latest_update or "",
             "next_update": "",
             # The case's web chat page; templates may offer it ("or reply at ...").
@@ -115,11 +124,16 @@ def queue_to_contact(
     address = address or reach(contact)
     if address is None or (address.channel in contact.opted_out and not to_opted_out):
         return None
-    context = customer_context(case, contact, core, channel=address.channel) | (extra or {})
-    message = render_message(
-        core, address.channel, template, context, locale=contact_locale(contact, core)
-    )
     send_after = earliest_send(now, contact, address.channel, core.config)
+    not_before = send_after if kind in PROACTIVE else now
+    context = customer_context(case, contact, core, channel=address.channel, at=not_before)
+    message = render_message(
+        core,
+        address.channel,
+        template,
+        context | (extra or {}),
+        locale=contact_locale(contact, core),
+    )
     return enqueue(
         session,
         address=address,
@@ -130,7 +144,7 @@ def queue_to_contact(
         case_id=case.id if case else None,
         contact_id=contact.id,
         to_opted_out=to_opted_out,
-        not_before=send_after if kind in PROACTIVE else now,
+        not_before=not_before,
         blocks=message.blocks,
         due_at=due_at,
     )

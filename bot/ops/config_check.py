@@ -66,6 +66,7 @@ def sample_context(config: Config, locale: str | None = None) -> dict[str, Any]:
             "priority": "P2",
             "waiting_reason": "a partner company",
             "eta": format_when(SAMPLE_AT, config.timezone, locale),
+            "eta_missed": False,
             "resolution": "We replaced the faulty line card at your exchange.",
             "latest_update": "An engineer is on site at your street cabinet.",
             "next_update": format_when(SAMPLE_AT - timedelta(hours=20), config.timezone, locale),

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.store.models import Case, Contact, Message, Note
+from flows.promise import promise_of
 
 
 def iso(value: datetime | None) -> str | None:
@@ -26,8 +27,13 @@ def contact_record(contact: Contact) -> dict[str, Any]:
     }
 
 
-def case_record(case: Case, webchat_url: str | None = None) -> dict[str, Any]:
-    """A case as JSON; `webchat_url` is its signed chat link (None when links are off)."""
+def case_record(case: Case, webchat_url: str | None = None, *, now: datetime) -> dict[str, Any]:
+    """A case as JSON; `webchat_url` is its signed chat link (None when links are off).
+
+    `eta` and `resolution` are what the customer is promised at `now` (flows/promise.py), as
+    every message states them: a passed ETA is null with `eta_missed` true, a reopened case has
+    no resolution, a closed one no ETA."""
+    promise = promise_of(case, now)
     return {
         "id": case.id,
         "label": case.label,
@@ -39,9 +45,10 @@ def case_record(case: Case, webchat_url: str | None = None) -> dict[str, Any]:
         "waiting_reason": case.waiting_reason,
         "paused": case.paused,
         "assignee": case.assignee,
-        "eta": iso(case.eta),
+        "eta": iso(promise.eta),
+        "eta_missed": promise.eta_missed,
         "next_update_at": iso(case.next_update_at),
-        "resolution": case.resolution,
+        "resolution": promise.resolution,
         "resolved_at": iso(case.resolved_at),
         "confirmation_requested_at": iso(case.confirmation_requested_at),
         "closed_at": iso(case.closed_at),

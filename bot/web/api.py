@@ -117,7 +117,7 @@ def actor_of(body: Body) -> str:
 
 def _record(case: Case) -> dict[str, Any]:
     links = core().links
-    return case_record(case, links.url(case) if links else None)
+    return case_record(case, links.url(case) if links else None, now=core().clock.now())
 
 
 @api.before_request

@@ -98,6 +98,9 @@ class Requests:
     def reply(self, template: str, *, to_opted_out: bool = False, **extra: Any) -> None:
         self.asked.append(f"reply {template}")
 
+    def tell_status(self, case: Case) -> None:
+        self.asked.append("reply status")  # the status template, with the other open cases
+
     def ask_csat(self, case: Case) -> None:
         self.asked.append("ask_csat")
 
