@@ -12,6 +12,7 @@ message the page shows. Errors only a broken client can cause keep their develop
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ from bot.errors import (
     TooLarge,
     TooManyRequests,
 )
-from bot.render import Templates
+from bot.render import BLOCKS, Templates, locale_chain, template_key
 from bot.unstorable import unstorable
 from channels.base import ChannelParts, ChannelSetup, InboundMessage, OutboundMessage, SendResult
 from channels.catalog import ChannelName
@@ -51,6 +52,8 @@ SCRIPT_PROBLEMS: dict[str, dict[str, Any]] = {
     "failed": {"status": "{status}"},
 }
 SCRIPT_LINK_PROBLEMS = {403: "link_not_valid", 410: "link_expired"}
+# The page's fixed words: labels, headings, buttons (templates/webchat/page_words.json.j2).
+PAGE_WORDS = "page_words"
 # Every problem.txt.j2 wording with sample values: `keepposted config check` renders each.
 PROBLEM_SAMPLES: dict[str, dict[str, Any]] = {
     "too_long": {"length": 2001, "max_chars": 2000},
@@ -96,39 +99,69 @@ class PostingTooFast(TooManyRequests, Worded):
         self.word("too_fast", count=count, seconds=seconds)
 
 
-def problem_text(templates: Templates, config: Config, problem: str, **details: Any) -> str:
-    """The sentence for a post the chat cannot take (templates/webchat/problem.txt.j2)."""
+def problem_text(
+    templates: Templates, config: Config, problem: str, *, locale: str | None = None, **details: Any
+) -> str:
+    """The sentence for a post the chat cannot take (templates/webchat/problem.txt.j2), in the
+    reader's `locale` (the program's by default)."""
     context = {"program": config.program.model_dump(), "problem": problem, **details}
-    return templates.render("webchat", "problem", context)
+    return templates.render(ChannelName.WEBCHAT, "problem", context, locale=locale)
 
 
-def link_problem(templates: Templates, config: Config, reason: str) -> tuple[str, str]:
+def link_problem(
+    templates: Templates, config: Config, reason: str, locale: str | None = None
+) -> tuple[str, str]:
     """The heading and the explanation of why a link does not open (link_error.txt.j2)."""
     context = {"program": config.program.model_dump(), "reason": reason}
-    title, _, explanation = templates.render("webchat", "link_error", context).partition("\n")
+    text = templates.render(ChannelName.WEBCHAT, "link_error", context, locale=locale)
+    title, _, explanation = text.partition("\n")
     return title, explanation
 
 
-def in_words(templates: Templates, config: Config, exc: KeeppostedError) -> KeeppostedError:
+def in_words(
+    templates: Templates, config: Config, exc: KeeppostedError, locale: str | None = None
+) -> KeeppostedError:
     """`exc` with the customer's wording as its message, which the page and the JSON show.
     A link problem's message is its heading and its explanation on two lines."""
     if isinstance(exc, Worded):
-        exc.message = problem_text(templates, config, exc.problem, **exc.details)
+        exc.message = problem_text(templates, config, exc.problem, locale=locale, **exc.details)
     elif exc.code in LINK_REASONS and exc.code != "not_configured":
-        exc.message = "\n".join(link_problem(templates, config, exc.code))
+        exc.message = "\n".join(link_problem(templates, config, exc.code, locale))
     return exc
 
 
-def script_wording(templates: Templates, config: Config) -> dict[str, Any]:
-    """The sentences chat.js shows itself, handed over by the page, so none is in the script."""
+def page_words(templates: Templates, config: Config, locale: str | None = None) -> dict[str, str]:
+    """The chat page's fixed words (templates/webchat/page_words.json.j2, one JSON object) in
+    `locale`. Each file along the locale chain is laid over the English one, so a key a
+    translation lacks still reads, in the next language of the chain."""
+    context = {"program": config.program.model_dump()}
+    chain = [s for group in locale_chain(locale, templates.default_locale) for s in group]
+    words: dict[str, str] = {}
+    for suffix in reversed(chain):  # English first, the reader's own language last
+        key = template_key(ChannelName.WEBCHAT, PAGE_WORDS, suffix, BLOCKS)
+        if not templates.exists(key):
+            continue
+        loaded = json.loads(templates.env.get_template(key).render(context))
+        if not isinstance(loaded, dict):
+            raise ValueError(key + " must render one JSON object of words")  # for developers
+        words.update({str(name): str(text) for name, text in loaded.items()})
+    return words
+
+
+def script_wording(
+    templates: Templates, config: Config, locale: str | None = None
+) -> dict[str, Any]:
+    """The sentences chat.js shows itself, handed over by the page, so none is in the script;
+    `page` holds the page's fixed words, which the page itself is written with too."""
     said: dict[str, Any] = {
-        name: problem_text(templates, config, name, **details)
+        name: problem_text(templates, config, name, locale=locale, **details)
         for name, details in SCRIPT_PROBLEMS.items()
     }
     said["links"] = {
-        str(status): "\n".join(link_problem(templates, config, reason))
+        str(status): "\n".join(link_problem(templates, config, reason, locale))
         for status, reason in SCRIPT_LINK_PROBLEMS.items()
     }
+    said["page"] = page_words(templates, config, locale)
     return said
 
 

@@ -8,9 +8,10 @@ if answering fails, the words are kept for the worker. Posting is rate-limited p
 counted in the database so every web process sees the same count, and counted in the
 transaction that stores the post, holding the contact, so a burst cannot slip past the count.
 
-Every sentence the customer reads is a template: a refused post's words come from
-templates/webchat/problem.txt.j2, a link's problem from link_error.txt.j2, whether it shows on
-the page, as the JSON error's message, or in chat.js (the page hands the script its wording).
+Every sentence the customer reads is a template, in their language: the page's fixed words
+come from templates/webchat/page_words.json.j2, a refused post's words from problem.txt.j2, a
+link's problem from link_error.txt.j2, whether it shows on the page, as the JSON error's
+message, or in chat.js (the page hands the script its wording).
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ from sqlalchemy.orm import Session, joinedload
 
 from bot.core import Core
 from bot.engine.inbound import answer_or_keep
+from bot.engine.messages import contact_locale
 from bot.errors import InvalidInput, KeeppostedError, NotConfigured
+from bot.render import UNSUFFIXED_LOCALE
 from bot.resources import static_root
-from bot.store.models import Case
+from bot.store.models import Case, Contact
 from bot.web.webchat_view import (
     answer_state,
     case_view,
     hold_poster,
+    message_authors,
     message_view,
     recent_posts,
     stored_post,
@@ -47,6 +51,7 @@ from channels.webchat import (
     WebchatInbound,
     in_words,
     link_problem,
+    page_words,
     script_wording,
 )
 from flows.interim import contact_zone
@@ -104,7 +109,25 @@ def page(token: str) -> Response | tuple[str, int]:
     try:
         return Response(_render_page(core, channel, token))
     except KeeppostedError as exc:
-        return _problem_page(core, exc)
+        return _problem_page(core, exc, _reader_locale(core, channel, token))
+
+
+def _reader_locale(core: Core, channel: WebchatInbound, token: str) -> str:
+    """The language to explain a problem in: the locale of the contact the link was made for,
+    while the link still says who that is (a replaced one does; an expired one no longer
+    opens), else the browser's preferred language among those we have words in, else the
+    program's."""
+    try:
+        claim = channel.claim(token)
+    except KeeppostedError:
+        claim = None
+    if claim is not None:
+        with core.readers() as session:
+            contact = session.get(Contact, claim.contact_id)
+            if contact is not None:
+                return contact_locale(contact, core)
+    ours = [core.config.program.locale, UNSUFFIXED_LOCALE, *sorted(core.templates.translations())]
+    return request.accept_languages.best_match(ours) or core.config.program.locale
 
 
 def _render_page(core: Core, channel: WebchatInbound, token: str, **form: Any) -> str:
@@ -112,6 +135,7 @@ def _render_page(core: Core, channel: WebchatInbound, token: str, **form: Any) -
     with core.readers() as session:
         case = _open_case(session, core, channel, token)
         shown = timeline(session, core, case, 0, now)
+        wording = script_wording(core.templates, core.config, contact_locale(case.contact, core))
         return core.templates.page(
             ChannelName.WEBCHAT,
             "page",
@@ -127,7 +151,8 @@ def _render_page(core: Core, channel: WebchatInbound, token: str, **form: Any) -
                     "js": url_for("static", filename="webchat/chat.js"),
                 },
                 "max_chars": channel.max_chars,
-                "wording": script_wording(core.templates, core.config),
+                "words": wording["page"],
+                "wording": wording,
                 "embed": request.args.get("embed") == "1",
                 # The no-script form's post id: sending the same form twice stores it once.
                 "form_id": secrets.token_hex(16),
@@ -137,14 +162,16 @@ def _render_page(core: Core, channel: WebchatInbound, token: str, **form: Any) -
         )
 
 
-def _problem_page(core: Core, exc: KeeppostedError) -> tuple[str, int]:
+def _problem_page(core: Core, exc: KeeppostedError, locale: str) -> tuple[str, int]:
     status = LINK_PROBLEMS.get(exc.code, exc.http_status)
-    title, explanation = link_problem(core.templates, core.config, exc.code)
+    title, explanation = link_problem(core.templates, core.config, exc.code, locale)
     html = core.templates.page(
         ChannelName.WEBCHAT,
         "link_error",
         {
             "program": core.config.program.model_dump(),
+            "lang": locale,
+            "words": page_words(core.templates, core.config, locale),
             "status": status,
             "reason": exc.code,
             "title": title,
@@ -166,7 +193,8 @@ def messages(token: str) -> Response:
         try:
             case = _open_case(session, core, channel, token)
         except KeeppostedError as exc:
-            raise in_words(core.templates, core.config, exc) from None
+            locale = _reader_locale(core, channel, token)
+            raise in_words(core.templates, core.config, exc, locale) from None
         shown = timeline(session, core, case, int(after), now)
         return jsonify(
             {
@@ -184,11 +212,12 @@ def post_message(token: str) -> ResponseReturnValue:
     try:
         return _post(core, channel, token)
     except KeeppostedError as exc:
-        in_words(core.templates, core.config, exc)
+        locale = _reader_locale(core, channel, token)
+        in_words(core.templates, core.config, exc, locale)
         if request.is_json:
             raise  # the app's JSON error, with Retry-After on a 429
         if exc.code in LINK_PROBLEMS or exc.http_status >= 500:
-            return _problem_page(core, exc)
+            return _problem_page(core, exc, locale)
         # The no-script form: the page again, with the problem and the words still in the box.
         draft = request.form.get("text", "")
         return _render_page(core, channel, token, error=exc.message, draft=draft), exc.http_status
@@ -200,6 +229,8 @@ def _post(core: Core, channel: WebchatInbound, token: str) -> ResponseReturnValu
     with core.readers() as session:
         case = _open_case(session, core, channel, token)
         zone = str(contact_zone(case.contact, core.config))
+        locale = contact_locale(case.contact, core)
+        authors = message_authors(core, case.contact)
         contact_id = case.contact_id
         inbound = channel.parse_inbound(request)
     duplicate = _answer_within_limit(core, contact_id, inbound)
@@ -209,7 +240,7 @@ def _post(core: Core, channel: WebchatInbound, token: str) -> ResponseReturnValu
         stored = stored_post(session, inbound.provider_id)
         assert stored is not None  # answered, or kept for the worker: stored either way
         body = {
-            "message": message_view(stored, None, core.config.program.name, zone),
+            "message": message_view(stored, None, authors, zone, locale),
             "duplicate": duplicate,
         }
     return jsonify(body), 200 if duplicate else 201

@@ -18,6 +18,7 @@ from bot.render import format_when
 from bot.store.models import Case, Contact, Message, Outbox
 from bot.store.records import iso
 from channels.catalog import ChannelName
+from channels.webchat import page_words
 from flows.confirmation import in_csat_window, in_reopen_window
 from flows.interim import contact_zone, gets_updates
 
@@ -61,6 +62,7 @@ def case_view(core: Core, case: Case) -> dict[str, Any]:
             ChannelName.WEBCHAT, "status_text", context, locale=locale
         ),
         "eta_text": view["eta"],
+        "eta_missed": view["eta_missed"],  # the time we gave has passed: the card says so
         "next_update_text": view["next_update"],
         "resolution": view["resolution"],
         "lang": locale,  # the page's <html lang>, so browsers and screen readers speak it
@@ -91,14 +93,14 @@ def timeline(session: Session, core: Core, case: Case, after: int, now: datetime
         .order_by(Message.id)
         .limit(PAGE)
     ).all()
-    program = core.config.program.name
+    authors = message_authors(core, case.contact)
     zone = str(contact_zone(case.contact, core.config))
     locale = contact_locale(case.contact, core)
     shown, cursor, settled = [], after, True
     for message, sent_at in rows:
         visible = message.direction == Direction.IN or message.status in SHOWN_OUTBOUND
         if visible:
-            shown.append(message_view(message, sent_at, program, zone, locale))
+            shown.append(message_view(message, sent_at, authors, zone, locale))
         # The cursor moves past a message only once whether it shows can no longer change.
         still_open = message.status == MessageStatus.QUEUED or message.at > now - SETTLE
         settled = settled and not still_open
@@ -107,10 +109,24 @@ def timeline(session: Session, core: Core, case: Case, after: int, now: datetime
     return Timeline(shown, cursor)
 
 
+@dataclass(frozen=True)
+class Authors:
+    """Who each message is shown as written by: the customer reads their own messages as
+    "You" in their language (page_words.json.j2), the team's as the program's name."""
+
+    customer: str
+    team: str
+
+
+def message_authors(core: Core, contact: Contact) -> Authors:
+    words = page_words(core.templates, core.config, contact_locale(contact, core))
+    return Authors(customer=words["you"], team=core.config.program.name)
+
+
 def message_view(
     message: Message,
     sent_at: datetime | None,
-    program: str,
+    authors: Authors,
     zone: str,
     locale: str | None = None,
 ) -> dict[str, Any]:
@@ -119,7 +135,7 @@ def message_view(
     return {
         "id": message.id,
         "from": "customer" if from_customer else "team",
-        "author": "You" if from_customer else program,
+        "author": authors.customer if from_customer else authors.team,
         "body": message.body,
         "at": iso(at),
         "at_text": format_when(at, zone, locale),

@@ -2,7 +2,8 @@
    with a 303); this polls for new messages and sends replies and answers with fetch + JSON.
    Everything the server sends goes into the page as text (textContent), never as markup.
    No sentence is written here: the page hands over what the script may have to say itself in
-   data-wording (templates/webchat/problem.txt.j2 and link_error.txt.j2). */
+   data-wording (templates/webchat/problem.txt.j2, link_error.txt.j2 and page_words.json.j2),
+   in the customer's language. */
 (() => {
   "use strict";
 
@@ -29,6 +30,9 @@
   const sendButton = $("send");
   const forms = { confirmation: $("confirm-form"), rating: $("rating-form"), reopen: $("reopen-form") };
   const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+  // The Ctrl+Enter hint is for a hardware keyboard and mouse; on a phone it is noise.
+  const finePointer = window.matchMedia("(hover: hover) and (pointer: fine)");
+  const motion = () => (reducedMotion.matches ? "auto" : "smooth");
 
   let timer = 0, countTimer = 0, failures = 0, stopped = false, focusAfterAnswer = false;
   let polling = false;    // never two polls at once ...
@@ -77,7 +81,15 @@
   function scrollToEnd() {
     const last = timeline.lastElementChild;
     // "nearest" leaves the page alone when the newest message is already in view.
-    if (last) last.scrollIntoView({ block: "nearest", behavior: reducedMotion.matches ? "auto" : "smooth" });
+    if (last) last.scrollIntoView({ block: "nearest", behavior: motion() });
+  }
+
+  /** Brings the answer buttons into view when they are shown (they sit under the newest
+      message, so that stays in view above them); else the newest message. */
+  function revealLatest() {
+    const answer = $("answer");
+    if (answer.hidden) scrollToEnd();
+    else answer.scrollIntoView({ block: "nearest", behavior: motion() });
   }
 
   const setLine = (lineId, textId, value) => { $(textId).textContent = value || ""; $(lineId).hidden = !value; };
@@ -88,12 +100,16 @@
     $("status-text").textContent = c.status_text || "";
     $("status").dataset.status = c.status || "";
     setLine("eta", "eta-text", c.eta_text);
+    $("eta-missed").hidden = !c.eta_missed;
     setLine("next-update", "next-update-text", c.next_update_text);
     setLine("resolution", "resolution-text", c.resolution);
   }
 
+  let shownAnswer = null;  // which answer form shows, so a change brings it into view
+
+  /** Shows the answer form the case waits for; true when that changed. */
   function updateState(s) {
-    if (!s) return;
+    if (!s) return false;
     const want = s.awaiting === "confirmation" || s.awaiting === "rating" ? s.awaiting
       : s.can_reopen ? "reopen" : null;
     const active = document.activeElement;
@@ -108,19 +124,23 @@
     // Focus only moves when the button the customer just used went away, never out of the textarea.
     if (moveFocus && active !== reply) {
       const next = want && forms[want].querySelector("button");
-      (next || $("case-title")).focus();
+      // preventScroll: revealLatest() scrolls, respecting prefers-reduced-motion.
+      (next || $("case-title")).focus({ preventScroll: Boolean(next) });
     }
+    const changed = want !== shownAnswer;
+    shownAnswer = want;
+    return changed;
   }
 
   function render(data) {
     updateCase(data.case);
-    updateState(data.state);
+    const changed = updateState(data.state);
     const added = addMessages(data.messages);
     if (Number.isInteger(data.cursor) && data.cursor > cursor) {
       cursor = data.cursor;
       main.dataset.cursor = String(cursor);
     }
-    if (added) scrollToEnd();
+    if (added || changed) revealLatest();
   }
 
   async function request(method, body) {
@@ -221,7 +241,7 @@
       const { res, data } = await request("POST", { client_id: pending[slot].id, ...fields });
       if (res.ok) {
         pending[slot] = null;
-        if (data && data.message && addMessages([data.message])) scrollToEnd();
+        if (data && data.message && addMessages([data.message])) revealLatest();
         if (slot === "answer") focusAfterAnswer = true;
         poll();
         return true;
@@ -311,7 +331,12 @@
   });
   window.addEventListener("pageshow", (event) => { if (event.persisted) poll(); });
 
-  $("reply-shortcut").hidden = false;
+  const showShortcut = () => { $("reply-shortcut").hidden = !finePointer.matches; };
+  if (finePointer.addEventListener) finePointer.addEventListener("change", showShortcut);
+  showShortcut();
+  // The page opens on the answer it waits for (the first poll would find it anyway).
+  shownAnswer = Object.keys(forms).find((name) => !forms[name].hidden) || null;
+  if (shownAnswer) revealLatest();
   updateCount();
   schedule();
 })();
