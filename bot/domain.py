@@ -44,15 +44,22 @@ class OutboxKind(StrEnum):
     REMINDER = "reminder"
     REPLY = "reply"
     ALERT = "alert"
+    CLOSING_NOTICE = "closing_notice"  # the case closed without the customer's YES
 
 
 # Messages the system sends on its own (not answers to the customer): they wait out quiet
 # hours and are logged as sent or failed.
 PROACTIVE = frozenset(
-    {OutboxKind.INTERIM, OutboxKind.DELAY_NOTICE, OutboxKind.CONFIRM_REQUEST, OutboxKind.REMINDER}
+    {
+        OutboxKind.INTERIM,
+        OutboxKind.DELAY_NOTICE,
+        OutboxKind.CONFIRM_REQUEST,
+        OutboxKind.REMINDER,
+        OutboxKind.CLOSING_NOTICE,
+    }
 )
 # Messages a customer must never get twice: when in doubt whether one went out, it is not resent.
-AT_MOST_ONCE = frozenset({OutboxKind.INTERIM, OutboxKind.DELAY_NOTICE})
+AT_MOST_ONCE = frozenset({OutboxKind.INTERIM, OutboxKind.DELAY_NOTICE, OutboxKind.CLOSING_NOTICE})
 
 
 class OutboxStatus(StrEnum):

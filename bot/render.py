@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton, get_datetime_format
+from babel.dates import format_skeleton, format_timedelta, get_datetime_format
 from jinja2 import (
     ChoiceLoader,
     DictLoader,
@@ -114,6 +114,12 @@ def format_when(value: datetime | None, timezone: str = "UTC", locale: str | Non
     clock = format_skeleton("Hm", local, locale=tag)
     joined = str(get_datetime_format("medium", locale=tag)).replace("{1}", date)
     return joined.replace("{0}", clock) + f" {zone}"
+
+
+def format_span(span: timedelta, locale: str | None = None) -> str:
+    """A length of time as a customer reads it: `7 days`, `7 días`, `36 hours` (a unit is used
+    from two of it up, so 36 hours is not rounded up to "2 days")."""
+    return format_timedelta(span, threshold=2, locale=(locale or "en").replace("-", "_"))
 
 
 def language_of(locale: str) -> str:

@@ -123,7 +123,7 @@ def run_confirmation_timers(core: Core, now: datetime | None = None) -> int:
                     now=now,
                 )
             elif timer is Timer.AUTO_CLOSE:
-                actions.auto_close(session, case, now=now, actor=SYSTEM)
+                actions.auto_close(session, core, case, now=now, actor=SYSTEM)
             acted += timer is not None
     return acted
 

@@ -392,7 +392,7 @@ def resolve(call: Call) -> Reply:
 @subcommand("close <id>", "closes the case without the customer's word.", supervisors_only=True)
 def close(call: Call) -> Reply:
     case = call.case()
-    actions.close(call.session, case, actor=call.actor, now=call.now)
+    actions.close(call.session, call.core, case, actor=call.actor, now=call.now)
     return call.card(case, call.say("closed", case=case, user=call.user))
 
 

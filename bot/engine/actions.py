@@ -34,7 +34,7 @@ from bot.engine.contacts import find_or_create, reach
 from bot.engine.messages import contact_locale, customer_context, queue_to_contact, render_message
 from bot.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from bot.ledger import chain as log
-from bot.render import FALLBACK_CHANNEL
+from bot.render import FALLBACK_CHANNEL, format_span
 from bot.store.models import MAX_ID, AuditEvent, Case, Contact, Message, Note, NoteRevision
 from channels.catalog import ChannelName
 from channels.segments import Segments, count_segments, describe
@@ -474,11 +474,12 @@ def reopen(session: Session, core: Core, case: Case, *, actor: str, now: datetim
     _touch(session, case, actor, "reopened", now)
 
 
-def close(session: Session, case: Case, *, actor: str, now: datetime) -> None:
+def close(session: Session, core: Core, case: Case, *, actor: str, now: datetime) -> None:
     """An agent closes the case without the customer's word (e.g. the ticket was withdrawn)."""
     _require(case, "closed", CaseStatus.OPEN, CaseStatus.WAITING, CaseStatus.RESOLVED)
     log.append(session, event=LogEvent.CLOSED, at=now, actor=actor, case_id=case.id)
     _close(case, CloseReason.AGENT, now)
+    _tell_closed(session, core, case, now)
     _touch(session, case, actor, "closed", now)
 
 
@@ -489,7 +490,7 @@ def revoke_webchat_links(session: Session, case: Case, *, actor: str, now: datet
     _touch(session, case, actor, "webchat_links_revoked", now)
 
 
-def auto_close(session: Session, case: Case, *, now: datetime, actor: str) -> None:
+def auto_close(session: Session, core: Core, case: Case, *, now: datetime, actor: str) -> None:
     _require(case, "auto-closed", CaseStatus.RESOLVED)
     log.append(
         session,
@@ -504,6 +505,28 @@ def auto_close(session: Session, case: Case, *, now: datetime, actor: str) -> No
         },
     )
     _close(case, CloseReason.AUTO_CLOSED, now)
+    _tell_closed(session, core, case, now)
+
+
+def _tell_closed(session: Session, core: Core, case: Case, now: datetime) -> None:
+    """A case closed without the customer's YES: say so, and how to reopen it
+    (`confirmation.closing_message`; <channel>/case_closed templates)."""
+    if not core.config.confirmation.closing_message:
+        return
+    locale = contact_locale(case.contact, core)
+    queue_to_contact(
+        session,
+        core,
+        contact=case.contact,
+        case=case,
+        template="case_closed",
+        kind=OutboxKind.CLOSING_NOTICE,
+        now=now,
+        extra={
+            "close_reason": str(case.close_reason),
+            "reopen_within": format_span(core.config.confirmation.reopen_window, locale),
+        },
+    )
 
 
 def _close(case: Case, reason: CloseReason, now: datetime) -> None:

@@ -22,6 +22,7 @@ from bot.render import (
     UNSUFFIXED_LOCALE,
     Templates,
     customer_templates,
+    format_span,
     format_when,
     locale_tags,
     template_key,
@@ -75,6 +76,9 @@ def sample_context(config: Config, locale: str | None = None) -> dict[str, Any]:
         },
         "text": "The engineer is on site and expects to finish by 5pm.",
         "reason": "third_party",
+        # What a case closed without the customer's YES says (sms/case_closed.txt.j2).
+        "close_reason": "auto_closed",
+        "reopen_within": format_span(config.confirmation.reopen_window, locale),
         # What a refused web chat post is told (webchat/problem.txt.j2).
         "problem": "too_long",
         "length": 2001,

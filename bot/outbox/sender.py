@@ -292,7 +292,8 @@ def _left_channel(row: Outbox) -> bool:
 
 def _overtaken(row: Outbox) -> bool:
     """A proactive message the case has moved past: no update to a closed case, no
-    confirmation request after the customer already answered."""
+    confirmation request after the customer already answered, no closing notice once the case
+    is open again."""
     if row.kind not in PROACTIVE or row.case_id is None:
         return False
     case = row.case
@@ -300,6 +301,8 @@ def _overtaken(row: Outbox) -> bool:
         return True
     if row.kind in (OutboxKind.CONFIRM_REQUEST, OutboxKind.REMINDER):
         return case.status != CaseStatus.RESOLVED
+    if row.kind == OutboxKind.CLOSING_NOTICE:
+        return case.status != CaseStatus.CLOSED  # reopened before the notice went out
     return case.status not in UPDATING_STATES
 
 

@@ -277,7 +277,9 @@ def resolve(case_id: int) -> tuple[Response, int]:
 
 @api.post("/cases/<int:case_id>/close")
 def close(case_id: int) -> tuple[Response, int]:
-    return _act(case_id, Body, lambda s, c, b, now: actions.close(s, c, actor=actor_of(b), now=now))
+    return _act(
+        case_id, Body, lambda s, c, b, now: actions.close(s, core(), c, actor=actor_of(b), now=now)
+    )
 
 
 @api.post("/cases/<int:case_id>/reopen")

@@ -401,7 +401,12 @@ def test_supervisor_closes_and_reopens(workspace: Workspace) -> None:
     case = case_json(workspace, case_id)
     assert (case["status"], case["reopen_count"], case["closed_at"]) == ("open", 1, None)
     assert log_events(workspace.app.core, case_id) == ["case_opened", "closed", "reopened"]
-    assert pending_outbox(workspace.app.core) == []
+    # The closing notice was still queued when the case reopened: it is never sent.
+    assert [row.kind for row in pending_outbox(workspace.app.core)] == ["closing_notice"]
+    tick(workspace.app.core, "test")
+    with workspace.app.core.sessions() as session:
+        [notice] = session.scalars(select(Outbox).where(Outbox.kind == "closing_notice"))
+        assert notice.status == "skipped" and notice.sent_at is None
 
 
 def test_supervisor_reopens_a_resolved_case(workspace: Workspace) -> None:
