@@ -11,6 +11,7 @@ English template's buttons (`action_id`), which the flows read whatever the lang
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +157,26 @@ def test_a_slack_translation_renders_json_with_the_english_buttons(
     blocks = json.loads(ENV.get_template(translated).render(context))
     assert isinstance(blocks, list)
     assert action_ids(blocks) == action_ids(json.loads(ENV.get_template(english).render(context)))
+
+
+# The chat page's fixed words: one JSON object per language (templates/webchat/page_words*).
+PAGE_WORDS = "webchat/page_words.json.j2"
+PLACEHOLDER = re.compile(r"\{\w+\}")
+
+
+def page_words_of(path: str) -> dict[str, str]:
+    words = json.loads(ENV.get_template(path).render(sample_context(Config())))
+    assert isinstance(words, dict) and all(isinstance(v, str) for v in words.values()), path
+    return words
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_chat_pages_words_are_all_translated(locale: str) -> None:
+    """Every word of the English page in each language, with the same {placeholders} (the
+    page fills {n} and {max_chars} in) and nothing the page would never show."""
+    english = page_words_of(PAGE_WORDS)
+    translated = page_words_of(present(translation(PAGE_WORDS, locale)))
+    assert sorted(translated) == sorted(english)
+    for key, text in english.items():
+        assert PLACEHOLDER.findall(translated[key]) == PLACEHOLDER.findall(text), key
+    assert variables(translation(PAGE_WORDS, locale)) == variables(PAGE_WORDS)

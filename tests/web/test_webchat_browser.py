@@ -255,6 +255,70 @@ def test_keyboard_only_customer_can_answer(chat: LiveChat, page: Watched) -> Non
     expect(page.page.locator("#status-text")).to_have_text("Closed", timeout=LIVE)
 
 
+def test_after_yes_the_score_buttons_are_in_view_on_a_phone(chat: LiveChat, page: Watched) -> None:
+    """The score question says the buttons are under the conversation: after a YES they show
+    there, in view, without the customer scrolling, however long the conversation is."""
+    case_id, link = chat.open_case()
+    for n in range(1, 7):
+        chat.act(case_id, "updates", text=f"Update {n}: the engineer is still on it.")
+    wait_until_sent(chat, case_id)
+    chat.act(case_id, "resolve", resolution="We replaced the line card at your exchange.")
+    page.page.goto(link)
+    confirm = page.page.get_by_role("button", name="Yes, it's fixed")
+    expect(confirm).to_be_in_viewport()  # the page opens on the answer it waits for
+    confirm.click()
+    expect(timeline(page.page)).to_contain_text("Tap a score", timeout=LIVE)
+    score = page.page.get_by_role("button", name="4 out of 5")
+    expect(score).to_be_in_viewport()
+    below_timeline = page.page.evaluate(
+        "document.getElementById('timeline').compareDocumentPosition("
+        "document.getElementById('answer')) & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
+    assert below_timeline  # where the words say they are
+
+
+@pytest.mark.parametrize(
+    ("screen", "shown"), [(PHONE, False), (DESKTOP, True)], ids=["touch", "desktop"]
+)
+def test_the_keyboard_shortcut_hint_shows_only_with_a_mouse_and_keyboard(
+    chat: LiveChat, browser: Browser, screen: dict[str, Any], shown: bool
+) -> None:
+    _, link = chat.open_case()
+    context = browser.new_context(**screen)
+    watched = Watched(context.new_page())
+    watched.page.goto(link)
+    hint = watched.page.get_by_text("Press Ctrl+Enter")
+    if shown:
+        expect(hint).to_be_visible()
+    else:
+        expect(hint).to_be_hidden()
+    watched.page.get_by_label("Your message").fill("Sent with the shortcut")
+    watched.page.get_by_label("Your message").press("Control+Enter")  # works either way
+    expect(timeline(watched.page)).to_contain_text("Sent with the shortcut", timeout=LIVE)
+    context.close()
+    assert watched.problems == []
+
+
+def test_a_spanish_page_speaks_spanish_from_its_script_too(chat: LiveChat, page: Watched) -> None:
+    case_id, link = chat.open_case(contact={"phone": "+14155550101", "locale": "es"})
+    chat.act(case_id, "resolve", resolution="Cambiamos el router.")
+    page.page.goto(link)
+    expect(page.page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.page.get_by_role("button", name="Sí, está resuelto")).to_be_visible()
+    max_chars = chat.core.config.channels.webchat.max_chars
+    reply = page.page.get_by_label("Su mensaje")
+    reply.fill("x" * (max_chars - 5))
+    # The counter chat.js writes near the limit, in the page's language.
+    expect(page.page.locator("#reply-count-live")).to_have_text("Quedan 5 caracteres")
+    reply.fill("   ")
+    page.page.get_by_role("button", name="Enviar").click()
+    expect(page.page.locator("#reply-error")).to_have_text("Escriba un mensaje primero.")
+    page.page.get_by_role("button", name="No, reabrir").click()
+    expect(page.page.get_by_role("log", name="Mensajes sobre su caso")).to_contain_text(
+        "Usted", timeout=LIVE
+    )
+
+
 @pytest.mark.parametrize(("name", "screen"), [("phone", PHONE), ("desktop", DESKTOP)])
 def test_screenshots(
     chat: LiveChat, browser: Browser, clock: FrozenClock, name: str, screen: dict[str, Any]
