@@ -1,8 +1,12 @@
-"""Phone numbers in E.164, normalised with phonenumbers, and the time zone a number is in."""
+"""Phone numbers in E.164, normalised with phonenumbers, and what a number says of its owner:
+the time zone they are most likely in, and the language their country speaks."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import phonenumbers
+from babel.languages import get_official_languages
 from phonenumbers import timezone as number_zones
 
 from bot.errors import InvalidInput
@@ -57,13 +61,13 @@ def region_of(e164: str) -> str | None:
         return None
 
 
-def zone_for_number(e164: str) -> str | None:
+def zone_for_number(e164: str, prefer: str | None = None) -> str | None:
     """The IANA zone a number is most likely in, from phonenumbers' time-zone data; None when
     the data does not place it.
 
     One zone listed: that zone. Several (a number phonenumbers places only in its country, such
-    as an Australian mobile, or a US toll-free number): the country's most populous zone when it
-    is among them, else the first listed.
+    as an Australian mobile, or a US toll-free number): `prefer` (the ops zone) when it is among
+    them, else the country's most populous zone when it is among them, else the first listed.
     """
     try:
         number = phonenumbers.parse(e164)
@@ -74,5 +78,21 @@ def zone_for_number(e164: str) -> str | None:
     ]
     if not listed:
         return None
+    if prefer in listed:
+        return prefer
     likely = MOST_POPULOUS_ZONE.get(phonenumbers.region_code_for_number(number) or "")
     return likely if likely in listed else listed[0]
+
+
+def locale_for_number(e164: str, spoken: Collection[str]) -> str | None:
+    """The locale a number's country most likely reads (`es-MX` for +52), when its first
+    official language (CLDR, through Babel) is one of `spoken`; None otherwise. Only the first
+    language counts: a Canadian number is English, a Belgian one (Dutch first) gets none, as
+    guessing a second language is worse than the program's own."""
+    region = region_of(e164)
+    if not region:
+        return None
+    languages = get_official_languages(region, de_facto=True)
+    if not languages or languages[0] not in spoken:
+        return None
+    return f"{languages[0]}-{region}"

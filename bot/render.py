@@ -113,13 +113,21 @@ def format_when(value: datetime | None, timezone: str = "UTC", locale: str | Non
     date = format_skeleton("MMMEd", local, locale=tag)
     clock = format_skeleton("Hm", local, locale=tag)
     joined = str(get_datetime_format("medium", locale=tag)).replace("{1}", date)
-    return joined.replace("{0}", clock) + f" {zone}"
+    return plain_spaces(joined.replace("{0}", clock) + f" {zone}")
 
 
 def format_span(span: timedelta, locale: str | None = None) -> str:
     """A length of time as a customer reads it: `7 days`, `7 días`, `36 hours` (a unit is used
     from two of it up, so 36 hours is not rounded up to "2 days")."""
-    return format_timedelta(span, threshold=2, locale=(locale or "en").replace("-", "_"))
+    return plain_spaces(
+        format_timedelta(span, threshold=2, locale=(locale or "en").replace("-", "_"))
+    )
+
+
+def plain_spaces(text: str) -> str:
+    """CLDR writes no-break spaces (`7\u00a0jours`, U+202F in some times), which GSM-7 lacks:
+    one in a text would turn the whole SMS into UCS-2. A plain space reads the same."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ")
 
 
 def language_of(locale: str) -> str:

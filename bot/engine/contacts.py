@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 
 from bot.config import Config, check_locale, check_timezone
 from bot.errors import Conflict, InvalidInput
-from bot.phones import region_of, to_e164, zone_for_number
+from bot.phones import locale_for_number, region_of, to_e164, zone_for_number
+from bot.render import language_of
 from bot.store.models import Contact
 from channels.catalog import channel_names, traits
 from channels.webchat import webchat_address
+from flows.vocabulary import DEFAULT_LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ def find_or_create(
         if value:
             setattr(contact, attr, value)
     _settle_zone(contact, config, given=timezone, phone_changed=phone_changed)
+    _settle_locale(contact, config, given=locale, phone_changed=phone_changed)
     if phone_changed and contact.unreachable:  # a new number: its channels may reach it again
         contact.unreachable = [c for c in contact.unreachable if traits(c).address_field != "phone"]
     session.flush()
@@ -159,6 +162,26 @@ def _settle_zone(
         abroad = region_of(contact.phone) != config.default_region.upper()
         zone = zone_for_number(contact.phone) if abroad else None
         contact.timezone, contact.timezone_inferred = zone, zone is not None
+
+
+def _settle_locale(
+    contact: Contact, config: Config, *, given: str | None, phone_changed: bool
+) -> None:
+    """A locale given by a client (the CRM) wins for good. With none, a number from a country
+    whose language keepposted speaks, other than the program's, gets that language (`es-MX`
+    for +52) before the customer has written a word; their own words may correct it later
+    (bot/engine/inbound.py). Only an inferred locale follows a new number."""
+    if given:
+        contact.locale_inferred = False
+        return
+    if not contact.phone or not (
+        contact.locale is None or (phone_changed and contact.locale_inferred)
+    ):
+        return
+    locale = locale_for_number(contact.phone, DEFAULT_LANGUAGES)
+    if locale is not None and language_of(locale) == language_of(config.program.locale):
+        locale = None  # the program's own language: its default locale already applies
+    contact.locale, contact.locale_inferred = locale, locale is not None
 
 
 def _first_channel(phone: str | None, slack_user_id: str | None) -> str:

@@ -252,17 +252,19 @@ def _answer(
 
 
 def _infer_locale(contact: Contact, reading: Reading, core: Core) -> str | None:
-    """A contact with no locale who writes in another language than the program's gets that
-    language from now on; returns it when stored. A locale the CRM set is never replaced, so
-    this happens at most once per contact."""
+    """A contact whose locale was not given (none, or one guessed from their number's country)
+    who writes in another language gets that language from now on; returns it when stored. A
+    locale the CRM set is never replaced."""
     language = reading.language
-    default = language_of(core.config.program.locale)
-    if contact.locale or not language or language == default:
+    if not language or (contact.locale and not contact.locale_inferred):
         return None
+    if language == language_of(contact.locale or core.config.program.locale):
+        return None  # already reads their language (es-MX keeps its region)
     try:
         contact.locale = check_locale(language)
     except ValueError:  # a label the keyword lists carry but CLDR does not know
         return None
+    contact.locale_inferred = True
     return contact.locale
 
 

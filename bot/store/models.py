@@ -80,6 +80,8 @@ class Contact(Base):
     # True when `timezone` was read from the phone number rather than given by the API, CSV or
     # Slack: a later number re-infers it, a given zone replaces it for good.
     timezone_inferred: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The locale was read from the number's country or the customer's words, not given.
+    locale_inferred: Mapped[bool] = mapped_column(default=False, server_default=false())
     locale: Mapped[str | None] = mapped_column(String(16))
     opted_out: Mapped[list[str]] = mapped_column(default=list)  # channels the contact left
     # Channels whose address the provider says can never be delivered to (e.g. a landline).

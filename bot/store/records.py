@@ -23,6 +23,7 @@ def contact_record(contact: Contact) -> dict[str, Any]:
         "timezone": contact.timezone,
         "timezone_inferred": contact.timezone_inferred,  # read from the number, not given
         "locale": contact.locale,
+        "locale_inferred": contact.locale_inferred,  # read from the number or their words
         "opted_out": contact.opted_out,
     }
 

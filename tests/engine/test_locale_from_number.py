@@ -1,0 +1,61 @@
+"""A contact created with only a phone number reads the language of the number's country when
+keepposted speaks it; a locale the CRM gives wins for good, and the customer's own words may
+correct a guessed one."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from bot.core import Core
+from bot.phones import locale_for_number, to_e164
+from flows.vocabulary import DEFAULT_LANGUAGES
+from tests.conftest import Customer, open_case
+from tests.support.fakes import FakeChannel
+
+
+@pytest.mark.parametrize(
+    ("phone", "locale"),
+    [
+        ("+52 55 1234 5678", "es-MX"),
+        ("+34 612 345 678", "es-ES"),
+        ("+33 6 12 34 56 78", "fr-FR"),
+        ("+55 11 91234 5678", "pt-BR"),
+        ("+1 415 555 0101", "en-US"),
+        ("+1 514 555 0101", "en-CA"),  # Canada's first official language is English
+        ("+32 470 12 34 56", None),  # Belgium: Dutch first, which keepposted does not speak
+        ("+49 151 2345 6789", None),
+    ],
+)
+def test_the_country_says_the_language(phone: str, locale: str | None) -> None:
+    assert locale_for_number(to_e164(phone), DEFAULT_LANGUAGES) == locale
+
+
+def test_a_number_abroad_gets_its_language_and_a_home_one_the_programs(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    mexico = open_case(client, auth, contact={"phone": "+52 55 1234 5678"})["contact"]
+    assert (mexico["locale"], mexico["locale_inferred"]) == ("es-MX", True)
+    home = open_case(client, auth, contact={"phone": "+1 415 555 0102"})["contact"]
+    assert (home["locale"], home["locale_inferred"]) == (None, False)
+
+
+def test_a_locale_the_crm_gives_wins(client: FlaskClient, auth: dict[str, str]) -> None:
+    given = open_case(client, auth, contact={"phone": "+52 55 1234 5679", "locale": "en"})
+    assert (given["contact"]["locale"], given["contact"]["locale_inferred"]) == ("en", False)
+
+
+def test_the_customers_words_correct_a_guess_but_never_a_given_locale(
+    core: Core, client: FlaskClient, auth: dict[str, str], channels: dict[str, FakeChannel]
+) -> None:
+    guessed = open_case(client, auth, contact={"phone": "+52 55 1234 5678"})
+    given = open_case(client, auth, contact={"phone": "+52 55 1234 5670", "locale": "es"})
+    Customer(core, channels, "+525512345678").says("what is the status please")
+    Customer(core, channels, "+525512345670").says("what is the status please")
+    assert _contact(client, auth, guessed["id"]) == ("en", True)
+    assert _contact(client, auth, given["id"]) == ("es", False)
+
+
+def _contact(client: FlaskClient, auth: dict[str, str], case_id: int) -> tuple[str, bool]:
+    contact = client.get(f"/api/v1/cases/{case_id}", headers=auth).get_json()["contact"]
+    return contact["locale"], contact["locale_inferred"]
