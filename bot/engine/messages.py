@@ -15,7 +15,8 @@ from bot.engine.contacts import Address, reach
 from bot.outbox.queue import enqueue
 from bot.render import format_when
 from bot.store.models import Case, Contact, Message
-from channels.catalog import traits
+from channels.catalog import ChannelName, traits
+from channels.segments import transliterate
 from flows.interim import contact_zone, earliest_send, gets_updates
 from flows.promise import promise_of
 
@@ -92,8 +93,12 @@ def render_message(
     locale: str | None = None,
 ) -> Rendered:
     """A contact's message for `template` on `channel` in `locale`: its text, and on a channel
-    that carries buttons its Block Kit layout (Confirm / Reopen) when the channel has one."""
+    that carries buttons its Block Kit layout (Confirm / Reopen) when the channel has one.
+    An SMS is transliterated to GSM-7 where `channels.sms.transliterate` asks for it, so what
+    is stored, counted and sent is the same text."""
     body = core.templates.render(channel, template, context, locale=locale)
+    if channel == ChannelName.SMS and core.config.channels.sms.transliterate:
+        body = transliterate(body)
     if not traits(channel).buttons:
         return Rendered(body)
     blocks = core.templates.render_blocks(
