@@ -15,6 +15,11 @@ write: an answer to "is it fixed?" is a sentence or two (the longest in tests/da
 is near -1 or +1 already (a 1,200-character complaint or thank-you scored whole moves by a few
 hundredths), so reading further would not change whether it alerts. The character cap bounds
 what has few words: one very long word, or a string of letters with no spaces.
+
+Spanish, French and Portuguese are scored by VADER's same rules over lexicons of their own
+(flows/sentiment_languages.py, flows/lexicons/); English is scored by vaderSentiment itself, as
+before. The caller says which language a message is in when it knows; otherwise the language
+whose words the message's scored part uses most is taken, English when none leads.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from __future__ import annotations
 import functools
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from flows.sentiment_languages import ENGLISH, analyser_for, detect_language, language_code
 
 MAX_CHARS = 1_000
 MAX_WORDS = 150  # about 800 characters of prose: the two caps agree on plain words
@@ -63,10 +70,19 @@ def _before_last_word(text: str) -> str:
     return text  # one word as long as the cap: score its start
 
 
-def sentiment(text: str) -> float:
+def sentiment(text: str, language: str | None = None) -> float:
     """VADER's compound score for the start of `text` (see `scored_part`), rounded to what a
-    person would read: -0.82."""
+    person would read: -0.82. `language` ("es", "pt-BR") is the customer's language when the
+    caller knows it; None, or a language without a lexicon here, reads the words to choose."""
     part = scored_part(text)
     if not part.strip():
         return 0.0
-    return round(float(_analyser().polarity_scores(part)["compound"]), 2)
+    code = language_code(language) or scored_language(part)
+    analyser = _analyser() if code == ENGLISH else analyser_for(code)
+    return round(float(analyser.polarity_scores(part)["compound"]), 2)
+
+
+def scored_language(text: str) -> str:
+    """The language `sentiment` reads `text` in when the caller does not say: the one whose
+    words the start of `text` (`scored_part`) uses most, English when none leads."""
+    return detect_language(scored_part(text))

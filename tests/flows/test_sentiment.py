@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from flows import sentiment as module
-from flows.sentiment import sentiment
+from flows.sentiment import scored_language, sentiment
 
 REPLIES = Path(__file__).resolve().parents[1] / "data" / "replies.tsv"
 PIECES = [
@@ -111,8 +111,12 @@ def _replies() -> list[str]:
 def test_what_customers_write_is_scored_whole_as_before() -> None:
     vader = SentimentIntensityAnalyzer()
     texts = [*_replies(), "This is ridiculous, worst service ever, I am furious", "👍 thanks!"]
-    for text in texts:
+    english = [text for text in texts if scored_language(text) == "en"]
+    assert len(english) > 200  # the Spanish replies are read in Spanish, every other as before
+    for text in english:
         assert sentiment(text) == round(vader.polarity_scores(text)["compound"], 2), text
+    for text in texts:
+        assert sentiment(text, "en") == round(vader.polarity_scores(text)["compound"], 2), text
 
 
 def test_a_long_complaint_still_reads_as_a_complaint() -> None:
