@@ -8,14 +8,16 @@ sentiment-laden words or many emoji. `sentiment` scores only the start of a mess
 a small constant times a typical message's cost. Each hostile input below (40,000 characters)
 and the typical message are scored R times, alternating; the median of each is reported, and
 the ratio worst / typical. The 200,000-character copy of the worst shows the cost no longer
-grows with the length. Without --quick, `"not good " * 4445` (40,000 characters) is also scored
-once by VADER uncapped, the way every message was scored before the cap (5.6-10.7 s on this
-project's 2-core machine; 40,000 emoji would take minutes).
+grows with the length. The Spanish, French and Portuguese inputs are scored by those
+languages' analysers (`flows/sentiment_rules.py`, VADER's rules over their own lexicons), and
+each is checked to be read in its language. Without --quick, `"not good " * 4445` (40,000
+characters) is also scored once by VADER uncapped, the way every message was scored before the
+cap (5.6-10.7 s on this project's 2-core machine; 40,000 emoji would take minutes).
 
 Run from the repository root: `python -m bench.sentiment [--quick] [--repeats R]` (--quick: a
 second or two). Exits non-zero when a check fails: each hostile input is scored from at most
 MAX_CHARS characters and MAX_WORDS words, and a message under the cap is scored whole (the same
-score as VADER's own, rounded).
+score as VADER's own, rounded; a Spanish one, as the Spanish analyser's own).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from collections.abc import Callable, Sequence
 
 from bench.checks import Checks
 from flows import sentiment as module
-from flows.sentiment import MAX_CHARS, MAX_WORDS, scored_part, sentiment
+from flows.sentiment import MAX_CHARS, MAX_WORDS, scored_language, scored_part, sentiment
+from flows.sentiment_languages import analyser_for
 
 LENGTH = 40_000  # Slack's longest message
 TYPICAL = (
@@ -42,7 +45,18 @@ HOSTILE = {
     "an angry sentence repeated": "This is ridiculous, worst service ever, I am furious. ",
     "'never so very bad ' repeated": "never so very bad ",
     "one 40,000-letter word": "x",
+    # Read by the Spanish, French and Portuguese analysers (flows/sentiment_rules.py), which
+    # split elisions ("n'est" is two words): their cost must be capped too.
+    "'no es bueno ' repeated (es)": "no es bueno ",
+    "'ce n'est pas bon ' repeated (fr)": "ce n'est pas bon ",
+    "'não é nada bom ' repeated (pt)": "não é nada bom ",
 }
+# The language each hostile input is scored in, when it is not English.
+HOSTILE_LANGUAGE = {name: name[-3:-1] for name in HOSTILE if name.endswith(")")}
+TYPICAL_ES = (
+    "Sigue sin funcionar, llevo tres semanas sin internet y es una vergüenza. Por favor manden"
+    " a alguien, trabajo desde casa!"
+)
 # Scored uncapped once, as before the cap; 40,000 emoji read as 80,000 words would take minutes.
 UNCAPPED = "'not good ' repeated"
 RATIO_FINDING = 200  # uncapped, the worst costs thousands of times a typical message
@@ -86,7 +100,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     checks = Checks()
-    module._analyser()  # load the lexicon before timing anything
+    module._analyser()  # load the lexicons before timing anything
+    for code in set(HOSTILE_LANGUAGE.values()):
+        analyser_for(code)
     print(f"sentiment: cap {MAX_CHARS:,} characters, {MAX_WORDS} words; {args.repeats} repeats")
     print(f"\n  typical message ({len(TYPICAL)} characters): {TYPICAL!r}")
     texts = {name: repeated(unit) for name, unit in HOSTILE.items()}
@@ -125,6 +141,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     expected = round(float(module._analyser().polarity_scores(TYPICAL)["compound"]), 2)
     checks.expect("a message under the cap is scored whole", sentiment(TYPICAL), expected)
     checks.expect("hostile inputs within the cap", not checks.problems, True)
+    for name, code in HOSTILE_LANGUAGE.items():
+        checks.expect(f"{name} is read in its language", scored_language(texts[name]), code)
+    expected_es = round(float(analyser_for("es").polarity_scores(TYPICAL_ES)["compound"]), 2)
+    checks.expect(
+        "a Spanish message under the cap is scored whole", sentiment(TYPICAL_ES), expected_es
+    )
     if ratio > RATIO_FINDING:
         checks.finding(f"the worst input costs {ratio:.0f}x a typical message")
     return 1 if checks.problems else 0
