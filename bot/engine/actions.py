@@ -34,6 +34,7 @@ from bot.engine.contacts import find_or_create, reach
 from bot.engine.messages import contact_locale, customer_context, queue_to_contact, render_message
 from bot.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from bot.ledger import chain as log
+from bot.outbox.stale import drop_pending_updates
 from bot.render import FALLBACK_CHANNEL, format_span
 from bot.store.models import MAX_ID, AuditEvent, Case, Contact, Message, Note, NoteRevision
 from channels.catalog import ChannelName
@@ -259,6 +260,7 @@ def put_waiting(
             f"unknown waiting reason {reason!r}; use one of: {known}", field="reason"
         )
     case.status, case.waiting_reason = CaseStatus.WAITING, reason
+    drop_pending_updates(session, case.id, "the case started waiting")
     if eta is not None:
         case.eta, case.eta_missed_at = eta, None
     own = f"delay_{reason}"
@@ -302,6 +304,7 @@ def pause(session: Session, case: Case, *, actor: str, now: datetime) -> None:
     if case.paused:
         raise Conflict(f"updates for {case.label} are already paused", field="paused")
     case.paused, case.next_update_at = True, None
+    drop_pending_updates(session, case.id, "updates were paused")
     _touch(session, case, actor, "paused", now)
 
 
@@ -322,6 +325,7 @@ def resolve(
     if not resolution.strip():
         raise InvalidInput("say what was done: the resolution is empty", field="resolution")
     case.status, case.resolution, case.resolved_at = CaseStatus.RESOLVED, resolution.strip(), now
+    drop_pending_updates(session, case.id, "the case was resolved")
     case.next_update_at = None
     case.confirmation_requested_at = case.reminder_sent_at = case.confirm_due_at = None
     case.clarified_in = None
@@ -479,6 +483,7 @@ def close(session: Session, core: Core, case: Case, *, actor: str, now: datetime
     _require(case, "closed", CaseStatus.OPEN, CaseStatus.WAITING, CaseStatus.RESOLVED)
     log.append(session, event=LogEvent.CLOSED, at=now, actor=actor, case_id=case.id)
     _close(case, CloseReason.AGENT, now)
+    drop_pending_updates(session, case.id, "the case was closed")
     _tell_closed(session, core, case, now)
     _touch(session, case, actor, "closed", now)
 
@@ -505,6 +510,7 @@ def auto_close(session: Session, core: Core, case: Case, *, now: datetime, actor
         },
     )
     _close(case, CloseReason.AUTO_CLOSED, now)
+    drop_pending_updates(session, case.id, "the case was closed")
     _tell_closed(session, core, case, now)
 
 

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from bot.domain import Direction, MessageStatus, OutboxKind
 from bot.engine.contacts import Address
+from bot.outbox.priority import urgency_of
+from bot.outbox.stale import REPLACES_UPDATES, drop_pending_updates
 from bot.store.models import Message, Outbox
 
 
@@ -29,7 +31,11 @@ def enqueue(
     blocks: list[dict[str, Any]] | None = None,
     due_at: datetime | None = None,
 ) -> Message:
-    """Store an outbound message and its outbox row; the sender job does the sending."""
+    """Store an outbound message and its outbox row; the sender job does the sending. A new
+    update or delay notice replaces the case's interim update still waiting (bot/outbox/stale.py).
+    """
+    if kind in REPLACES_UPDATES:
+        drop_pending_updates(session, case_id, f"replaced by a newer {kind} before it went out")
     message = Message(
         case_id=case_id,
         contact_id=contact_id,
@@ -46,6 +52,7 @@ def enqueue(
             message=message,  # the unit of work inserts both in order, batched with others
             case_id=case_id,
             kind=kind,
+            priority=int(urgency_of(kind)),
             channel=address.channel,
             address=address.to,
             body=body,

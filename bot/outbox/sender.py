@@ -8,6 +8,10 @@ an interim update or delay notice is then marked failed and not resent (the next
 cadence, and no customer gets the same update twice), while a confirmation request, reminder or
 reply is sent again (a repeat is better than a case that auto-closes without the customer ever
 being asked). README, "Running at scale", states this per kind of message.
+
+Rows are claimed most urgent first (bot/outbox/priority.py: a customer's answer before
+confirmation requests, notices and then interim updates), and each channel sends its share in
+that order, re-checking for more urgent rows before each paced send (bot/outbox/lanes.py).
 """
 
 from __future__ import annotations
@@ -15,15 +19,15 @@ from __future__ import annotations
 import random
 import threading
 import time
-import zlib
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from bot.domain import (
@@ -41,6 +45,7 @@ from bot.errors import ChannelError
 from bot.ledger import chain as log
 from bot.outbox import edits
 from bot.outbox.delivery import record_failure
+from bot.outbox.lanes import ChannelLane, Claimed
 from bot.store.db import retry_unreachable
 from bot.store.models import Message, Outbox
 from channels.base import OutboundMessage, SendResult
@@ -66,9 +71,11 @@ class SendReport:
     retried: int = 0
     skipped: int = 0
     abandoned: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, outcome: str) -> None:
-        setattr(self, outcome, getattr(self, outcome) + 1)
+        with self._lock:  # every channel's send threads report here
+            setattr(self, outcome, getattr(self, outcome) + 1)
 
 
 def backoff(
@@ -83,13 +90,22 @@ def backoff(
     return timedelta(seconds=ceiling / 2 + rand() * ceiling / 2)
 
 
-def _claim(session: Session, core: Core, now: datetime, worker_id: str) -> list[Outbox]:
+def _claim(
+    session: Session,
+    core: Core,
+    now: datetime,
+    worker_id: str,
+    *only: ColumnElement[bool],
+    limit: int | None = None,
+) -> list[Outbox]:
+    """Lease due rows, the most urgent class first and the oldest due first within it
+    (ix_outbox_claim); `only` narrows them (one channel's more urgent rows)."""
     rows = list(
         session.scalars(
             select(Outbox)
-            .where(Outbox.status == OutboxStatus.PENDING, Outbox.not_before <= now)
-            .order_by(Outbox.not_before, Outbox.id)
-            .limit(core.config.worker.batch_size)
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.not_before <= now, *only)
+            .order_by(Outbox.priority, Outbox.not_before, Outbox.id)
+            .limit(limit or core.config.worker.batch_size)
             .with_for_update(skip_locked=True)
             # The checks before sending read each row's message, contact and case: load the
             # batch's in three queries rather than three per row.
@@ -144,70 +160,97 @@ def send_due(core: Core, worker_id: str = "worker") -> SendReport:
     report = SendReport()
     report.abandoned = recover_expired_leases(core, core.clock.now())
     with core.sessions.begin() as session:
-        claimed = []
         now = core.clock.now()
-        for row in _claim(session, core, now, worker_id):
-            if _left_channel(row) or _overtaken(row) or edits.superseded(session, row):
-                row.status, row.lease_until = OutboxStatus.SKIPPED, None
-                if row.message is not None:
-                    row.message.status = MessageStatus.SKIPPED
-                report.skipped += 1
-            elif retry_at := edits.waits_for_post(
-                session, row, now, core.config.worker.retry_backoff
-            ):
-                _hold_back(row, retry_at)  # an edit needs the post's id, known once it is sent
-            else:
-                claimed.append((row.id, _outbound(row, edits.edited_message(session, row))))
+        claimed = _ready(session, core, _claim(session, core, now, worker_id), now, report)
     _send_claimed(core, claimed, worker_id, report)
     return report
 
 
-def _send_claimed(
-    core: Core, claimed: list[tuple[int, OutboundMessage]], worker_id: str, report: SendReport
-) -> None:
-    """Send in `send_threads` lanes at once: a provider call takes a network round trip
-    (Twilio's is some 100-300 ms), so one lane would cap a worker at a few messages a second.
-    One customer's messages share a lane, so they still go out in the order they were queued.
+def _ready(
+    session: Session, core: Core, rows: list[Outbox], now: datetime, report: SendReport
+) -> list[Claimed]:
+    """The claimed rows that should go now; the others are skipped or held back."""
+    claimed = []
+    for row in rows:
+        if _left_channel(row) or _overtaken(row) or edits.superseded(session, row):
+            row.status, row.lease_until = OutboxStatus.SKIPPED, None
+            if row.message is not None:
+                row.message.status = MessageStatus.SKIPPED
+            report.add("skipped")
+        elif retry_at := edits.waits_for_post(session, row, now, core.config.worker.retry_backoff):
+            _hold_back(row, retry_at)  # an edit needs the post's id, known once it is sent
+        else:
+            outbound = _outbound(row, edits.edited_message(session, row))
+            claimed.append(Claimed(row.priority, row.not_before, row.id, outbound))
+    return claimed
+
+
+def _pull_urgent(
+    core: Core, channel: str, worker_id: str, report: SendReport, below: int
+) -> list[Claimed]:
+    """Claim the channel's due rows of a class more urgent than `below`, queued since the run's
+    claim. A read that locks nothing looks first, so the usual answer (none) costs one indexed
+    query and no write lock."""
+    now = core.clock.now()
+    more_urgent = (Outbox.channel == channel, Outbox.priority < below)
+    with core.readers() as session:
+        found = session.scalar(
+            select(Outbox.id)
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.not_before <= now, *more_urgent)
+            .limit(1)
+        )
+    if found is None:
+        return []
+    with core.sessions.begin() as session:
+        rows = _claim(
+            session, core, now, worker_id, *more_urgent, limit=core.config.worker.send_threads
+        )
+        return _ready(session, core, rows, now, report)
+
+
+def _send_claimed(core: Core, claimed: list[Claimed], worker_id: str, report: SendReport) -> None:
+    """Each channel sends its rows on its own (bot/outbox/lanes.py), in `send_threads` threads:
+    a provider call takes a network round trip (Twilio's is some 100-300 ms), so one thread
+    would cap a worker at a few messages a second.
 
     Pacing makes sends wait; what cannot go out well inside the lease is handed back, so no
     row is ever sent by a worker whose lease on it has run out.
     """
     deadline = time.monotonic() + core.config.worker.lease.total_seconds() / 2
-    lanes: list[list[tuple[int, OutboundMessage]]] = [
-        [] for _ in range(max(1, min(core.config.worker.send_threads, len(claimed))))
-    ]
+    by_channel: dict[str, list[Claimed]] = defaultdict(list)
     for row in claimed:
-        lanes[zlib.crc32(row[1].to.encode()) % len(lanes)].append(row)
-    lock = threading.Lock()
+        by_channel[row.outbound.channel].append(row)
 
-    def run_lane(lane: list[tuple[int, OutboundMessage]]) -> list[int]:
-        for position, (row_id, outbound) in enumerate(lane):
-            outcome = _send_one(core, row_id, outbound, worker_id, deadline)
-            if outcome == "late":
-                return [row_id for row_id, _ in lane[position:]]
-            with lock:
-                report.add(outcome)
-        return []
+    def deliver(row: Claimed) -> None:
+        report.add(_send_one(core, row.row_id, row.outbound, worker_id, deadline))
 
+    lanes = [
+        ChannelLane(
+            rows,
+            threads=core.config.worker.send_threads,
+            paced=traits(channel).paced,
+            wait_turn=core.channels[channel].wait_turn,
+            deliver=deliver,
+            release=partial(_release, core),
+            pull_urgent=partial(_pull_urgent, core, channel, worker_id, report),
+            deadline=deadline,
+        )
+        for channel, rows in by_channel.items()
+    ]
     if len(lanes) == 1:
-        late = run_lane(lanes[0])
-    else:
-        with ThreadPoolExecutor(len(lanes), thread_name_prefix="send") as pool:
-            late = [row_id for left in pool.map(run_lane, lanes) for row_id in left]
-    if late:
-        _release(core, late)
+        lanes[0].run()
+    elif lanes:
+        with ThreadPoolExecutor(len(lanes), thread_name_prefix="channel") as pool:
+            for done in [pool.submit(lane.run) for lane in lanes]:
+                done.result()
 
 
 def _send_one(
     core: Core, row_id: int, outbound: OutboundMessage, worker_id: str, deadline: float
 ) -> str:
-    """Hand one row to its channel and record the outcome; returns the SendReport field, or
-    "late" when its turn came after the deadline (it is handed back untried)."""
+    """Hand one row, whose turn has come (ChannelLane waits it), to its channel and record the
+    outcome; returns the SendReport field."""
     channel = core.channels[outbound.channel]
-    if traits(outbound.channel).paced:
-        channel.wait_turn(outbound)  # pacing first: a row is marked handed only as it really goes
-    if time.monotonic() > deadline:
-        return "late"
     if not _hand_over(core, row_id, worker_id):
         return "skipped"  # the lease ran out and another worker has the row now
     # The message has gone (or not) whatever the database does next, so the bookkeeping

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.domain import CaseStatus, Direction, MessageStatus, OutboxKind, OutboxStatus
+from bot.outbox.priority import urgency_of
 from channels.catalog import ChannelName
 
 
@@ -172,12 +173,19 @@ class Message(Base):
     contact: Mapped[Contact | None] = relationship()
 
 
+def _priority_from_kind(context: Any) -> int:
+    """A row queued without its class (an alert) gets its kind's (bot/outbox/priority.py)."""
+    return int(urgency_of(context.get_current_parameters()["kind"]))
+
+
 class Outbox(Base):
     """Messages waiting to be handed to a channel; written in the transaction that wants them."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "not_before"),
+        # The sender's claim: the most urgent class first, oldest due first within it.
+        Index("ix_outbox_claim", "status", "priority", "not_before", "id"),
         Index("ix_outbox_message_id", "message_id"),  # the chat page's join (webchat_view)
         Index("ix_outbox_kind_sent_at", "kind", "sent_at"),  # interim updates on time (report)
     )
@@ -187,6 +195,8 @@ class Outbox(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     kind: Mapped[OutboxKind] = mapped_column(stored_enum(OutboxKind))
+    # Who goes first at a sender's limit: its kind's class, 0 (a customer's answer) to 4.
+    priority: Mapped[int] = mapped_column(default=_priority_from_kind, server_default="4")
     channel: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
