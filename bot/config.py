@@ -316,10 +316,32 @@ class Program(Strict):
     """Who the customer is talking to; shown in HELP replies and templates."""
 
     name: str = "keepposted support"
-    contact: str = "reply here or call us"
+    # How else to reach the team, in words: one sentence, or one per locale
+    # ({en: "call 1-800-555-0199", es: "llame al 1-800-555-0199"}), read along the same chain
+    # as templates (es-MX -> es -> the program's locale -> the first given).
+    contact: str | dict[LocaleTag, str] = "reply here or call us"
     # The language of contacts with no locale of their own, and the last step of every
     # fallback chain (es-MX -> es -> this). Templates without a locale suffix are English.
     locale: LocaleTag = "en"
+
+    @field_validator("contact", mode="after")
+    @classmethod
+    def _some_contact(cls, contact: str | dict[str, str]) -> str | dict[str, str]:
+        if isinstance(contact, dict) and not contact:
+            raise ValueError("give the contact sentence, or one per locale")
+        return contact
+
+    def for_locale(self, locale: str | None) -> dict[str, str]:
+        """What templates see as `program`, with `contact` in the reader's language."""
+        return {"name": self.name, "contact": self.contact_in(locale), "locale": self.locale}
+
+    def contact_in(self, locale: str | None) -> str:
+        if isinstance(self.contact, str):
+            return self.contact
+        parts = (locale or self.locale).split("-")
+        tags = ["-".join(parts[:i]) for i in range(len(parts), 0, -1)] + [self.locale]
+        found = next((self.contact[tag] for tag in tags if tag in self.contact), None)
+        return found if found is not None else next(iter(self.contact.values()))
 
 
 class Config(Strict):

@@ -104,7 +104,7 @@ def problem_text(
 ) -> str:
     """The sentence for a post the chat cannot take (templates/webchat/problem.txt.j2), in the
     reader's `locale` (the program's by default)."""
-    context = {"program": config.program.model_dump(), "problem": problem, **details}
+    context = {"program": config.program.for_locale(locale), "problem": problem, **details}
     return templates.render(ChannelName.WEBCHAT, "problem", context, locale=locale)
 
 
@@ -112,7 +112,7 @@ def link_problem(
     templates: Templates, config: Config, reason: str, locale: str | None = None
 ) -> tuple[str, str]:
     """The heading and the explanation of why a link does not open (link_error.txt.j2)."""
-    context = {"program": config.program.model_dump(), "reason": reason}
+    context = {"program": config.program.for_locale(locale), "reason": reason}
     text = templates.render(ChannelName.WEBCHAT, "link_error", context, locale=locale)
     title, _, explanation = text.partition("\n")
     return title, explanation
@@ -134,7 +134,7 @@ def page_words(templates: Templates, config: Config, locale: str | None = None) 
     """The chat page's fixed words (templates/webchat/page_words.json.j2, one JSON object) in
     `locale`. Each file along the locale chain is laid over the English one, so a key a
     translation lacks still reads, in the next language of the chain."""
-    context = {"program": config.program.model_dump()}
+    context = {"program": config.program.for_locale(locale)}
     chain = [s for group in locale_chain(locale, templates.default_locale) for s in group]
     words: dict[str, str] = {}
     for suffix in reversed(chain):  # English first, the reader's own language last

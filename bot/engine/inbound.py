@@ -108,7 +108,10 @@ def handle_inbound(
     """
     check_inbound(inbound)
     # Read before the transaction opens: on SQLite it holds the write lock for every writer.
-    reading, score = read_reply(inbound.body, core.keywords), sentiment(inbound.body)
+    # The score reads the language the words are in (flows/sentiment.py guesses it when the
+    # keywords do not say), so a furious Spanish message alerts as an English one does.
+    reading = read_reply(inbound.body, core.keywords)
+    score = sentiment(inbound.body, reading.language)
     with core.sessions.begin() as session:
         if admit is not None:
             admit(session)
@@ -165,7 +168,9 @@ def handle_received(core: Core, limit: int | None = None) -> int:
                 # (flows/sentiment.py) keeps that to milliseconds whatever the text.
                 reading = read_reply(message.body, core.keywords)
                 with session.begin_nested():
-                    _answer(session, core, message, reading, sentiment(message.body))
+                    _answer(
+                        session, core, message, reading, sentiment(message.body, reading.language)
+                    )
             except Exception:  # a message the flows choke on is kept, not retried forever
                 logger.exception("could not answer message %s; it is kept unanswered", message.id)
                 message.handled_at = core.clock.now()
@@ -342,7 +347,7 @@ def _answer_stranger(
     )
     if recently:
         return
-    context = {"program": core.config.program.model_dump()}
+    context = {"program": core.config.program.for_locale(reading.language)}
     # No contact to store a language on: answer in the one the stranger wrote in.
     body = core.templates.render(channel, template, context, locale=reading.language)
     enqueue(

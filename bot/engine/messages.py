@@ -45,7 +45,7 @@ def customer_context(
     locale = contact_locale(contact, core)
     at = at or core.clock.now()
     context: dict[str, Any] = {
-        "program": core.config.program.model_dump(),
+        "program": core.config.program.for_locale(locale),
         "contact": {"name": contact.name or "", "first_name": (contact.name or "").split(" ")[0]},
     }
     if case is not None:

@@ -56,7 +56,7 @@ SLACK_EXTRAS = ("answer", "answered")
 
 def sample_context(config: Config, locale: str | None = None) -> dict[str, Any]:
     return {
-        "program": config.program.model_dump(),
+        "program": config.program.for_locale(locale),
         "contact": {"name": "Maria Gomez", "first_name": "Maria"},
         "case": {
             "id": 1042,

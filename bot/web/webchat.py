@@ -140,7 +140,7 @@ def _render_page(core: Core, channel: WebchatInbound, token: str, **form: Any) -
             ChannelName.WEBCHAT,
             "page",
             {
-                "program": core.config.program.model_dump(),
+                "program": core.config.program.for_locale(contact_locale(case.contact, core)),
                 "case": case_view(core, case),
                 "state": answer_state(core, case, now),
                 "messages": shown.messages,
@@ -169,7 +169,7 @@ def _problem_page(core: Core, exc: KeeppostedError, locale: str) -> tuple[str, i
         ChannelName.WEBCHAT,
         "link_error",
         {
-            "program": core.config.program.model_dump(),
+            "program": core.config.program.for_locale(locale),
             "lang": locale,
             "words": page_words(core.templates, core.config, locale),
             "status": status,

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.core import Core
+from bot.engine import actions
 from bot.engine import inbound as engine
 from bot.engine.inbound import accept_inbound, answer_or_keep, handle_inbound, handle_received
-from bot.store.models import Message
+from bot.store.models import Message, Outbox
 from channels.base import InboundMessage
 from flows.sentiment import sentiment
 
@@ -48,9 +49,9 @@ def test_sentiment_is_read_before_the_write_lock_is_taken(
 ) -> None:
     seen: list[bool] = []
 
-    def probing(text: str) -> float:
+    def probing(text: str, language: str | None = None) -> float:
         seen.append(write_lock_is_free(database_url))
-        return sentiment(text)
+        return sentiment(text, language)
 
     monkeypatch.setattr(engine, "sentiment", probing)
     for n, channel in enumerate(sorted(SENDERS)):
@@ -70,3 +71,30 @@ def test_the_worker_stores_the_sentiment_of_what_was_accepted(core: Core) -> Non
         scores = list(session.scalars(select(Message.sentiment).order_by(Message.id)))
     assert scores[0] == sentiment(ANGRY) and scores[0] is not None and scores[0] <= -0.6
     assert scores[1] == sentiment("not good " * 4445)
+
+
+@pytest.mark.parametrize(
+    "furious",
+    [
+        "Es una vergüenza, llevo tres semanas sin servicio, son unos inútiles",
+        "C'est inadmissible, personne ne répond, je suis furieux",
+        "Péssimo atendimento, estou muito irritado, que absurdo",
+    ],
+)
+def test_a_furious_customer_alerts_in_any_language(core: Core, furious: str) -> None:
+    with core.sessions.begin() as session:
+        actions.open_case(
+            session,
+            core,
+            subject="Sin internet",
+            contact={"phone": SENDERS["sms"]},
+            actor="api",
+            now=core.clock.now(),
+        )
+    handle_inbound(core, inbound("sms", furious, "SMFURIOUS1"))
+    with core.sessions() as session:
+        stored = session.scalar(select(Message).where(Message.body == furious))
+        assert stored is not None and stored.sentiment is not None
+        assert stored.sentiment <= core.config.sentiment.alert_below
+        alerts = list(session.scalars(select(Outbox.body).where(Outbox.kind == "alert")))
+    assert len(alerts) == 1 and "Strongly negative" in alerts[0], alerts

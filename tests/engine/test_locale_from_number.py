@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
+from bot.config import Program, parse_config
 from bot.core import Core
+from bot.errors import ConfigError
 from bot.phones import locale_for_number, to_e164
 from flows.vocabulary import DEFAULT_LANGUAGES
 from tests.conftest import Customer, open_case
@@ -59,3 +61,31 @@ def test_the_customers_words_correct_a_guess_but_never_a_given_locale(
 def _contact(client: FlaskClient, auth: dict[str, str], case_id: int) -> tuple[str, bool]:
     contact = client.get(f"/api/v1/cases/{case_id}", headers=auth).get_json()["contact"]
     return contact["locale"], contact["locale_inferred"]
+
+
+def test_the_program_contact_may_be_given_per_locale() -> None:
+    program = Program(contact={"en": "call 1-800-555-0199", "es": "llame al 1-800-555-0199"})
+    assert program.contact_in("es-MX") == "llame al 1-800-555-0199"
+    assert program.contact_in("fr") == "call 1-800-555-0199"  # the program's locale next
+    assert program.contact_in(None) == "call 1-800-555-0199"
+    assert Program(contact={"es": "llame"}).contact_in("fr") == "llame"  # the first given
+    assert Program(contact="call us").for_locale("es")["contact"] == "call us"
+    with pytest.raises(ConfigError, match=r"program\.contact"):
+        parse_config({"program": {"contact": {}}})
+    with pytest.raises(ConfigError, match="unknown locale"):
+        parse_config({"program": {"contact": {"xx-99": "call"}}})
+
+
+def test_help_names_the_contact_in_the_customers_language(
+    core: Core, client: FlaskClient, auth: dict[str, str], channels: dict[str, FakeChannel]
+) -> None:
+    contact = {"en": "call 1-800-555-0199", "es": "llame al 1-800-555-0199"}
+    core.config = core.config.model_copy(
+        update={"program": core.config.program.model_copy(update={"contact": contact})}
+    )
+    open_case(client, auth, contact={"phone": "+52 55 1234 5678"})
+    lucia = Customer(core, channels, "+525512345678")
+    lucia.inbox()
+    lucia.says("AYUDA")
+    [help_text] = lucia.inbox()
+    assert "Llame al 1-800-555-0199" in help_text and "call" not in help_text
