@@ -47,8 +47,3 @@ URGENCY: dict[OutboxKind, Urgency] = {
 def urgency_of(kind: OutboxKind | str) -> Urgency:
     """A kind's class; a kind added later without a class of its own waits with the updates."""
     return URGENCY.get(OutboxKind(kind), Urgency.UPDATE)
-
-
-def label(priority: int) -> str:
-    """The class's name in lower case, for metrics labels: `answer`, ..., `update`."""
-    return Urgency(priority).name.lower()

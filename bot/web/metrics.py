@@ -4,9 +4,10 @@ Two kinds of figures, from two sources:
 
 - **From the database, at scrape time** (`DatabaseCollector`): messages by channel, direction
   and status, cases by status, the due backlog and the outbox (`bot/ops/backlog.py`, what
-  `keepposted status` prints), failed sends. Every web process reads the same rows, so any of
-  them gives the same truth; Prometheus needs to scrape only one. When the database cannot be
-  read, the scrape still answers, with `keepposted_database_up 0`.
+  `keepposted status` prints) and what waits in it per priority class, failed sends. Every web
+  process reads the same rows, so any of them gives the same truth; Prometheus needs to scrape
+  only one. When the database cannot be read, the scrape still answers, with
+  `keepposted_database_up 0`.
 - **In-process** (`RequestMetrics`): webhook latency and HTTP responses by route. The route
   label is the URL rule (`/c/<token>/messages`), never the path, which holds signed tokens;
   the method label is a known method or `other`. No request can add a series of its own.
@@ -46,6 +47,7 @@ from bot.core import Core
 from bot.domain import OutboxStatus
 from bot.errors import Unauthorized
 from bot.ops.backlog import measure
+from bot.outbox.priority import Urgency
 from bot.store.db import unreachable
 from bot.store.models import Case, Message, Outbox
 
@@ -183,6 +185,7 @@ class DatabaseCollector:
             "Outbound messages queued in the last hour and given up on",
             backlog.failed_last_hour,
         )
+        yield from _waiting_by_class(session, now)
         late = GaugeMetricFamily(
             "keepposted_interim_late_seconds",
             "How late interim updates went out (sent minus due) over the newest ones sent",
@@ -195,6 +198,37 @@ class DatabaseCollector:
             if value is not None:
                 late.add_metric([quantile], value)
         yield late
+
+
+def _waiting_by_class(session: Session, now: datetime) -> Iterator[Metric]:
+    """Ready messages and the oldest one's wait per priority class (bot/outbox/priority.py), in
+    one query on ix_outbox_claim. Every class is always there (0 when empty), so a dashboard
+    shows a class's backlog going to zero rather than its series vanishing."""
+    waiting = GaugeMetricFamily(
+        "keepposted_outbox_waiting_by_class",
+        "Outbound messages ready to send and not yet taken, by priority class (answer first)",
+        labels=["priority"],
+    )
+    oldest = GaugeMetricFamily(
+        "keepposted_outbox_oldest_waiting_by_class_seconds",
+        "How long the oldest ready outbound message of each priority class has waited",
+        labels=["priority"],
+    )
+    found = {
+        priority: (count, first)
+        for priority, count, first in session.execute(
+            select(Outbox.priority, func.count(), func.min(Outbox.not_before))
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.not_before <= now)
+            .group_by(Outbox.priority)
+        )
+    }
+    for urgency in Urgency:
+        count, first = found.get(int(urgency), (0, None))
+        name = urgency.name.lower()
+        waiting.add_metric([name], count)
+        oldest.add_metric([name], max((now - first).total_seconds(), 0.0) if first else 0.0)
+    yield waiting
+    yield oldest
 
 
 class RequestMetrics:

@@ -20,6 +20,9 @@ from bot.app import create_app
 from bot.clock import FrozenClock
 from bot.config import Config, Settings
 from bot.core import Core, create_core
+from bot.domain import OutboxKind
+from bot.engine.contacts import Address
+from bot.outbox.queue import enqueue
 from bot.worker import advance_due_updates, tick
 from channels.registry import ChannelRegistry
 from tests.conftest import (
@@ -89,6 +92,8 @@ def test_every_figure_is_named_and_explained(client: FlaskClient) -> None:
         "keepposted_outbox_expired_leases",
         "keepposted_outbox_failed_last_hour",
         "keepposted_interim_late_seconds",
+        "keepposted_outbox_waiting_by_class",
+        "keepposted_outbox_oldest_waiting_by_class_seconds",
     ):
         assert name in scraped.families, name
         assert scraped.families[name].documentation, name
@@ -155,6 +160,35 @@ def test_the_backlog_is_what_keepposted_status_measures(
     sent = scrape(client)
     assert sent.value("keepposted_outbox_waiting") == 0
     assert sent.value("keepposted_interim_late_seconds", quantile="0.5") == 15 * 60 + 40
+
+
+def test_the_outbox_is_measured_per_priority_class(
+    client: FlaskClient, core: Core, clock: FrozenClock
+) -> None:
+    def queue(kind: OutboxKind, to: str) -> None:
+        with core.sessions.begin() as session:
+            now = clock.now()
+            enqueue(
+                session, address=Address("sms", to), body="hi", template="t", kind=kind, now=now
+            )
+
+    queue(OutboxKind.INTERIM, "+14155550110")
+    clock.advance(timedelta(seconds=30))
+    queue(OutboxKind.INTERIM, "+14155550111")
+    clock.advance(timedelta(seconds=20))
+    queue(OutboxKind.REPLY, "+14155550112")
+    clock.advance(timedelta(seconds=5))
+    scraped = scrape(client)
+    waiting = "keepposted_outbox_waiting_by_class"
+    oldest = "keepposted_outbox_oldest_waiting_by_class_seconds"
+    assert scraped.value(waiting, priority="answer") == 1
+    assert scraped.value(oldest, priority="answer") == 5
+    assert scraped.value(waiting, priority="update") == 2
+    assert scraped.value(oldest, priority="update") == 55
+    for empty in ("team", "confirmation", "notice"):  # every class is there, at 0
+        assert scraped.value(waiting, priority=empty) == 0
+        assert scraped.value(oldest, priority=empty) == 0
+    assert scraped.value("keepposted_outbox_waiting") == 3  # the classes add up
 
 
 def test_a_database_that_is_down_gives_database_up_0_not_an_error(
