@@ -5,7 +5,7 @@ templates that locale still lacks (those customers read the default wording)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,14 +38,32 @@ from channels.webchat import (
 )
 
 SAMPLE_AT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
-# Templates whose wording depends on the case's status are shown once per status they serve.
-STATUS_VARIANTS = {
-    "interim": ("open", "waiting"),
-    "status": ("open", "waiting", "resolved", "closed"),
-    "clarify": ("open", "resolved"),
-    "media_received": ("open", "resolved"),
-    "status_text": ("open", "waiting", "resolved", "closed"),  # the web chat page's status line
+# Templates whose wording depends on the case are shown once per variant they serve: a label,
+# and what the variant changes in the sample (the case's fields under "case", else the
+# template's own values). "open" is the sample as it is.
+Variant = tuple[str, dict[str, Any]]
+_LATE: Variant = ("late", {"case": {"eta": "", "eta_missed": True}})  # the ETA passed
+
+
+def _statuses(*names: str) -> tuple[Variant, ...]:
+    return tuple((name, {"case": {"status": name}}) for name in names)
+
+
+VARIANTS: dict[str, tuple[Variant, ...]] = {
+    "interim": (*_statuses("open", "waiting"), _LATE),
+    "status": (*_statuses("open", "waiting", "resolved", "closed"), _LATE),
+    "clarify": _statuses("open", "resolved"),
+    "media_received": _statuses("open", "resolved"),
+    "status_text": _statuses("open", "waiting", "resolved", "closed"),  # the chat page's line
+    "case_closed": (("open", {}), ("agent", {"close_reason": "agent"})),
 }
+
+
+def variants(name: str, context: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The sample context for each variant of template `name`, with the variant's label."""
+    for label, change in VARIANTS.get(name, (("open", {}),)):
+        values = {key: value for key, value in change.items() if key != "case"}
+        yield label, {**context, **values, "case": {**context["case"], **change.get("case", {})}}
 
 
 # The customer-facing wording a translation should cover, besides customer_templates: the chat
@@ -174,14 +192,13 @@ def _check_sms(
     with it off, a text only UCS-2 for what transliteration would fix gets a hint."""
     tag = f" [{locale}]" if locale else ""
     for name in customer_templates(config):
-        for status in STATUS_VARIANTS.get(name, ("open",)):
-            data = {**context, "case": {**context["case"], "status": status}}
+        for variant, data in variants(name, context):
             try:
                 text = templates.render(ChannelName.SMS, name, data, locale=locale)
             except TemplateError as exc:
                 report.failed(f"sms/{name}{tag}", exc)
                 continue
-            label = f"sms/{name}{tag}" + (f" [{status}]" if status != "open" else "")
+            label = f"sms/{name}{tag}" + (f" [{variant}]" if variant != "open" else "")
             _echo_sms(config, label, text, report)
 
 
@@ -350,10 +367,9 @@ def _echo_webchat_wording(
     if not templates.has(ChannelName.WEBCHAT, name, locale=locale):
         return
     tag = f" [{locale}]" if locale else ""
-    for status in STATUS_VARIANTS.get(name, ("open",)):
-        data = {**context, "case": {**context["case"], "status": status}}
+    for variant, data in variants(name, context):
         text = templates.render(ChannelName.WEBCHAT, name, data, locale=locale)
-        echo(f"  webchat/{name}{tag} [{status}]: {text.replace(chr(10), ' / ')}")
+        echo(f"  webchat/{name}{tag} [{variant}]: {text.replace(chr(10), ' / ')}")
 
 
 def _render_slack_layouts(

@@ -14,7 +14,7 @@ from bot.core import Core
 from bot.domain import NoteKind, OutboxKind
 from bot.engine import actions
 from bot.engine.messages import customer_context
-from bot.ops.config_check import STATUS_VARIANTS, _sample_page, sample_context
+from bot.ops.config_check import _sample_page, sample_context, variants
 from bot.render import customer_templates
 from bot.resources import templates_root
 from bot.store.models import Case, Outbox
@@ -71,8 +71,7 @@ def test_no_customer_template_or_page_shows_a_note(
         templates = chat_core.templates
         for channel, names in customer_template_names().items():
             for name in names:
-                for status in STATUS_VARIANTS.get(name, ("open",)):
-                    data = context | {"case": context["case"] | {"status": status}}
+                for _, data in variants(name, context):
                     rendered.append(templates.render(channel, name, data))
         for name in customer_templates(chat_core.config):
             blocks = templates.render_blocks("slack", name, context | {"text": "Sample."})

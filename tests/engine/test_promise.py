@@ -105,7 +105,7 @@ def test_a_missed_eta_is_never_stated_as_the_future(
     later(clock, core, hours=12)
     updates = maria.inbox()
     assert updates, "the next interim update went out"
-    assert all("We are late on the time we gave you" in u for u in updates)
+    assert all("We are running late; a new time frame" in u for u in updates)
     assert not any("We expect it sorted by" in u for u in updates)
 
     new_eta = clock.now() + timedelta(days=1)
