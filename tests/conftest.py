@@ -257,7 +257,7 @@ def open_case(client: FlaskClient, auth: dict[str, str], **fields: Any) -> dict[
     body = {
         "subject": "Internet down",
         "priority": "P2",
-        "contact": {"name": "Maria Gomez", "phone": "+14155550101"},
+        "contact": {"name": "Maria Gomez", "phone": "+12125550101"},
     } | fields
     response = client.post("/api/v1/cases", json=body, headers=auth)
     assert response.status_code == 201, response.get_json()

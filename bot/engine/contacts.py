@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import Config, check_locale, check_timezone
 from bot.errors import Conflict, InvalidInput
-from bot.phones import locale_for_number, region_of, to_e164, zone_for_number
+from bot.phones import locale_for_number, to_e164, zone_for_number
 from bot.render import language_of
 from bot.store.models import Contact
 from channels.catalog import channel_names, traits
@@ -150,17 +150,17 @@ def find_or_create(
 def _settle_zone(
     contact: Contact, config: Config, *, given: str | None, phone_changed: bool
 ) -> None:
-    """A zone given by a client wins for good. With none, a number from another country than
-    `default_region` says where the contact most likely is (bot/phones.py), so quiet hours are
-    theirs rather than the ops zone; a home number keeps the ops zone, as ops configured it.
-    Only an inferred zone follows a new number."""
+    """A zone given by a client wins for good. With none, the number says where the contact
+    most likely is (bot/phones.py): a +61 mobile is in Sydney, a 415 number in Los Angeles, so
+    quiet hours are the customer's own, not the ops zone's (a US contact centre in New York
+    would otherwise text California at 05:00). A number spanning zones (a toll-free one) takes
+    the ops zone when it is one of them. Only an inferred zone follows a new number."""
     if given:
         contact.timezone_inferred = False
     elif contact.phone and (
         contact.timezone is None or (phone_changed and contact.timezone_inferred)
     ):
-        abroad = region_of(contact.phone) != config.default_region.upper()
-        zone = zone_for_number(contact.phone) if abroad else None
+        zone = zone_for_number(contact.phone, prefer=config.timezone)
         contact.timezone, contact.timezone_inferred = zone, zone is not None
 
 

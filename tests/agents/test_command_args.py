@@ -48,8 +48,8 @@ def words_after_options(text: str, *names: str) -> tuple[Words, dict[str, list[s
         ("ping <!here> and <!subteam^S1|@oncall>", "ping !here and @oncall"),
         ("docs <https://acme.test/x|the guide>", "docs the guide"),
         ("docs <https://acme.test/x>", "docs https://acme.test/x"),
-        ("new <tel:+14155550101|(415) 555-0101> Router", "new (415) 555-0101 Router"),
-        ("new <tel:+14155550101> Router", "new +14155550101 Router"),
+        ("new <tel:+12125550101|(212) 555-0101> Router", "new (212) 555-0101 Router"),
+        ("new <tel:+12125550101> Router", "new +12125550101 Router"),
         ("mail <mailto:ana@acme.test|ana@acme.test>", "mail ana@acme.test"),
         ("mail <mailto:ana@acme.test>", "mail ana@acme.test"),
         ("“Router down” again", '"Router down" again'),
@@ -112,10 +112,10 @@ def test_rest_unquotes_a_quoted_phrase() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "new 4155550101 Router down --priority P2 --category net",
-        "new --priority P2 4155550101 Router down --category net",
-        "new 4155550101 --category=net Router down --priority=P2",
-        "new 4155550101 Router --Priority P2 down --CATEGORY net",
+        "new 2125550101 Router down --priority P2 --category net",
+        "new --priority P2 2125550101 Router down --category net",
+        "new 2125550101 --category=net Router down --priority=P2",
+        "new 2125550101 Router --Priority P2 down --CATEGORY net",
     ],
 )
 def test_options_are_found_anywhere(text: str) -> None:
@@ -124,7 +124,7 @@ def test_options_are_found_anywhere(text: str) -> None:
         "priority": ["P2"],
         "category": ["NET"],
     }
-    assert words.rest(1) == "4155550101 Router down"
+    assert words.rest(1) == "2125550101 Router down"
 
 
 def test_options_leave_free_text_spacing_alone() -> None:
@@ -135,7 +135,7 @@ def test_options_leave_free_text_spacing_alone() -> None:
 
 def test_option_values_may_be_quoted() -> None:
     words, options = words_after_options(
-        "new 4155550101 Router --name 'Ana Gomez' --ref “ZD 1”", "name", "ref"
+        "new 2125550101 Router --name 'Ana Gomez' --ref “ZD 1”", "name", "ref"
     )
     assert options == {"name": ["Ana Gomez"], "ref": ["ZD 1"]}
     assert words.rest(2) == "Router"
@@ -155,10 +155,10 @@ def test_quoted_dashes_and_lone_dashes_are_text() -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("new 4155550101 Router --color red", "unknown option --color"),
+        ("new 2125550101 Router --color red", "unknown option --color"),
         ("update 1 text --force", "unknown option --force (allowed: none)"),
-        ("new 4155550101 Router --priority", "--priority needs a value"),
-        ("new 4155550101 Router --priority P1 --priority P2", "--priority is given twice"),
+        ("new 2125550101 Router --priority", "--priority needs a value"),
+        ("new 2125550101 Router --priority P1 --priority P2", "--priority is given twice"),
     ],
 )
 def test_bad_options_are_usage_errors(text: str, problem: str) -> None:
@@ -215,26 +215,26 @@ def test_user_id_missing_says_who(word: str | None) -> None:
 @pytest.mark.parametrize(
     ("text", "phone", "subject"),
     [
-        ("+1 (415) 555-0101 Router down", "+14155550101", "Router down"),
-        ("415.555.0101 Router down", "+14155550101", "Router down"),
-        ("(415) 555 0101 Router down", "+14155550101", "Router down"),
-        ("415-555-0101 Router down", "+14155550101", "Router down"),
-        ("4155550101 Router down", "+14155550101", "Router down"),
-        ("+14155550101 Router down", "+14155550101", "Router down"),
-        ("1 415 555 0101 Router down", "+14155550101", "Router down"),
-        ("+1-415-555-0101 Router down", "+14155550101", "Router down"),
+        ("+1 (212) 555-0101 Router down", "+12125550101", "Router down"),
+        ("212.555.0101 Router down", "+12125550101", "Router down"),
+        ("(212) 555 0101 Router down", "+12125550101", "Router down"),
+        ("212-555-0101 Router down", "+12125550101", "Router down"),
+        ("2125550101 Router down", "+12125550101", "Router down"),
+        ("+12125550101 Router down", "+12125550101", "Router down"),
+        ("1 212 555 0101 Router down", "+12125550101", "Router down"),
+        ("+1-212-555-0101 Router down", "+12125550101", "Router down"),
         ("+44 20 7946 0018 London office offline", "+442079460018", "London office offline"),
         ("+442079460018 London", "+442079460018", "London"),
         # A subject that starts with a number is not swallowed into the phone number.
-        ("415-555-0101 3 lines down", "+14155550101", "3 lines down"),
-        ("(415) 555-0101 3 lines down", "+14155550101", "3 lines down"),
-        ("415 555 0101 10 people affected", "+14155550101", "10 people affected"),
-        ("+1 (415) 555-0101 2 routers", "+14155550101", "2 routers"),
-        ("4155550101 2026 invoice wrong", "+14155550101", "2026 invoice wrong"),
+        ("212-555-0101 3 lines down", "+12125550101", "3 lines down"),
+        ("(212) 555-0101 3 lines down", "+12125550101", "3 lines down"),
+        ("212 555 0101 10 people affected", "+12125550101", "10 people affected"),
+        ("+1 (212) 555-0101 2 routers", "+12125550101", "2 routers"),
+        ("2125550101 2026 invoice wrong", "+12125550101", "2026 invoice wrong"),
         ("+44 20 7946 0018 3 desks", "+442079460018", "3 desks"),
-        ('415 555 0101 "Router   down"', "+14155550101", "Router   down"),
-        ("4155550101 'Router down'", "+14155550101", "Router down"),
-        ("4155550101", "+14155550101", ""),
+        ('212 555 0101 "Router   down"', "+12125550101", "Router   down"),
+        ("2125550101 'Router down'", "+12125550101", "Router down"),
+        ("2125550101", "+12125550101", ""),
     ],
 )
 def test_phone_numbers_in_any_common_format(text: str, phone: str, subject: str) -> None:
@@ -244,9 +244,9 @@ def test_phone_numbers_in_any_common_format(text: str, phone: str, subject: str)
 
 
 def test_tel_link_from_slack_is_a_phone() -> None:
-    words = Words.of("new <tel:4155550101|(415) 555-0101> Router down")
+    words = Words.of("new <tel:2125550101|(212) 555-0101> Router down")
     assert phone_or_user(words, 1, "US") == (
-        {"phone": "+14155550101", "channel": "sms"},
+        {"phone": "+12125550101", "channel": "sms"},
         "Router down",
     )
 

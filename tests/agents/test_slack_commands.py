@@ -34,7 +34,7 @@ from tests.support.slack_harness import (
     flatten,
 )
 
-PHONE = "+14155550101"  # open_case's customer
+PHONE = "+12125550101"  # open_case's customer
 SPEC_SUBCOMMANDS = [
     *("new", "update", "note", "notes", "status", "wait", "eta", "cadence", "pause"),
     *("resume", "resolve", "close", "reopen", "assign", "list", "summary", "help"),
@@ -154,13 +154,13 @@ def test_new_for_a_phone_number_with_options(workspace: Workspace) -> None:
     shown = ask(
         workspace,
         AGENT,
-        "new +1 (415) 555-0101 3 lines down &amp; no dial tone "
+        "new +1 (212) 555-0101 3 lines down &amp; no dial tone "
         "--priority p1 --category outage --ref=ZD-42 --name 'Maria Gomez'",
     )
     assert "Opened #1; first update Mon 23 Nov, 10:15 EST." in shown, shown
     assert "#1  3 lines down & no dial tone" in shown  # the header is plain text
     assert "*Priority*\nP1" in shown
-    assert "*Customer*\nMaria Gomez +14155550101 (sms)" in shown
+    assert "*Customer*\nMaria Gomez +12125550101 (sms)" in shown
     assert f"*Assignee*\n<@{AGENT}>" in shown
     assert "ref ZD-42 · category outage" in shown
     case = case_json(workspace, 1)
@@ -202,7 +202,7 @@ def test_new_for_a_slack_user(workspace: Workspace, customer: str) -> None:
 
 @pytest.mark.parametrize(
     "phone",
-    ["415.555.0101", "(415) 555 0101", "4155550101", "+1 415 555 0101", "<tel:+14155550101>"],
+    ["212.555.0101", "(212) 555 0101", "2125550101", "+1 212 555 0101", "<tel:+12125550101>"],
 )
 def test_new_reads_phone_numbers_in_common_formats(workspace: Workspace, phone: str) -> None:
     assert "Opened #1" in ask(workspace, AGENT, f"new {phone} 2 routers offline")
@@ -290,7 +290,7 @@ def test_status_shows_the_card_and_changes_nothing(workspace: Workspace, text: s
     shown = ask(workspace, AGENT, text.format(id=case_id))
     assert f"#{case_id}  Internet down" in shown
     assert "*Status*\nopen" in shown and "*Priority*\nP2" in shown
-    assert "*Customer*\nMaria Gomez +14155550101 (sms)" in shown
+    assert "*Customer*\nMaria Gomez +12125550101 (sms)" in shown
     assert "*Assignee*\nnobody" in shown
     assert "*Next update*\nMon 23 Nov, 12:00 EST" in shown
     assert "*ETA*\nnone" in shown
@@ -516,15 +516,15 @@ BAD_INPUT: list[tuple[str, str]] = [
     ("new", "start with the customer"),
     ("new Router down", "start with the customer"),
     ("new 12345 Router down", "start with the customer"),
-    ("new +1 415 555 0102", "add the subject"),
-    ('new +1 415 555 0102 ""', "add the subject"),
-    ("new 4155550102 Router --priority P9", "priority must be P1, P2, P3 or P4"),
-    ("new 4155550102 Router --priority high", "priority must be P1, P2, P3 or P4"),
-    ("new 4155550102 Router --priority", "--priority needs a value"),
-    ("new 4155550102 Router --priority P1 --priority P2", "--priority is given twice"),
-    ("new 4155550102 Router --colour red", "unknown option --colour"),
-    ("new 4155550102 " + "x" * 301, "longer than 300 characters"),
-    ("new 4155550102 Router --ref ZD-1", ":warning: a case with ref 'ZD-1' already exists"),
+    ("new +1 212 555 0102", "add the subject"),
+    ('new +1 212 555 0102 ""', "add the subject"),
+    ("new 2125550102 Router --priority P9", "priority must be P1, P2, P3 or P4"),
+    ("new 2125550102 Router --priority high", "priority must be P1, P2, P3 or P4"),
+    ("new 2125550102 Router --priority", "--priority needs a value"),
+    ("new 2125550102 Router --priority P1 --priority P2", "--priority is given twice"),
+    ("new 2125550102 Router --colour red", "unknown option --colour"),
+    ("new 2125550102 " + "x" * 301, "longer than 300 characters"),
+    ("new 2125550102 Router --ref ZD-1", ":warning: a case with ref 'ZD-1' already exists"),
     ("update", "say which case"),
     ("update 1", "add the update's text"),
     ("update 99 Engineer booked", ":warning: case #99 does not exist"),
@@ -588,7 +588,7 @@ BAD_INPUT: list[tuple[str, str]] = [
 def open_and_closed(workspace: Workspace) -> Workspace:
     """Case #1 open (ref ZD-1), case #2 closed."""
     assert new_case(workspace, ref="ZD-1") == 1
-    assert new_case(workspace, contact={"name": "Lee", "phone": "+14155550103"}) == 2
+    assert new_case(workspace, contact={"name": "Lee", "phone": "+12125550103"}) == 2
     ask(workspace, SUPERVISOR, "close 2")
     return workspace
 
@@ -639,7 +639,7 @@ def test_unknown_subcommand_shows_help(workspace: Workspace) -> None:
 EVERY_COMMAND = [
     "",
     "help",
-    "new +1 415 555 0102 Router down",
+    "new +1 212 555 0102 Router down",
     "update 1 Engineer booked",
     "note 1 hi",
     "notes 1",
@@ -672,7 +672,7 @@ def test_outsiders_are_refused_everything(workspace: Workspace) -> None:
 
 def test_agents_may_not_close_or_reopen(workspace: Workspace) -> None:
     open_id = new_case(workspace)
-    resolved_id = new_case(workspace, contact={"phone": "+14155550103"})
+    resolved_id = new_case(workspace, contact={"phone": "+12125550103"})
     ask(workspace, AGENT, f"resolve {resolved_id} Fixed")
     before = snapshot(workspace.app.core)
     for text in (f"close {open_id}", f"reopen {resolved_id}", "CLOSE 1", "close", "reopen 99"):
@@ -683,7 +683,7 @@ def test_agents_may_not_close_or_reopen(workspace: Workspace) -> None:
 
 
 def test_supervisors_may_do_what_agents_do(workspace: Workspace) -> None:
-    assert "Opened #1" in ask(workspace, SUPERVISOR, "new 4155550101 Router down")
+    assert "Opened #1" in ask(workspace, SUPERVISOR, "new 2125550101 Router down")
     assert case_json(workspace, 1)["assignee"] == SUPERVISOR
     assert "queued by sms" in ask(workspace, SUPERVISOR, "update 1 On it")
 
@@ -694,8 +694,8 @@ def test_supervisors_may_do_what_agents_do(workspace: Workspace) -> None:
 def test_answers_on_a_busier_database(workspace: Workspace) -> None:
     """With more open cases than a list shows, every subcommand still answers in its request."""
     for n in range(25):
-        new_case(workspace, contact={"phone": f"+1415555{n:04d}"}, subject=f"Case {n}")
-    for text in ("list", "new 4155550199 Another", "update 3 Hi", "summary 3", "notes 3"):
+        new_case(workspace, contact={"phone": f"+1212555{n:04d}"}, subject=f"Case {n}")
+    for text in ("list", "new 2125550199 Another", "update 3 Hi", "summary 3", "notes 3"):
         ask(workspace, AGENT, text)
     shown = ask(workspace, AGENT, "list")
     assert "Showing the first 20" in shown and "20+ case(s) open" in shown

@@ -39,7 +39,7 @@ from tests.conftest import API_TOKEN, SECRET_KEY, TEST_CONFIG, case_of, log_even
 
 NAME = "pigeon"
 KEY = "pigeon-loft-key"
-PHONE = "+14155550123"
+PHONE = "+12125550123"
 
 
 # -- 1. the channel's module: a sender and an inbound adapter -------------------------------------

@@ -28,7 +28,7 @@ from tests.conftest import (
 )
 from tests.support.fake_twilio import FakeTwilio, signed_post
 
-MARIA = "+14155550101"
+MARIA = "+12125550101"
 
 
 def _first_update(live: LiveApp, fake: FakeTwilio, clock: FrozenClock) -> tuple[int, str]:
@@ -170,7 +170,7 @@ def test_a_new_phone_number_clears_the_dead_one(
     later(clock, live.core, hours=2)
     fake_twilio.callback(fake_twilio.wait_for(1)[0].sid, "undelivered", error_code=30006)
     assert _contact(live).unreachable == ["sms"]
-    open_case(live.client, auth_header(), contact={**contact, "phone": "+14155550199"})
+    open_case(live.client, auth_header(), contact={**contact, "phone": "+12125550199"})
     assert _contact(live).unreachable == []
 
 
@@ -258,7 +258,7 @@ def test_each_sender_is_paced_to_its_segments_per_second(
     waits: list[float] = []
     live.sms.pacer = Pacer(2, clock=lambda: 100.0, sleep=waits.append)
     for number in range(3):
-        open_case(live.client, auth_header(), contact={"phone": f"+1415555020{number}"})
+        open_case(live.client, auth_header(), contact={"phone": f"+1212555020{number}"})
     later(clock, live.core, hours=2)
     sent = fake_twilio.wait_for(3)
     # Two segments a second: each text waits for the segments sent before it.
@@ -287,7 +287,7 @@ def test_a_paced_run_hands_back_what_it_cannot_send_inside_the_lease(
         worker = live.core.config.worker.model_copy(update={"lease": lease})
         live.core.config = live.core.config.model_copy(update={"worker": worker})
         for number in range(3):
-            open_case(live.client, auth_header(), contact={"phone": f"+1415555020{number}"})
+            open_case(live.client, auth_header(), contact={"phone": f"+1212555020{number}"})
         clock.advance(timedelta(hours=2))
         advance_due_updates(live.core)
         report = send_due(live.core, "test")  # turns at 0, 0.5 and 1 s: the last is too late

@@ -70,7 +70,7 @@ def test_case_new_list_show_resolve(kp: CliRunner) -> None:
         "--subject",
         "No dial tone",
         "--phone",
-        "(415) 555-0188",
+        "(212) 555-0188",
         "--name",
         "Lee",
         "--priority",
@@ -103,10 +103,10 @@ def test_status_shows_the_backlog_a_monitor_should_watch(kp: CliRunner) -> None:
 
 def test_case_commands_explain_bad_input(kp: CliRunner) -> None:
     dup = kp.invoke(
-        main, ["case", "new", "--subject", "A", "--phone", "+14155550100", "--ref", "R"]
+        main, ["case", "new", "--subject", "A", "--phone", "+12125550100", "--ref", "R"]
     )
     again = kp.invoke(
-        main, ["case", "new", "--subject", "B", "--phone", "+14155550100", "--ref", "R"]
+        main, ["case", "new", "--subject", "B", "--phone", "+12125550100", "--ref", "R"]
     )
     assert dup.exit_code == 0 and again.exit_code == 2
     assert "a case with ref 'R' already exists" in again.output

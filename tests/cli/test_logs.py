@@ -65,23 +65,23 @@ def json_lines(output: io.StringIO) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("text", "masked"),
     [
-        ("+14155550101", "+*********01"),
+        ("+12125550101", "+*********01"),
         ("to +442079460018.", "to +**********18."),
-        ("To=%2B14155550101&From=%2B15005550006", "To=%2B*********01&From=%2B*********06"),
-        ("{'To': '+14155550101'}", "{'To': '+*********01'}"),
-        ("(415) 555-0101", "(***) ***-**01"),
-        ("(415)555-0101", "(***)***-**01"),
-        ("415-555-0101", "***-***-**01"),
-        ("415.555.0101", "***.***.**01"),
-        ("415 555 0101", "*** *** **01"),
-        ("+1 (415) 555-0101", "+* (***) ***-**01"),
+        ("To=%2B12125550101&From=%2B15005550006", "To=%2B*********01&From=%2B*********06"),
+        ("{'To': '+12125550101'}", "{'To': '+*********01'}"),
+        ("(212) 555-0101", "(***) ***-**01"),
+        ("(212)555-0101", "(***)***-**01"),
+        ("212-555-0101", "***-***-**01"),
+        ("212.555.0101", "***.***.**01"),
+        ("212 555 0101", "*** *** **01"),
+        ("+1 (212) 555-0101", "+* (***) ***-**01"),
         ("+44 20 7946 0018", "+** ** **** **18"),
         ("+33 6 12 34 56 78", "+** * ** ** ** 78"),
         ("020 7946 0018", "*** **** **18"),
         ("call 1-800-555-0199 now", "call *-***-***-**99 now"),
-        ("tel:+14155550101", "tel:+*********01"),
-        ("at 2026-11-23T15:00:00Z from +14155550101", "at 2026-11-23T15:00:00Z from +*********01"),
-        ("2026-11-23 415-555-0101", "2026-11-23 ***-***-**01"),
+        ("tel:+12125550101", "tel:+*********01"),
+        ("at 2026-11-23T15:00:00Z from +12125550101", "at 2026-11-23T15:00:00Z from +*********01"),
+        ("2026-11-23 212-555-0101", "2026-11-23 ***-***-**01"),
         ("GET /c/eyJjIjoxLCJ2IjowfQ.aZAbCd.Xy-z_0123456789abc HTTP/1.1", "GET /c/<token> HTTP/1.1"),
     ],
 )
@@ -127,10 +127,10 @@ def test_json_lines_carry_the_masked_message_and_extra_fields(output: io.StringI
     log.info(
         "sent case %s to %s",
         "#1042",
-        "+14155550101",
+        "+12125550101",
         extra={
-            "to": "+14155550101",
-            "sent": {"numbers": ["(415) 555-0102"], "at": "2026-11-23T15:00:00Z"},
+            "to": "+12125550101",
+            "sent": {"numbers": ["(212) 555-0102"], "at": "2026-11-23T15:00:00Z"},
             "case_id": 1042,
         },
     )
@@ -141,7 +141,7 @@ def test_json_lines_carry_the_masked_message_and_extra_fields(output: io.StringI
     assert line["sent"] == {"numbers": ["(***) ***-**02"], "at": "2026-11-23T15:00:00Z"}
     assert line["case_id"] == 1042
     assert line["timestamp"].endswith("+00:00")
-    assert "14155550101" not in output.getvalue()
+    assert "12125550101" not in output.getvalue()
 
 
 def test_tracebacks_are_masked_in_json_and_in_text(output: io.StringIO) -> None:
@@ -149,11 +149,11 @@ def test_tracebacks_are_masked_in_json_and_in_text(output: io.StringIO) -> None:
     for fmt in ("json", "text"):
         configure_logging(fmt, stream=output)
         try:
-            raise ValueError("no route to +14155550101")
+            raise ValueError("no route to +12125550101")
         except ValueError:
-            log.exception("send to %s failed", "+14155550101")
+            log.exception("send to %s failed", "+12125550101")
     text = output.getvalue()
-    assert "14155550101" not in text
+    assert "12125550101" not in text
     first = json.loads(text.splitlines()[0])
     assert "ValueError: no route to +*********01" in first["exc_info"]
     assert "ValueError: no route to +*********01" in text.split("\n", 1)[1]
@@ -161,14 +161,14 @@ def test_tracebacks_are_masked_in_json_and_in_text(output: io.StringIO) -> None:
 
 def test_a_dict_message_is_masked_field_by_field(output: io.StringIO) -> None:
     configure_logging("json", stream=output)
-    logging.getLogger("keepposted.test").warning({"event": "opted_out", "phone": "+14155550101"})
+    logging.getLogger("keepposted.test").warning({"event": "opted_out", "phone": "+12125550101"})
     [line] = json_lines(output)
     assert (line["event"], line["phone"]) == ("opted_out", "+*********01")
 
 
 def test_text_lines_are_for_a_person(output: io.StringIO) -> None:
     configure_logging("text", stream=output)
-    logging.getLogger("keepposted.test").warning("reply from %s kept", "415-555-0101")
+    logging.getLogger("keepposted.test").warning("reply from %s kept", "212-555-0101")
     assert (
         output.getvalue().rstrip().endswith("WARNING keepposted.test: reply from ***-***-**01 kept")
     )
@@ -183,16 +183,16 @@ def test_twilio_logs_its_requests_through_the_same_mask(
     twilio = TwilioHttpClient()
     try:
         configure_logging("json", "INFO", stream=output)
-        twilio.request("GET", url, params={"To": "+14155550101"}, timeout=5)
+        twilio.request("GET", url, params={"To": "+12125550101"}, timeout=5)
         assert output.getvalue() == ""
         configure_logging("json", "DEBUG", stream=output)
-        twilio.request("GET", url, params={"To": "+14155550101"}, timeout=5)
+        twilio.request("GET", url, params={"To": "+12125550101"}, timeout=5)
     finally:
         if twilio.session is not None:
             twilio.session.close()
     lines = [line for line in json_lines(output) if line["logger"] == "twilio.http_client"]
     assert any("To=%2B*********01" in line["message"] for line in lines), lines
-    assert "14155550101" not in output.getvalue()
+    assert "12125550101" not in output.getvalue()
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def test_serve_logs_gunicorn_and_the_app_as_masked_json(tmp_path: Path) -> None:
         lines = read_until(server.stderr, "Listening at")
         base = f"http://127.0.0.1:{port}"
         unsigned = urllib.request.Request(
-            f"{base}/sms/inbound", data=b"From=%2B14155550101&Body=YES", method="POST"
+            f"{base}/sms/inbound", data=b"From=%2B12125550101&Body=YES", method="POST"
         )
         assert _status(unsigned) == 403
         assert _status(urllib.request.Request(f"{base}/c/{'x' * 40}.{'y' * 10}")) >= 400
@@ -321,10 +321,10 @@ CHAT_TOKEN = "eyJjIjoxLCJ2IjowfQ.aZAbCd.Xy-z_0123456789abc"
         ("%28415%29%20555-0101", "%28***%29%20***-**01"),
         ("From=%28415%29+555-0101&Body=YES", "From=%28***%29+***-**01&Body=YES"),
         ("From=+1+415+555+0101", "From=+*+***+***+**01"),
-        ("From= 14155550101&To= 15005550006", "From= *********01&To= *********06"),
-        ("{'From': [' 14155550101']}", "{'From': [' *********01']}"),
-        ('"From": " 14155550101"', '"From": " *********01"'),
-        ("From=%2014155550101", "From=%20*********01"),
+        ("From= 12125550101&To= 15005550006", "From= *********01&To= *********06"),
+        ("{'From': [' 12125550101']}", "{'From': [' *********01']}"),
+        ('"From": " 12125550101"', '"From": " *********01"'),
+        ("From=%2012125550101", "From=%20*********01"),
     ],
 )
 def test_phone_numbers_are_masked_url_encoded_and_decoded(text: str, masked: str) -> None:
@@ -404,7 +404,7 @@ def test_gunicorn_access_log_masks_request_line_and_referer(output: io.StringIO)
 
 def test_the_dry_run_console_masks_the_address_not_the_message() -> None:
     console = io.StringIO()
-    message = OutboundMessage("sms", "+14155550101", "Case #4: call 1-800-555-0199", 7, "reply")
+    message = OutboundMessage("sms", "+12125550101", "Case #4: call 1-800-555-0199", 7, "reply")
     DryRunSender("sms", console).send(message)
     assert console.getvalue() == "[simulated sms -> +*********01] Case #4: call 1-800-555-0199\n"
 

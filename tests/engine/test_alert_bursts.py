@@ -28,7 +28,7 @@ from tests.support.fake_slack import FakeSlack
 from tests.support.fakes import FakeChannel
 from tests.support.slack_harness import ALERTS, SUPERVISOR, SlackApp, serve_slack
 
-MARIA, JOE = "+14155550101", "+14155550102"
+MARIA, JOE = "+12125550101", "+12125550102"
 ANGRY = "This is ridiculous, worst service ever, I am furious"
 
 

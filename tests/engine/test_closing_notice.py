@@ -16,7 +16,7 @@ from channels.registry import ChannelRegistry
 from tests.conftest import API_TOKEN, SECRET_KEY, TEST_CONFIG, Customer, open_case
 from tests.support.fakes import FakeChannel
 
-PHONE = "+14155550101"
+PHONE = "+12125550101"
 
 
 def close(client: FlaskClient, auth: dict[str, str], case_id: int) -> None:

@@ -24,7 +24,7 @@ ENTRY_POINTS: dict[str, EntryPoint] = {
     "handle_inbound": handle_inbound,
     "answer_or_keep": answer_or_keep,
 }
-SENDERS = {"sms": "+14155550101", "slack": "U0CUSTOMER1", "webchat": "contact:1"}
+SENDERS = {"sms": "+12125550101", "slack": "U0CUSTOMER1", "webchat": "contact:1"}
 
 BAD_BODIES = [
     ("YES\x00", "U+0000", 3),
@@ -72,7 +72,7 @@ def test_an_unstorable_body_is_refused_before_anything_is_stored(
 @pytest.mark.parametrize(
     "fields",
     [
-        {"sender": "+1415555\x000101"},
+        {"sender": "+1212555\x000101"},
         {"provider_id": "SM\ud800"},
         {"media_urls": ("https://example.com/a.jpg", "https://example.com/\x00")},
     ],

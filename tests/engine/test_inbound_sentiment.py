@@ -17,7 +17,7 @@ from bot.store.models import Message, Outbox
 from channels.base import InboundMessage
 from flows.sentiment import sentiment
 
-SENDERS = {"sms": "+14155550101", "slack": "U0CUSTOMER1", "webchat": "contact:1"}
+SENDERS = {"sms": "+12125550101", "slack": "U0CUSTOMER1", "webchat": "contact:1"}
 ANGRY = "This is ridiculous, worst service ever, I am furious"
 
 

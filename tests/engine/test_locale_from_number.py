@@ -23,7 +23,7 @@ from tests.support.fakes import FakeChannel
         ("+34 612 345 678", "es-ES"),
         ("+33 6 12 34 56 78", "fr-FR"),
         ("+55 11 91234 5678", "pt-BR"),
-        ("+1 415 555 0101", "en-US"),
+        ("+1 212 555 0101", "en-US"),
         ("+1 514 555 0101", "en-CA"),  # Canada's first official language is English
         ("+32 470 12 34 56", None),  # Belgium: Dutch first, which keepposted does not speak
         ("+49 151 2345 6789", None),
@@ -38,7 +38,7 @@ def test_a_number_abroad_gets_its_language_and_a_home_one_the_programs(
 ) -> None:
     mexico = open_case(client, auth, contact={"phone": "+52 55 1234 5678"})["contact"]
     assert (mexico["locale"], mexico["locale_inferred"]) == ("es-MX", True)
-    home = open_case(client, auth, contact={"phone": "+1 415 555 0102"})["contact"]
+    home = open_case(client, auth, contact={"phone": "+1 212 555 0102"})["contact"]
     assert (home["locale"], home["locale_inferred"]) == (None, False)
 
 

@@ -213,11 +213,11 @@ def test_locale_tags_are_spelt_one_way() -> None:
 def test_the_api_stores_a_normalised_locale_and_refuses_an_unknown_one(
     client: FlaskClient, auth: dict[str, str]
 ) -> None:
-    case = open_case(client, auth, contact={"phone": "+14155550101", "locale": "es_mx"})
+    case = open_case(client, auth, contact={"phone": "+12125550101", "locale": "es_mx"})
     assert case["contact"]["locale"] == "es-MX"
     refused = client.post(
         "/api/v1/cases",
-        json={"subject": "x", "contact": {"phone": "+14155550102", "locale": "xx-nope"}},
+        json={"subject": "x", "contact": {"phone": "+12125550102", "locale": "xx-nope"}},
         headers=auth,
     )
     assert refused.status_code == 422
@@ -276,22 +276,22 @@ def test_a_spanish_contact_gets_spanish_wording_and_dates(
         api,
         auth_header(),
         eta="2026-11-25T12:00:00-05:00",
-        contact={"phone": "+14155550101", "locale": "es-MX"},
+        contact={"phone": "+12125550101", "locale": "es-MX"},
     )
-    open_case(api, auth_header(), contact={"phone": "+14155550102"})
+    open_case(api, auth_header(), contact={"phone": "+12125550102"})
     clock.advance(timedelta(hours=2, minutes=1))
     tick(spanish_core, "test")
-    [spanish] = channels["sms"].bodies_to("+14155550101")
+    [spanish] = channels["sms"].bodies_to("+12125550101")
     assert spanish.startswith("Caso #1: seguimos. Llega antes del mié 25 de nov, 12:00 EST.")
     assert "Próxima: " in spanish and "EST." in spanish
-    [english_update] = channels["sms"].bodies_to("+14155550102")
+    [english_update] = channels["sms"].bodies_to("+12125550102")
     assert english_update.startswith("Update on case #2")
 
 
 def test_the_chat_page_speaks_the_contacts_language(spanish_core: Core) -> None:
     api = create_app(core=spanish_core).test_client()
-    spanish = open_case(api, auth_header(), contact={"phone": "+14155550101", "locale": "es"})
-    english_case = open_case(api, auth_header(), contact={"phone": "+14155550102"})
+    spanish = open_case(api, auth_header(), contact={"phone": "+12125550101", "locale": "es"})
+    english_case = open_case(api, auth_header(), contact={"phone": "+12125550102"})
     html = ChatLink(api, spanish_core, spanish["webchat_url"]).page().get_data(as_text=True)
     assert '<html lang="es">' in html and "Estamos en ello" in html
     html = ChatLink(api, spanish_core, english_case["webchat_url"]).page().get_data(as_text=True)
@@ -300,7 +300,7 @@ def test_the_chat_page_speaks_the_contacts_language(spanish_core: Core) -> None:
 
 def test_a_contact_locale_is_stored_normalised(spanish_core: Core) -> None:
     api = create_app(core=spanish_core).test_client()
-    open_case(api, auth_header(), contact={"phone": "+14155550101", "locale": "ES-mx"})
+    open_case(api, auth_header(), contact={"phone": "+12125550101", "locale": "ES-mx"})
     with spanish_core.sessions() as session:
         assert session.query(Contact.locale).scalar() == "es-MX"
 
@@ -329,13 +329,13 @@ def test_a_contact_who_writes_spanish_is_answered_in_spanish_from_then_on(
     spanish_core: Core, channels: dict[str, FakeChannel]
 ) -> None:
     api = create_app(core=spanish_core).test_client()
-    case_id = resolved_case(api, auth_header(), contact={"phone": "+14155550101"})
-    customer = Customer(spanish_core, channels, "+14155550101")
+    case_id = resolved_case(api, auth_header(), contact={"phone": "+12125550101"})
+    customer = Customer(spanish_core, channels, "+12125550101")
     customer.inbox()
-    assert contact_locale(spanish_core, "+14155550101") is None
+    assert contact_locale(spanish_core, "+12125550101") is None
     customer.says("si ya funciona, gracias")
     assert customer.inbox()[0] == "Gracias: el caso #1 queda cerrado."
-    assert contact_locale(spanish_core, "+14155550101") == "es"
+    assert contact_locale(spanish_core, "+12125550101") == "es"
     customer.says("sigue sin funcionar")  # inferred once: the second message says nothing of it
     first, second = message_details(spanish_core, case_id)
     assert first["words"] == "si ya funciona, gracias" and first["locale_inferred"] == "es"
@@ -346,9 +346,9 @@ def test_a_locale_from_the_crm_always_wins(
     spanish_core: Core, channels: dict[str, FakeChannel]
 ) -> None:
     api = create_app(core=spanish_core).test_client()
-    case_id = resolved_case(api, auth_header(), contact={"phone": "+14155550101", "locale": "fr"})
-    Customer(spanish_core, channels, "+14155550101").says("si ya funciona")
-    assert contact_locale(spanish_core, "+14155550101") == "fr"
+    case_id = resolved_case(api, auth_header(), contact={"phone": "+12125550101", "locale": "fr"})
+    Customer(spanish_core, channels, "+12125550101").says("si ya funciona")
+    assert contact_locale(spanish_core, "+12125550101") == "fr"
     assert "locale_inferred" not in message_details(spanish_core, case_id)[0]
 
 
@@ -356,8 +356,8 @@ def test_english_words_and_wordless_replies_store_no_locale(
     spanish_core: Core, channels: dict[str, FakeChannel]
 ) -> None:
     api = create_app(core=spanish_core).test_client()
-    resolved_case(api, auth_header(), contact={"phone": "+14155550101"})
-    customer = Customer(spanish_core, channels, "+14155550101")
+    resolved_case(api, auth_header(), contact={"phone": "+12125550101"})
+    customer = Customer(spanish_core, channels, "+12125550101")
     customer.says("YES")
     customer.says("5")
-    assert contact_locale(spanish_core, "+14155550101") is None
+    assert contact_locale(spanish_core, "+12125550101") is None

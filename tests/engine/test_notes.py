@@ -61,7 +61,7 @@ def test_no_note_reaches_the_customer(
         client.post(
             f"/api/v1/cases/{case['id']}/notes", headers=auth, json={"kind": kind, "text": SECRET}
         )
-    customer = Customer(core, channels, "+14155550101")
+    customer = Customer(core, channels, "+12125550101")
     later(clock, core, hours=1)
     client.post(f"/api/v1/cases/{case['id']}/wait", json={"reason": "investigation"}, headers=auth)
     customer.says("STATUS")

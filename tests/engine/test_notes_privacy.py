@@ -97,7 +97,7 @@ def test_no_customer_template_or_page_shows_a_note(
         assert leaked(response.get_data(as_text=True)) == []
 
     # Everything the flows send the customer while the case goes its whole way.
-    customer = Customer(chat_core, channels, "+14155550101")
+    customer = Customer(chat_core, channels, "+12125550101")
     later(clock, chat_core, hours=1)
     auth = auth_header()
     client.post(f"/api/v1/cases/{case_id}/updates", json={"text": "Engineer on site."},

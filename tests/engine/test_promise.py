@@ -21,7 +21,7 @@ from flows.promise import promise_of
 from tests.conftest import Customer, later, open_case, resolved_case
 from tests.support.fakes import FakeChannel
 
-PHONE = "+14155550101"
+PHONE = "+12125550101"
 
 
 def api_case(client: FlaskClient, auth: dict[str, str], case_id: int) -> dict[str, Any]:

@@ -27,7 +27,7 @@ STATUS_AFTER = {
 
 
 def _phone(index: int) -> str:
-    return f"+1415666{index:04d}"
+    return f"+1212666{index:04d}"
 
 
 def _send_corpus(live: LiveApp, fake: FakeTwilio, path: Path) -> None:

@@ -22,6 +22,7 @@ from tests.conftest import TEST_CONFIG, open_case
 
 SYDNEY_MOBILE = "+61 412 345 678"
 PARIS_MOBILE = "+33 6 12 34 56 78"
+SAN_FRANCISCO = "+1 415 555 0101"
 
 
 def contact_json(
@@ -78,10 +79,17 @@ def test_a_us_number_with_several_zones_gets_the_most_populous(core: Core) -> No
         assert (contact.timezone, contact.timezone_inferred) == ("America/New_York", True)
 
 
-def test_a_home_number_keeps_the_ops_zone(client: FlaskClient, auth: dict[str, str]) -> None:
-    # default_region is US and the ops zone New York: as before, ops' own zone applies.
+def test_a_home_number_gets_its_own_zone(client: FlaskClient, auth: dict[str, str]) -> None:
+    # Ops in New York: a San Francisco number's quiet hours are San Francisco's.
     contact = contact_json(client, auth, "+14155550101")
-    assert (contact["timezone"], contact["timezone_inferred"]) == (None, False)
+    assert (contact["timezone"], contact["timezone_inferred"]) == ("America/Los_Angeles", True)
+
+
+def test_a_number_spanning_zones_takes_the_ops_zone_when_it_is_one(core: Core) -> None:
+    config = parse_config(TEST_CONFIG | {"timezone": "America/Chicago"})
+    with core.sessions.begin() as session:
+        contact = find_or_create(session, config, now=core.clock.now(), phone="+1 800 555 0100")
+        assert (contact.timezone, contact.timezone_inferred) == ("America/Chicago", True)
 
 
 def test_a_given_zone_wins(client: FlaskClient, auth: dict[str, str]) -> None:
@@ -108,7 +116,7 @@ def test_a_new_number_re_infers_an_inferred_zone(core: Core) -> None:
         assert (contact.phone, contact.timezone) == ("+33612345678", "Europe/Paris")
         assert contact.timezone_inferred
         find_or_create(session, config, now=now, phone="+14155550101", slack_user_id="U1")
-        assert (contact.timezone, contact.timezone_inferred) == (None, False)  # home again
+        assert (contact.timezone, contact.timezone_inferred) == ("America/Los_Angeles", True)
 
 
 def test_the_same_number_again_keeps_its_zone(core: Core) -> None:
@@ -146,6 +154,12 @@ def _utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
         (PARIS_MOBILE, _utc(2026, 10, 24, 19, 30), _utc(2026, 10, 25, 7, 0)),
         # The last Sunday of March 2026 (29th), clocks go forward: 07:08 CEST (UTC+2).
         (PARIS_MOBILE, _utc(2026, 3, 29, 5, 8), _utc(2026, 3, 29, 6, 0)),
+        # A home number (ops in New York) in San Francisco: 07:30 PDT on Saturday 31 October
+        # 2026 is held until 08:00 PDT; after the clocks go back on 1 November, 07:30 PST until
+        # 08:00 PST, an hour later in UTC; and 21:30 PDT on the Saturday until 08:00 PST.
+        (SAN_FRANCISCO, _utc(2026, 10, 31, 14, 30), _utc(2026, 10, 31, 15, 0)),
+        (SAN_FRANCISCO, _utc(2026, 11, 1, 15, 30), _utc(2026, 11, 1, 16, 0)),
+        (SAN_FRANCISCO, _utc(2026, 11, 1, 4, 30), _utc(2026, 11, 1, 16, 0)),
     ],
 )
 def test_quiet_hours_hold_in_the_inferred_zone_across_dst(

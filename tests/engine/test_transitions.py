@@ -26,7 +26,7 @@ from tests.conftest import Customer, case_of, log_events, resolved_case
 from tests.support.fakes import FakeChannel
 
 ROOT = Path(__file__).resolve().parents[2]
-PHONE = "+14155550101"
+PHONE = "+12125550101"
 BEFORE_THE_ANSWER = ["case_opened", "resolution_proposed", "confirmation_requested"]
 
 

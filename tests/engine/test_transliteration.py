@@ -18,7 +18,7 @@ from channels.segments import count_segments
 from tests.conftest import API_TOKEN, SECRET_KEY, TEST_CONFIG, Customer, later, open_case
 from tests.support.fakes import FakeChannel
 
-PHONE = "+14155550101"
+PHONE = "+12125550101"
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from tests.conftest import (
 )
 from tests.support.fakes import FakeChannel
 
-PHONE = "+14155550101"
+PHONE = "+12125550101"
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ def test_eta_missed_only_once_and_only_while_open() -> None:
 
 @pytest.fixture
 def maria(core: Core, channels: dict[str, FakeChannel]) -> Customer:
-    return Customer(core, channels, "+14155550101")
+    return Customer(core, channels, "+12125550101")
 
 
 def interim_count(core: Core, case_id: int) -> int:
@@ -139,7 +139,7 @@ def test_sms_waits_for_the_end_of_the_contacts_quiet_hours(
         client,
         auth,
         priority="P1",
-        contact={"name": "Maria", "phone": "+14155550101", "timezone": "America/New_York"},
+        contact={"name": "Maria", "phone": "+12125550101", "timezone": "America/New_York"},
     )
     later(clock, core, minutes=30)  # 20:30: sent, promising the next after the quiet hours
     assert "Next update by Tue 24 Nov, 08:00 EST." in maria.inbox()[0]
@@ -251,11 +251,11 @@ def test_no_updates_while_paused_resolved_or_closed(
     now = clock.now()
     with core.sessions.begin() as session:
         paused = actions.open_case(
-            session, core, subject="A", contact={"phone": "+14155550101"}, actor="agent:U1", now=now
+            session, core, subject="A", contact={"phone": "+12125550101"}, actor="agent:U1", now=now
         )
         actions.pause(session, paused, actor="agent:U1", now=now)
         done = actions.open_case(
-            session, core, subject="B", contact={"phone": "+14155550101"}, actor="agent:U1", now=now
+            session, core, subject="B", contact={"phone": "+12125550101"}, actor="agent:U1", now=now
         )
         actions.close(session, core, done, actor="agent:U1", now=now)
         ids = (paused.id, done.id)
@@ -310,7 +310,7 @@ def test_an_interim_update_is_not_resent_after_a_crash_mid_send(
     from bot.worker import advance_due_updates
 
     interim = open_case(client, auth, priority="P1")
-    asked = open_case(client, auth, ref="X", contact={"phone": "+14155550102"})
+    asked = open_case(client, auth, ref="X", contact={"phone": "+12125550102"})
     client.post(f"/api/v1/cases/{asked['id']}/resolve", json={"resolution": "Done."}, headers=auth)
     clock.advance(timedelta(minutes=30))
     advance_due_updates(core)
@@ -318,8 +318,8 @@ def test_an_interim_update_is_not_resent_after_a_crash_mid_send(
         for row in _claim(session, core, clock.now(), "doomed-worker"):
             row.handed_at = clock.now()  # it was handing them over, then it died
     later(clock, core, minutes=3)  # the 2-minute lease ran out
-    assert channels["sms"].bodies_to("+14155550101") == []
-    assert len(channels["sms"].bodies_to("+14155550102")) == 1
+    assert channels["sms"].bodies_to("+12125550101") == []
+    assert len(channels["sms"].bodies_to("+12125550102")) == 1
     with core.sessions() as session:
         statuses = dict(
             session.execute(select(Outbox.kind, Outbox.status).where(Outbox.kind != "alert")).all()
@@ -350,10 +350,10 @@ def test_rows_a_dead_worker_claimed_but_never_handed_over_are_sent_once(
     with core.sessions.begin() as session:
         assert len(_claim(session, core, clock.now(), "doomed-worker")) == 1  # then it dies
     later(clock, core, minutes=1)  # still leased: nobody touches it
-    assert channels["sms"].bodies_to("+14155550101") == []
+    assert channels["sms"].bodies_to("+12125550101") == []
     later(clock, core, minutes=2)  # the 2-minute lease ran out
     later(clock, core, minutes=1)
-    assert len(channels["sms"].bodies_to("+14155550101")) == 1
+    assert len(channels["sms"].bodies_to("+12125550101")) == 1
     with core.sessions() as session:
         row = session.scalars(select(Outbox).where(Outbox.kind == "interim")).one()
     assert (row.status, row.attempts) == ("sent", 1)

@@ -42,7 +42,7 @@ AUTH_TOKEN = "fuzz-twilio-auth-token"
 SIGNING_SECRET = "fuzz-slack-signing-secret"
 ADMIN_TOKEN = "fuzz-admin-token"
 AGENT = "UAGENT001"
-CUSTOMER_PHONE = "+14155550101"
+CUSTOMER_PHONE = "+12125550101"
 EXAMPLES = int(os.environ.get("KEEPPOSTED_FUZZ_EXAMPLES", "60"))
 
 FUZZ = settings(

@@ -27,7 +27,7 @@ def history(
 ) -> list[int]:
     """Three cases with a few events each; returns their ids."""
     ids = []
-    for n, phone in enumerate(["+14155550101", "+14155550102", "+14155550103"]):
+    for n, phone in enumerate(["+12125550101", "+12125550102", "+12125550103"]):
         case = open_case(
             client, auth, ref=f"R-{n}", contact={"name": f"Customer {n}", "phone": phone}
         )

@@ -28,11 +28,11 @@ from bot.store.models import AuditEvent, LogChain, LogEntry
 from tests.conftest import Customer, log_events, open_case
 from tests.support.fakes import FakeChannel
 
-MARIA = {"name": "Maria Gomez", "phone": "+14155550101"}
-LEE = {"name": "Lee Okafor", "phone": "+14155550102"}
+MARIA = {"name": "Maria Gomez", "phone": "+12125550101"}
+LEE = {"name": "Lee Okafor", "phone": "+12125550102"}
 # Whatever a redacted export must not hold, in any case or spelling.
-SECRETS = ["maria", "gomez", "okafor", "14155550101", "4155550101", "555-0101", "555.0102"]
-SECRETS += ["14155550102", "7946 0958", "(415) 555"]
+SECRETS = ["maria", "gomez", "okafor", "12125550101", "2125550101", "555-0101", "555.0102"]
+SECRETS += ["12125550102", "7946 0958", "(212) 555"]
 
 
 @dataclass
@@ -52,7 +52,7 @@ def history(
     maria = open_case(client, auth, subject="No internet at Maria Gomez's flat", contact=MARIA)
     customer = Customer(core, channels, MARIA["phone"])
     customer.says(
-        "Hello, this is Maria Gomez. Please call me back on (415) 555-0101 "
+        "Hello, this is Maria Gomez. Please call me back on (212) 555-0101 "
         "or my work line +44 20 7946 0958 before 2026-11-24 15:00"
     )
     clock.advance(timedelta(hours=1))
@@ -64,7 +64,7 @@ def history(
     clock.advance(timedelta(days=1))
     lee = open_case(client, auth, subject="Router keeps rebooting", contact=LEE)
     Customer(core, channels, LEE["phone"]).says(
-        "lee okafor here, it happened again tonight. Text me at 415.555.0102 (ref case #1)"
+        "lee okafor here, it happened again tonight. Text me at 212.555.0102 (ref case #1)"
     )
     assert log_events(core, maria["id"]).count("customer_message") == 2
     assert "customer_message" in log_events(core, lee["id"])
@@ -525,7 +525,7 @@ def test_a_file_that_is_not_an_export_exits_2(
     cases = {
         "notes.txt": "just some notes\n",
         "empty.jsonl": "",
-        "other.csv": "name,phone\nMaria,+14155550101\n",
+        "other.csv": "name,phone\nMaria,+12125550101\n",
         # Exports written before they carried chain heads: entries only.
         "old.jsonl": "".join(
             json.dumps(log.entry_record(e)) + "\n" for e in db_entries(core, case_id=history.lee)

@@ -54,14 +54,14 @@ from tests.support.slack_harness import (
     Workspace,
 )
 
-MARIA = "+14155550101"  # texts
+MARIA = "+12125550101"  # texts
 MARIA_EMAIL = "maria.gomez@example.com"
-LEE = "+14155550177"  # on web chat; their number is on file, never in a log
+LEE = "+12125550177"  # on web chat; their number is on file, never in a log
 OTHER = "+442079460018"  # a stranger who texts STOP
 SENTENCES = {
     "sms": [
         "STATUS please, the flamingo router blinks red all evening",
-        f"call me at (415) 555-0188 or write to {MARIA_EMAIL}, the marmalade line is dead",
+        f"call me at (212) 555-0188 or write to {MARIA_EMAIL}, the marmalade line is dead",
         "YES it works now, thank you, the quokka cable was the problem",
     ],
     "slack": [
@@ -268,7 +268,7 @@ def journey(served: Served) -> list[str]:
 
 def private_of(served: Served, chat_tokens: list[str]) -> Private:
     return Private(
-        phones=[MARIA, LEE, OTHER, "(415) 555-0188"],
+        phones=[MARIA, LEE, OTHER, "(212) 555-0188"],
         emails=[MARIA_EMAIL],
         secrets=[
             API_TOKEN,
@@ -331,10 +331,10 @@ def test_the_check_finds_each_kind_of_leak() -> None:
         chat_tokens=["eyJjIjoxLCJ2IjowfQ.aZAbCd.Xy-z_0123456789abc"],
     )
     planted = [
-        "to +14155550101",
+        "to +12125550101",
         "From=%2B1%20415%20555%200101",
-        "from (415) 555-0101",
-        "From= 14155550101",
+        "from (212) 555-0101",
+        "From= 12125550101",
         "for maria.gomez@example.com",
         "mailto:maria.gomez%40example.com",
         f"Authorization: Bearer {API_TOKEN}",

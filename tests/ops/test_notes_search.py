@@ -154,8 +154,8 @@ def search_client(search_core: Core) -> FlaskClient:
 
 @pytest.fixture
 def seeded(search_core: Core, clock: FrozenClock) -> Seeded:
-    case_a = _open(search_core, "Internet down", "Maria Gomez", "+14155550101")
-    case_b = _open(search_core, "Billing question", "John Smith", "+14155550102")
+    case_a = _open(search_core, "Internet down", "Maria Gomez", "+12125550101")
+    case_b = _open(search_core, "Billing question", "John Smith", "+12125550102")
     notes = [
         (case_a, "interaction", "Router rebooted remotely; the line is stable now.", ["network"]),
         (
@@ -521,7 +521,7 @@ def test_summary_api_tells_the_story(search_client: FlaskClient) -> None:
 def test_summary_endpoint_of_a_fresh_case(client: FlaskClient, auth: dict[str, str]) -> None:
     made = client.post(
         f"{API}/cases",
-        json={"subject": "Router down", "contact": {"name": "Ann Lee", "phone": "+14155550109"}},
+        json={"subject": "Router down", "contact": {"name": "Ann Lee", "phone": "+12125550109"}},
         headers=auth,
     )
     case_id = made.get_json()["id"]
@@ -559,7 +559,7 @@ def _note_at_0006(url: str, now: datetime, body: str) -> int:
             contact_id = _row(
                 connection,
                 insert(tables.tables["contacts"]).values(
-                    phone="+14155550101", channel="sms", opted_out=[], created_at=now
+                    phone="+12125550101", channel="sms", opted_out=[], created_at=now
                 ),
             )
             case_id = _row(

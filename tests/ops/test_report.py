@@ -40,13 +40,13 @@ from tests.support.pg_server import PostgresServer
 
 NEW_YORK = "America/New_York"
 PHONES = {
-    "maria": "+14155550101",
-    "john": "+14155550102",
-    "ana": "+14155550103",
-    "lee": "+14155550104",
-    "sam": "+14155550105",
-    "kim": "+14155550106",
-    "raj": "+14155550107",
+    "maria": "+12125550101",
+    "john": "+12125550102",
+    "ana": "+12125550103",
+    "lee": "+12125550104",
+    "sam": "+12125550105",
+    "kim": "+12125550106",
+    "raj": "+12125550107",
 }
 MON, TUE, WED, THU = (date(2026, 11, day) for day in (23, 24, 25, 26))
 ASKED = ("john", "ana", "lee", "sam")  # resolved at once on Monday

@@ -90,7 +90,7 @@ def _queue(core: Core, kind: OutboxKind, body: str, *, to: str, after: float = 0
 
 
 def _number(n: int) -> str:
-    return f"+1415555{n:04d}"
+    return f"+1212555{n:04d}"
 
 
 def _backlog(core: Core, updates: int) -> None:

@@ -43,7 +43,7 @@ pytestmark = pytest.mark.wheel
 ROOT = Path(__file__).resolve().parents[2]
 API_TOKEN = "wheel-api-token"
 SECRET_KEY = "wheel-secret-key"
-CUSTOMER = "+14155550101"
+CUSTOMER = "+12125550101"
 SMS_FROM = "+15005550006"
 # Bounded waits: generous for a loaded 2-core machine, short next to a hung process.
 START_TIMEOUT = 60.0
@@ -524,7 +524,7 @@ def test_the_web_chat_page_renders_with_its_script_and_styles(stack: Stack) -> N
 
 
 def _open_the_chat_page(stack: Stack) -> None:
-    case_id = _open_case(stack, "No dial tone", "+14155550102")
+    case_id = _open_case(stack, "No dial tone", "+12125550102")
     linked = stack.keepposted("case", "link", str(case_id))
     assert linked.returncode == 0, explain(linked)
     link = linked.stdout.strip().splitlines()[-1]

@@ -50,8 +50,8 @@ from tests.support.pg_server import PostgresServer, free_port
 pytestmark = pytest.mark.postgres
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
-MARIA = "+14155550101"
-JOHN = "+14155550102"
+MARIA = "+12125550101"
+JOHN = "+12125550102"
 JOURNEY = [
     "case_opened",
     "resolution_proposed",

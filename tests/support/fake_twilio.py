@@ -11,7 +11,7 @@ It covers what the app uses: creating and fetching messages, Twilio-shaped error
     with FakeTwilio() as fake:
         client = Client(fake.account_sid, fake.auth_token)
         client.api.base_url = fake.url
-        client.messages.create(to="+14155550101", from_="+14155550100", body="hi")
+        client.messages.create(to="+12125550101", from_="+12125550100", body="hi")
         [sent] = fake.wait_for(1)
         client.http_client.session.close()
 """

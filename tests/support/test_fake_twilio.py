@@ -17,7 +17,7 @@ from twilio.rest import Client
 
 from tests.support.fake_twilio import SERVICE_NUMBER, FakeTwilio, signed_post
 
-TO, FROM = "+14155550101", "+14155550100"
+TO, FROM = "+12125550101", "+12125550100"
 SERVICE = "MG" + "ab" * 16
 
 

@@ -23,7 +23,7 @@ from tests.conftest import API_TOKEN, SECRET_KEY, Customer, later, open_case, re
 from tests.support.fakes import FakeChannel
 
 ADMIN_TOKEN = "admin-token-for-tests"
-MARIA = "+14155550101"
+MARIA = "+12125550101"
 
 
 @pytest.fixture
@@ -367,7 +367,7 @@ def test_the_case_log_exports_plain_or_redacted_and_each_export_is_audited(
     channels: dict[str, FakeChannel],
 ) -> None:
     case_id = resolved_case(admin_core_client(admin_core), api_auth)
-    Customer(admin_core, channels, MARIA).says("No! Maria Gomez here, call +14155550101")
+    Customer(admin_core, channels, MARIA).says("No! Maria Gomez here, call +12125550101")
     sign_in(web)
     token = csrf_of(web.get(f"/admin/cases/{case_id}").text)
     plain = web.post(

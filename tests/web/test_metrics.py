@@ -39,7 +39,7 @@ from tests.support.fakes import FakeChannel
 from tests.support.webchat_harness import ChatLink
 
 ROOT = Path(__file__).resolve().parents[2]
-MARIA = "+14155550101"
+MARIA = "+12125550101"
 Labels = frozenset[tuple[str, str]]
 
 
@@ -113,7 +113,7 @@ def test_messages_are_counted_by_channel_direction_and_status(
     tick(core, "test")
     Customer(core, channels, MARIA).says("YES")  # thanks, then "Reply 1-5"
     channels["sms"].fail_next()  # the next send is refused by the provider
-    other = open_case(client, auth, contact={"phone": "+14155550102"}, priority="P1")
+    other = open_case(client, auth, contact={"phone": "+12125550102"}, priority="P1")
     clock.advance(timedelta(minutes=31))
     tick(core, "test")
 
@@ -172,11 +172,11 @@ def test_the_outbox_is_measured_per_priority_class(
                 session, address=Address("sms", to), body="hi", template="t", kind=kind, now=now
             )
 
-    queue(OutboxKind.INTERIM, "+14155550110")
+    queue(OutboxKind.INTERIM, "+12125550110")
     clock.advance(timedelta(seconds=30))
-    queue(OutboxKind.INTERIM, "+14155550111")
+    queue(OutboxKind.INTERIM, "+12125550111")
     clock.advance(timedelta(seconds=20))
-    queue(OutboxKind.REPLY, "+14155550112")
+    queue(OutboxKind.REPLY, "+12125550112")
     clock.advance(timedelta(seconds=5))
     scraped = scrape(client)
     waiting = "keepposted_outbox_waiting_by_class"
@@ -329,8 +329,8 @@ def test_multiprocess_mode_sums_every_worker_process(database_url: str, tmp_path
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    run("post", "+14155550111")  # two "gunicorn workers", each answering one request
-    run("post", "+14155550112")
+    run("post", "+12125550111")  # two "gunicorn workers", each answering one request
+    run("post", "+12125550112")
     scraped = Scrape(run("scrape"))  # a third answers the scrape
     created = {"method": "POST", "route": "/api/v1/cases", "status": "201"}
     assert scraped.value("keepposted_webhook_seconds_count", **created) == 2

@@ -28,7 +28,7 @@ from tests.conftest import (
 )
 from tests.support.fake_twilio import FakeTwilio
 
-MARIA = "+14155550101"
+MARIA = "+12125550101"
 
 
 def _case(live: LiveApp, **fields: Any) -> dict[str, Any]:
@@ -276,7 +276,7 @@ def test_simulate_sms_plays_the_customer_against_a_running_server(
 
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", fake_twilio.auth_token)
     result = runner.invoke(
-        main, ["--config", str(config), "simulate", "sms", "(415) 555-0101", "YES"]
+        main, ["--config", str(config), "simulate", "sms", "(212) 555-0101", "YES"]
     )
     assert result.exit_code == 0, result.output
     assert "<- Thank you for confirming" in result.output

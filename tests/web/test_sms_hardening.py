@@ -19,7 +19,7 @@ from bot.store.models import Message
 from tests.conftest import LiveApp, auth_header, case_of, open_case, resolved_case
 from tests.support.fake_twilio import FakeTwilio
 
-MARIA = "+14155550101"
+MARIA = "+12125550101"
 SID = "SM" + "7" * 32
 
 
@@ -133,7 +133,7 @@ def test_everything_twilio_documents_for_a_text_still_gets_in(
         "OptOutType": "HELP",
         "AddOns": '{"status": "successful"}',
         "ProfileName": "Maria",
-        "WaId": "14155550101",
+        "WaId": "12125550101",
         "Forwarded": "false",
         "FrequentlyForwarded": "false",
         "ButtonText": "Yes",
@@ -192,7 +192,7 @@ def test_everything_twilio_documents_for_a_status_callback_still_gets_in(
         "To": MARIA,
         "ApiVersion": "2010-04-01",
         "RawDlrDoneDate": "2611231500",
-        "ChannelToAddress": "+1415555XXXX",
+        "ChannelToAddress": "+1212555XXXX",
         "ChannelPrefix": "sms",
         "ChannelInstallSid": "XE" + "0" * 32,
         "StructuredMessage": "false",

@@ -23,7 +23,7 @@ from tests.conftest import (
 )
 from tests.support.fake_twilio import FakeTwilio, signed_post
 
-MARIA = "+14155550101"
+MARIA = "+12125550101"
 
 
 def _stored(live: LiveApp) -> int:

@@ -342,7 +342,7 @@ def test_an_expired_link_gets_a_friendly_410(
     ],
 )
 def test_a_forged_link_gets_403(client: FlaskClient, chat_core: Core, mangle: Any) -> None:
-    open_case(client, auth_header(), contact={"phone": "+14155550199"})  # case 1: not theirs
+    open_case(client, auth_header(), contact={"phone": "+12125550199"})  # case 1: not theirs
     _, chat = open_chat(client, chat_core)
     token = chat.path.removeprefix("/c/")
     forged = ChatLink(client, chat_core, f"http://localhost:8000/c/{mangle(token)}")

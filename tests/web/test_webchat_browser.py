@@ -300,7 +300,7 @@ def test_the_keyboard_shortcut_hint_shows_only_with_a_mouse_and_keyboard(
 
 
 def test_a_spanish_page_speaks_spanish_from_its_script_too(chat: LiveChat, page: Watched) -> None:
-    case_id, link = chat.open_case(contact={"phone": "+14155550101", "locale": "es"})
+    case_id, link = chat.open_case(contact={"phone": "+12125550101", "locale": "es"})
     chat.act(case_id, "resolve", resolution="Cambiamos el router.")
     page.page.goto(link)
     expect(page.page.locator("html")).to_have_attribute("lang", "es")
@@ -326,7 +326,7 @@ def test_screenshots(
     """A case with some history, awaiting the customer's word, as they would see it."""
     case_id, link = chat.open_case(
         subject="Home internet drops every evening",
-        contact={"name": "Maria Gomez", "phone": "+14155550101"},
+        contact={"name": "Maria Gomez", "phone": "+12125550101"},
     )
     chat.act(case_id, "updates", text="We found noise on your line and booked an engineer.")
     path = link.removeprefix(chat.url)

@@ -34,7 +34,7 @@ def chat_for(
     client: FlaskClient, core: Core, locale: str | None, **fields: Any
 ) -> tuple[int, ChatLink]:
     """A new case of a contact reading `locale` (None: the program's), and its chat link."""
-    contact = {"name": "Lucía Pérez", "phone": "+14155550101"}
+    contact = {"name": "Lucía Pérez", "phone": "+12125550101"}
     if locale:
         contact["locale"] = locale
     case = open_case(client, auth_header(), contact=contact, **fields)
