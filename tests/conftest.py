@@ -137,18 +137,29 @@ def channels() -> dict[str, FakeChannel]:
     return {name: FakeChannel(name) for name in ("sms", "slack", "webchat")}
 
 
-@pytest.fixture
-def core(
+@contextmanager
+def fake_channel_core(
     config: Config, database_url: str, clock: FrozenClock, channels: dict[str, FakeChannel]
 ) -> Iterator[Core]:
+    """A Core on `database_url` whose channels are the fakes; disposed on leaving."""
     built = create_core(
         config,
         Settings(database_url=database_url, api_token=API_TOKEN, secret_key=SECRET_KEY),
         clock=clock,
         channels=ChannelRegistry(dict(channels)),
     )
-    yield built
-    built.engine.dispose()
+    try:
+        yield built
+    finally:
+        built.engine.dispose()
+
+
+@pytest.fixture
+def core(
+    config: Config, database_url: str, clock: FrozenClock, channels: dict[str, FakeChannel]
+) -> Iterator[Core]:
+    with fake_channel_core(config, database_url, clock, channels) as built:
+        yield built
 
 
 @pytest.fixture
@@ -179,14 +190,8 @@ def pg_core(
     """A fresh PostgreSQL database migrated from empty, and a Core on it like `core`."""
     url = pg_server.create_database(f"keepposted_{uuid.uuid4().hex[:16]}")
     upgrade(url)
-    built = create_core(
-        config,
-        Settings(database_url=url, api_token=API_TOKEN, secret_key=SECRET_KEY),
-        clock=clock,
-        channels=ChannelRegistry(dict(channels)),
-    )
-    yield built
-    built.engine.dispose()
+    with fake_channel_core(config, url, clock, channels) as built:
+        yield built
 
 
 @pytest.fixture

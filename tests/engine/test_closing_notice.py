@@ -10,10 +10,9 @@ from flask.testing import FlaskClient
 
 from bot.app import create_app
 from bot.clock import FrozenClock
-from bot.config import Settings, parse_config
-from bot.core import Core, create_core
-from channels.registry import ChannelRegistry
-from tests.conftest import API_TOKEN, SECRET_KEY, TEST_CONFIG, Customer, open_case
+from bot.config import parse_config
+from bot.core import Core
+from tests.conftest import TEST_CONFIG, Customer, fake_channel_core, open_case
 from tests.support.fakes import FakeChannel
 
 PHONE = "+12125550101"
@@ -60,14 +59,8 @@ def quiet_core(
     config = parse_config(
         TEST_CONFIG | {"confirmation": TEST_CONFIG["confirmation"] | {"closing_message": False}}
     )
-    built = create_core(
-        config,
-        Settings(database_url=database_url, api_token=API_TOKEN, secret_key=SECRET_KEY),
-        clock=clock,
-        channels=ChannelRegistry(dict(channels)),
-    )
-    yield built
-    built.engine.dispose()
+    with fake_channel_core(config, database_url, clock, channels) as built:
+        yield built
 
 
 def test_ops_can_turn_the_notice_off(

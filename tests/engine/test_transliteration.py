@@ -11,11 +11,10 @@ from flask.testing import FlaskClient
 
 from bot.app import create_app
 from bot.clock import FrozenClock
-from bot.config import Settings, parse_config
-from bot.core import Core, create_core
-from channels.registry import ChannelRegistry
+from bot.config import parse_config
+from bot.core import Core
 from channels.segments import count_segments
-from tests.conftest import API_TOKEN, SECRET_KEY, TEST_CONFIG, Customer, later, open_case
+from tests.conftest import TEST_CONFIG, Customer, fake_channel_core, later, open_case
 from tests.support.fakes import FakeChannel
 
 PHONE = "+12125550101"
@@ -27,14 +26,8 @@ def gsm_core(
 ) -> Iterator[Core]:
     sms = {"transliterate": True}
     config = parse_config(TEST_CONFIG | {"channels": TEST_CONFIG["channels"] | {"sms": sms}})
-    built = create_core(
-        config,
-        Settings(database_url=database_url, api_token=API_TOKEN, secret_key=SECRET_KEY),
-        clock=clock,
-        channels=ChannelRegistry(dict(channels)),
-    )
-    yield built
-    built.engine.dispose()
+    with fake_channel_core(config, database_url, clock, channels) as built:
+        yield built
 
 
 @pytest.fixture
