@@ -216,7 +216,7 @@ def _answer(
         _answer_stranger(session, core, channel, sender, reading, now)
         return InboundResult(message.id, intent=message.intent)
     message.contact_id = contact.id
-    inferred = _infer_locale(contact, reading, core)
+    inferred = _infer_locale(contact, message.body, reading, core)
     writer = _Actions(session, core, contact, message, now)
     with session.no_autoflush:  # its reads need none of this transaction's writes
         case, asked_which = _choose_case(session, contact, reading, known_case_id, writer)
@@ -256,12 +256,17 @@ def _answer(
     return InboundResult(message.id, intent=message.intent, case_id=message.case_id)
 
 
-def _infer_locale(contact: Contact, reading: Reading, core: Core) -> str | None:
+def _infer_locale(contact: Contact, words: str, reading: Reading, core: Core) -> str | None:
     """A contact whose locale was not given (none, or one guessed from their number's country)
     who writes in another language gets that language from now on; returns it when stored. A
-    locale the CRM set is never replaced."""
+    locale the CRM set is never replaced. YES and REOPEN alone say nothing: they are what the
+    chat page's and Slack's buttons send, whatever language the customer reads."""
     language = reading.language
     if not language or (contact.locale and not contact.locale_inferred):
+        return None
+    if reading.intent in ANSWERED_BY_NAMING and words.strip().casefold() == (
+        core.keywords.answer_word(reading.intent).casefold()
+    ):
         return None
     if language == language_of(contact.locale or core.config.program.locale):
         return None  # already reads their language (es-MX keeps its region)

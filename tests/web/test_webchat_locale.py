@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,64 @@ def test_a_word_a_translation_lacks_reads_in_english(tmp_path: Path) -> None:
     assert words["send"] == "Mandar"
     assert words["confirm_yes"] == "Yes, it's fixed"  # the English file fills the gap
     assert page_words(Templates(config), config, "pt")["send"] == "Enviar"
+
+
+# -- whole journeys over the chat page ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("phone", "said", "expect"),
+    [
+        (
+            "+34 612 345 678",
+            ["¿Cuándo lo arreglan?", "Gracias por avisar"],
+            {
+                "update": "Novedades del caso",
+                "status": "Estamos trabajando en el caso",
+                "ask": "debajo de la conversación",
+                "rate": "5",
+            },
+        ),
+        (
+            "+33 6 12 34 56 78",
+            ["C'est pour quand ?", "Merci pour l'info"],
+            {
+                "update": "Votre dossier",
+                "status": "Nous traitons votre dossier",
+                "ask": "sous la conversation",
+                "rate": "4",
+            },
+        ),
+    ],
+)
+def test_a_case_lived_on_the_chat_page_in_the_customers_language(
+    client: FlaskClient,
+    chat_core: Core,
+    clock: FrozenClock,
+    phone: str,
+    said: list[str],
+    expect: dict[str, str],
+) -> None:
+    """Created by the API with only a number and the web chat as channel: the number's country
+    gives the language; every message the page shows from the team is in it, buttons answer
+    in it, and the customer's words are kept as written."""
+    contact = {"phone": phone, "channel": "webchat"}
+    case = open_case(client, auth_header(), subject="Fibra sin señal", contact=contact)
+    chat = ChatLink(client, chat_core, case["webchat_url"])
+    clock.advance(timedelta(hours=2, minutes=1))
+    assert any(b.startswith(expect["update"]) for b in chat.bodies())
+    chat.says(said[0])
+    assert chat.bodies()[-1].startswith(expect["status"])
+    act(client, case["id"], "resolve", resolution="Fibra reparada.")
+    assert expect["ask"] in chat.bodies()[-1]
+    assert chat.post(action="confirm").status_code == 201
+    assert chat.post(action="rate", score=expect["rate"]).status_code == 201
+    chat.says(said[1])
+    messages = chat.poll()["messages"]
+    mine = [m["body"] for m in messages if m["from"] == "customer"]
+    assert mine[0] == said[0] and mine[-1] == said[1]
+    team = [m["body"] for m in messages if m["from"] != "customer"]
+    english = re.compile(r"\b(Case|Update on|Reply|Thanks|Tap|Write)\b")
+    assert team and not [body for body in team if english.search(body)], team
+    record = client.get(f"/api/v1/cases/{case['id']}", headers=auth_header()).get_json()
+    assert (record["status"], record["csat_score"]) == ("closed", int(expect["rate"]))
