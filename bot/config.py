@@ -99,6 +99,12 @@ def check_locale(value: str) -> str:
 LocaleTag = Annotated[str, AfterValidator(check_locale)]
 
 
+def locale_tags(locale: str) -> list[str]:
+    """`zh-Hant-TW` -> zh-Hant-TW, zh-Hant, zh: each step drops the last subtag."""
+    parts = locale.split("-")
+    return ["-".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -338,8 +344,7 @@ class Program(Strict):
     def contact_in(self, locale: str | None) -> str:
         if isinstance(self.contact, str):
             return self.contact
-        parts = (locale or self.locale).split("-")
-        tags = ["-".join(parts[:i]) for i in range(len(parts), 0, -1)] + [self.locale]
+        tags = [*locale_tags(locale or self.locale), self.locale]
         found = next((self.contact[tag] for tag in tags if tag in self.contact), None)
         return found if found is not None else next(iter(self.contact.values()))
 

@@ -43,7 +43,7 @@ from jinja2 import (
     TemplateNotFound,
 )
 
-from bot.config import Config, check_locale
+from bot.config import Config, check_locale, locale_tags
 from bot.errors import ConfigError
 from bot.resources import templates_root
 from channels.catalog import ChannelName, channel_names
@@ -132,12 +132,6 @@ def plain_spaces(text: str) -> str:
 
 def language_of(locale: str) -> str:
     return locale.split("-", 1)[0].lower()
-
-
-def locale_tags(locale: str) -> list[str]:
-    """`zh-Hant-TW` -> zh-Hant-TW, zh-Hant, zh: each step drops the last subtag."""
-    parts = locale.split("-")
-    return ["-".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
 
 def locale_chain(locale: str | None, default: str) -> list[list[str]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from bot.config import Config
+from bot.config import Config, locale_tags
 from bot.domain import PRIORITIES
 from bot.durations import format_duration
 from bot.render import (
@@ -24,7 +24,6 @@ from bot.render import (
     customer_templates,
     format_span,
     format_when,
-    locale_tags,
     template_key,
 )
 from channels.catalog import ChannelName

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.core import Core
 from bot.domain import CaseStatus, Direction, MessageStatus
+from bot.engine.contacts import reach
 from bot.engine.messages import contact_locale, customer_context
 from bot.render import format_when
 from bot.store.models import Case, Contact, Message, Outbox
@@ -20,7 +21,7 @@ from bot.store.records import iso
 from channels.catalog import ChannelName
 from channels.webchat import page_words
 from flows.confirmation import in_csat_window, in_reopen_window
-from flows.interim import contact_zone, gets_updates
+from flows.interim import contact_zone
 
 # Outbound messages show once they left the outbox (a failed text still shows here: the page
 # is where the customer can read it anyway); queued and skipped ones do not.
@@ -45,13 +46,13 @@ class Timeline:
 
 
 def case_view(core: Core, case: Case) -> dict[str, Any]:
-    """The status card: where the case stands, in the customer's own time zone."""
-    context = customer_context(case, case.contact, core, with_link=False)
-    zone = str(contact_zone(case.contact, core.config))
+    """The status card: where the case stands, in the customer's own time zone. The next update
+    is when it really reaches them on the channel it goes out on (after that channel's quiet
+    hours), as every message says it."""
+    address = reach(case.contact)
+    channel = address.channel if address else ChannelName.WEBCHAT
+    context = customer_context(case, case.contact, core, with_link=False, channel=channel)
     locale = contact_locale(case.contact, core)
-    context["case"]["next_update"] = format_when(
-        case.next_update_at if gets_updates(case) else None, zone, locale
-    )
     view = context["case"]
     return {
         "label": view["label"],
