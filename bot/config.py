@@ -30,7 +30,7 @@ from pydantic import (
 
 from bot.domain import PRIORITIES
 from bot.durations import parse_duration
-from bot.errors import ConfigError
+from bot.errors import ConfigError, shortened
 from flows.intents import DEFAULT_KEYWORDS, Keywords, keywords_by_language
 from flows.vocabulary import DEFAULT_LANGUAGES
 from flows.vocabulary import LISTS as KEYWORD_LISTS
@@ -71,7 +71,7 @@ def check_timezone(value: str) -> str:
     folders, so a folder (`America`, `Etc`) or an over-long name raised OSError, not ValueError:
     only the keys of the time zone database are taken."""
     if len(value) > MAX_ZONE_CHARS or value not in _zone_keys():
-        shown = value if len(value) <= 40 else f"{value[:40]}…"
+        shown = shortened(value)
         raise ValueError(f"unknown IANA time zone {shown!r} (e.g. America/New_York)")
     return value
 
@@ -85,7 +85,7 @@ MAX_LOCALE_CHARS = 16  # contacts.locale's column
 def check_locale(value: str) -> str:
     """A locale tag in one spelling (`es_MX`, `ES-mx` -> `es-MX`), so template file names and
     stored contacts match; Babel's CLDR data decides which languages exist."""
-    shown = value if len(value) <= 40 else f"{value[:40]}…"
+    shown = shortened(value)
     problem = ValueError(f"unknown locale {shown!r} (e.g. en, es, es-MX, pt-BR)")
     if not value or len(value) > MAX_LOCALE_CHARS:
         raise problem

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def shortened(value: str, limit: int = 40) -> str:
+    """`value` as an error message quotes it: at most `limit` characters, then an ellipsis, so
+    a hostile megabyte is never echoed back whole."""
+    return value if len(value) <= limit else f"{value[:limit]}…"
+
+
 class KeeppostedError(Exception):
     """Root of every error keepposted raises on purpose."""
 

@@ -22,7 +22,7 @@ from urllib3.exceptions import NewConnectionError
 from bot.clock import Clock
 from bot.config import Config, Settings
 from bot.domain import AddressProblem, MessageStatus
-from bot.errors import ChannelError, ConfigError, KeeppostedError
+from bot.errors import ChannelError, ConfigError, KeeppostedError, shortened
 from bot.phones import to_e164
 from bot.store.db import is_sqlite
 from channels.base import (
@@ -310,7 +310,7 @@ def _only_twilio_parameters(form: Any) -> None:
     Run after the signature check (so only a captured request gets this far) and before
     anything is read from the form."""
     for name, values in form.lists():
-        shown = name[:SHOWN_NAME] + ("…" if len(name) > SHOWN_NAME else "")
+        shown = shortened(name, SHOWN_NAME)
         if len(values) > 1:
             raise KeeppostedError(
                 f"{shown} is given {len(values)} times; Twilio sends each parameter once",

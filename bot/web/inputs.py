@@ -15,7 +15,7 @@ from flask import request
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, shortened
 from bot.store.models import MAX_ID
 
 MAX_DIGITS = 32  # longer is refused before int() is asked: its cost grows with the length
@@ -27,10 +27,6 @@ EARLIEST = datetime.combine(EARLIEST_DAY, time(), UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
-def _shown(value: str) -> str:
-    return value if len(value) <= 24 else f"{value[:24]}…"
-
-
 class RecordIdConverter(IntegerConverter):
     """`<int:...>` in every route of the app (bot/app.py installs it under that name): ASCII
     digits that can name a stored row. A larger number is a 404 saying so before any view runs;
@@ -40,7 +36,7 @@ class RecordIdConverter(IntegerConverter):
 
     def to_python(self, value: str) -> int:
         if len(value) > MAX_DIGITS or int(value) > MAX_ID:
-            raise NotFound(f"nothing has the id {_shown(value)}: ids run from 1 to {MAX_ID}")
+            raise NotFound(f"nothing has the id {shortened(value, 24)}: ids run from 1 to {MAX_ID}")
         return int(value)
 
 
@@ -85,7 +81,7 @@ def day_range(default_since: date, default_until: date) -> tuple[date, date]:
 def out_of_range(field: str, given: str) -> InvalidInput:
     """The error for a moment outside the dates keepposted reads, `given` as it was written."""
     return InvalidInput(
-        f"{field} must fall between {EARLIEST_DAY} and {LATEST_DAY} (got {_shown(given)})",
+        f"{field} must fall between {EARLIEST_DAY} and {LATEST_DAY} (got {shortened(given, 24)})",
         field=field,
     )
 
