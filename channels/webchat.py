@@ -170,6 +170,15 @@ def webchat_address(contact_id: int) -> str:
     return f"contact:{contact_id}"
 
 
+def contact_of_address(address: str) -> int | None:
+    """The contact id in a `webchat_address`; None for anything else (ASCII digits only: "١٢"
+    passes str.isdigit and int() reads it, but no address of ours is written that way)."""
+    digits = address.removeprefix("contact:")
+    if digits == address or not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
+        return None
+    return int(digits)
+
+
 class WebchatInbound:
     """Posts from the chat page and the widget: "verified" when their link is (signed with
     SECRET_KEY, not expired), read as the words they stand for."""

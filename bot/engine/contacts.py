@@ -14,7 +14,7 @@ from bot.phones import locale_for_number, to_e164, zone_for_number
 from bot.render import language_of
 from bot.store.models import Contact
 from channels.catalog import channel_names, traits
-from channels.webchat import webchat_address
+from channels.webchat import contact_of_address, webchat_address
 from flows.vocabulary import DEFAULT_LANGUAGES
 
 
@@ -67,8 +67,8 @@ def find_by_address(session: Session, channel: str, sender: str) -> Contact | No
     field = traits(channel).address_field
     if field is not None:
         query = select(Contact).where(getattr(Contact, field) == sender)
-    elif sender.removeprefix("contact:").isdigit():
-        query = select(Contact).where(Contact.id == int(sender.removeprefix("contact:")))
+    elif (contact_id := contact_of_address(sender)) is not None:
+        query = select(Contact).where(Contact.id == contact_id)
     else:
         return None
     return session.scalar(query.with_for_update())
