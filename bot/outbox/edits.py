@@ -38,13 +38,23 @@ def waits_for_post(
     session: Session, row: Outbox, now: datetime, wait: timedelta
 ) -> datetime | None:
     """When to try an edit again whose message is not posted yet (its post is queued or on its
-    way); None when it can go now."""
+    way), or while an older edit of it is on its way (two edits in flight at once could land
+    in either order and show the older state last); None when it can go now."""
     if row.updates_id is None:
         return None
     post = session.get(Outbox, row.updates_id)
-    if post is None or post.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING):
-        return None
-    return max(now, post.not_before) + wait
+    if post is not None and post.status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
+        return max(now, post.not_before) + wait
+    older_in_flight = session.scalar(
+        select(Outbox.id)
+        .where(
+            Outbox.updates_id == row.updates_id,
+            Outbox.id < row.id,
+            Outbox.status == OutboxStatus.SENDING,
+        )
+        .limit(1)
+    )
+    return None if older_in_flight is None else now + wait
 
 
 def edited_message(session: Session, row: Outbox) -> str | None:

@@ -187,6 +187,9 @@ class Outbox(Base):
         # The sender's claim: the most urgent class first, oldest due first within it.
         Index("ix_outbox_claim", "status", "priority", "not_before", "id"),
         Index("ix_outbox_message_id", "message_id"),  # the chat page's join (webchat_view)
+        # A case's unsent updates, dropped when they go stale (bot/outbox/stale.py); without
+        # it that look read every interim row ever sent.
+        Index("ix_outbox_case_status", "case_id", "status"),
         Index("ix_outbox_kind_sent_at", "kind", "sent_at"),  # interim updates on time (report)
     )
 

@@ -47,9 +47,11 @@ def upgrade() -> None:
         )
     )
     op.create_index("ix_outbox_claim", "outbox", ["status", "priority", "not_before", "id"])
+    op.create_index("ix_outbox_case_status", "outbox", ["case_id", "status"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_case_status", table_name="outbox")
     op.drop_index("ix_outbox_claim", table_name="outbox")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("priority")
