@@ -77,7 +77,7 @@ def sentiment(text: str, language: str | None = None) -> float:
     part = scored_part(text)
     if not part.strip():
         return 0.0
-    code = language_code(language) or scored_language(part)
+    code = language_code(language) or detect_language(part)  # `part` is already cut
     analyser = _analyser() if code == ENGLISH else analyser_for(code)
     return round(float(analyser.polarity_scores(part)["compound"]), 2)
 
