@@ -79,6 +79,9 @@ class MemoryChannel:
         self.sent: list[OutboundMessage] = []
         self._ids = itertools.count(1)
 
+    def line_of(self, message: OutboundMessage) -> str:
+        return self.name
+
     def wait_turn(self, message: OutboundMessage) -> None:
         """No rate to keep: only our own cost is measured."""
 

@@ -243,16 +243,40 @@ class KeywordLists(Strict):
         return keywords_by_language(languages, flat=flat)
 
 
+def _one_or_many(value: Any) -> Any:
+    """`from: "+1555..."` or a list of numbers: a pool of one is the plain case."""
+    return [value] if isinstance(value, str) else value
+
+
 class SmsSettings(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    from_number: str | None = Field(default=None, alias="from")
+    # The sender pool: one number or several, each paced at `mps`; a contact always hears
+    # from the same one (channels/sms.py, `sender_for`).
+    from_numbers: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+        default_factory=list, alias="from", max_length=1000
+    )
+    # A messaging service picks the number itself; `mps` is then the whole service's rate.
     messaging_service_sid: str | None = None
     max_segments: int = Field(default=3, ge=1, le=10)
     # An agent's text that would make the customer's SMS longer than max_segments: refused
     # with a 422 (`refuse`), or cut at a word and ended with the case's chat link (`link`).
     long_text: Literal["refuse", "link"] = "refuse"
     mps: float = Field(default=1.0, gt=0)  # message segments per second per sender
+
+    @property
+    def pool(self) -> tuple[str, ...]:
+        """The senders that share the load, each paced at `mps`: the messaging service as
+        one, else every `from` number (none: nothing is sent through Twilio)."""
+        if self.messaging_service_sid:
+            return (self.messaging_service_sid,)
+        return tuple(dict.fromkeys(self.from_numbers))
+
+    @property
+    def capacity(self) -> float:
+        """Segments a second the whole pool can send."""
+        return self.mps * len(self.pool)
+
     # An interim update still queued at Twilio after this is dropped rather than sent stale.
     interim_validity: Duration = Field(
         default=timedelta(hours=1), ge=timedelta(seconds=1), le=timedelta(hours=10)

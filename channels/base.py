@@ -76,6 +76,12 @@ class Sender(Protocol):
         handed over and sends it."""
         ...
 
+    def line_of(self, message: OutboundMessage) -> str:
+        """Which of the channel's paced lines the message leaves on (SMS: the pool's number
+        for its recipient). The outbox runs one paced queue per line, so a pool's numbers
+        each send at their own rate at the same time."""
+        ...
+
     def send(self, message: OutboundMessage) -> SendResult:
         """Hand one message to the provider; raise ChannelError when it cannot be sent."""
         ...

@@ -18,6 +18,10 @@ class DryRunSender:
         self.name = name
         self.stream = stream
 
+    def line_of(self, message: OutboundMessage) -> str:
+        """Nothing leaves: one line."""
+        return self.name
+
     def wait_turn(self, message: OutboundMessage) -> None:
         """Nothing leaves, so there is no rate to keep."""
 

@@ -235,6 +235,10 @@ class SlackSender:
         self._dms: dict[str, str] = {}
         self._dms_lock = threading.Lock()
 
+    def line_of(self, message: OutboundMessage) -> str:
+        """Slack paces per conversation inside `send`: one line."""
+        return self.name
+
     def wait_turn(self, message: OutboundMessage) -> None:
         """Slack's pace is per conversation, known only once the DM is open: `send` waits."""
 

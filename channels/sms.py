@@ -7,6 +7,7 @@ set, as `keepposted dev` does) and prints what it would send, like the dry-run s
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -198,9 +199,9 @@ class SmsSender:
         self.pacer = pacer or Pacer(self.sms.mps)
         self.dry_run = DryRunSender(self.name)
 
-    @property
-    def sender(self) -> str:
-        return self.sms.messaging_service_sid or self.sms.from_number or "dry-run"
+    def line_of(self, message: OutboundMessage) -> str:
+        """The pool's sender for this recipient: each paced alone at `mps`."""
+        return sender_for(message.to, self.sms.pool) or "dry-run"
 
     def close(self) -> None:
         """Let go of the pooled HTTP connections to Twilio."""
@@ -215,7 +216,7 @@ class SmsSender:
 
     def wait_turn(self, message: OutboundMessage) -> None:
         if self.client is not None:
-            self.pacer.wait(self.sender, count_segments(message.body).segments)
+            self.pacer.wait(self.line_of(message), count_segments(message.body).segments)
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Send through Twilio; the caller has waited its turn (`wait_turn`)."""
@@ -229,7 +230,7 @@ class SmsSender:
         if self.sms.messaging_service_sid:
             options["messaging_service_sid"] = self.sms.messaging_service_sid
         else:
-            options["from_"] = self.sms.from_number
+            options["from_"] = self.line_of(message)
         if message.kind in EXPIRING_KINDS:
             seconds = int(self.sms.interim_validity.total_seconds())
             options["validity_period"] = max(1, min(seconds, MAX_VALIDITY_SECONDS))
@@ -252,6 +253,20 @@ class SmsSender:
         return SendResult(provider_id=str(created.sid))
 
 
+def sender_for(recipient: str, pool: tuple[str, ...]) -> str | None:
+    """The pool's number a recipient always hears from, so their texts stay one thread on
+    their phone. Rendezvous hashing: each recipient takes the number that scores highest with
+    it, so adding a number moves only the recipients that now score highest with the new one
+    (about 1 in n), and removing one moves only that number's recipients."""
+    if len(pool) <= 1:
+        return pool[0] if pool else None
+
+    def score(number: str) -> bytes:
+        return hashlib.blake2b(f"{number}|{recipient}".encode(), digest_size=8).digest()
+
+    return max(pool, key=score)
+
+
 def build(setup: ChannelSetup) -> ChannelParts:
     """SMS's two halves. With a shared database (not SQLite) the sender is paced through it,
     so several workers together keep each sender to `channels.sms.mps`; SQLite runs one
@@ -270,7 +285,7 @@ def build_client(config: Config, settings: Settings) -> Client | None:
     if not (settings.twilio_account_sid and settings.twilio_auth_token):
         return None
     sms = config.channels.sms
-    if not (sms.from_number or sms.messaging_service_sid):
+    if not sms.pool:
         raise ConfigError(
             ["channels.sms: set `from` or `messaging_service_sid` to send SMS through Twilio"]
         )

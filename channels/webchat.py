@@ -264,6 +264,10 @@ class WebchatSender:
 
     name = ChannelName.WEBCHAT
 
+    def line_of(self, message: OutboundMessage) -> str:
+        """No provider, no rate: one line."""
+        return self.name
+
     def wait_turn(self, message: OutboundMessage) -> None:
         """The page reads the database: no provider, no rate."""
 

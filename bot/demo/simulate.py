@@ -19,6 +19,7 @@ from bot.errors import KeeppostedError
 from bot.phones import to_e164
 from bot.store.models import Message
 from channels.catalog import ChannelName
+from channels.sms import sender_for
 
 TIMEOUT_SECONDS = 15  # Twilio's own webhook timeout
 
@@ -41,11 +42,12 @@ def inbound_form(
     config: Config, sender: str, text: str, *, sid: str | None = None, media: tuple[str, ...] = ()
 ) -> dict[str, str]:
     """The fields of an inbound SMS webhook, as Twilio sends them."""
+    number = to_e164(sender, config.default_region, field="FROM")
     form = {
         "MessageSid": sid or "SM" + secrets.token_hex(16),
         "AccountSid": "AC" + "0" * 32,
-        "From": to_e164(sender, config.default_region, field="FROM"),
-        "To": config.channels.sms.from_number or "+15005550006",
+        "From": number,
+        "To": sender_for(number, config.channels.sms.pool) or "+15005550006",
         "Body": text,
         "NumMedia": str(len(media)),
         "NumSegments": "1",

@@ -7,7 +7,8 @@ picks a row, waits for its slot, then hands it to a send thread and picks again;
 more than the one slot it waits for, and before each pick it asks the database for anything
 more urgent queued since the claim (`pull_urgent`), so a reply queued after a batch of 200
 updates was claimed takes the next slot, not the 201st. Each channel has its own dispatcher and
-threads: Slack alerts never wait on an SMS sender's pace, nor customers' SMS on Slack's.
+threads: Slack alerts never wait on an SMS sender's pace, nor customers' SMS on Slack's. An SMS
+pool has one lane per number, so ten numbers send ten segments a second at 1 mps each.
 """
 
 from __future__ import annotations

@@ -189,8 +189,10 @@ def _pull_urgent(
     core: Core, channel: str, worker_id: str, report: SendReport, below: int
 ) -> list[Claimed]:
     """Claim the channel's due rows of a class more urgent than `below`, queued since the run's
-    claim. A read that locks nothing looks first, so the usual answer (none) costs one indexed
-    query and no write lock."""
+    claim. An answer due on another `line` of the pool is sent by this lane too, paced on its
+    own line (answers are few, and taking it now beats leaving it to the next run). A read
+    that locks nothing looks first, so the usual answer (none) costs one indexed query and no
+    write lock."""
     now = core.clock.now()
     more_urgent = (Outbox.channel == channel, Outbox.priority < below)
     with core.readers() as session:
@@ -209,7 +211,9 @@ def _pull_urgent(
 
 
 def _send_claimed(core: Core, claimed: list[Claimed], worker_id: str, report: SendReport) -> None:
-    """Each channel sends its rows on its own (bot/outbox/lanes.py), in `send_threads` threads:
+    """Each channel, and each number of an SMS pool (its `line_of`), sends its rows on its own
+    (bot/outbox/lanes.py), so a pool's numbers each keep their own pace at once, in
+    `send_threads` threads:
     a provider call takes a network round trip (Twilio's is some 100-300 ms), so one thread
     would cap a worker at a few messages a second.
 
@@ -217,9 +221,11 @@ def _send_claimed(core: Core, claimed: list[Claimed], worker_id: str, report: Se
     row is ever sent by a worker whose lease on it has run out.
     """
     deadline = time.monotonic() + core.config.worker.lease.total_seconds() / 2
-    by_channel: dict[str, list[Claimed]] = defaultdict(list)
+    by_line: dict[tuple[str, str], list[Claimed]] = defaultdict(list)
     for row in claimed:
-        by_channel[row.outbound.channel].append(row)
+        channel = row.outbound.channel
+        line = core.channels[channel].line_of(row.outbound) if traits(channel).paced else channel
+        by_line[channel, line].append(row)
 
     def deliver(row: Claimed) -> None:
         report.add(_send_one(core, row.row_id, row.outbound, worker_id, deadline))
@@ -235,7 +241,7 @@ def _send_claimed(core: Core, claimed: list[Claimed], worker_id: str, report: Se
             pull_urgent=partial(_pull_urgent, core, channel, worker_id, report),
             deadline=deadline,
         )
-        for channel, rows in by_channel.items()
+        for (channel, line), rows in by_line.items()
     ]
     if len(lanes) == 1:
         lanes[0].run()

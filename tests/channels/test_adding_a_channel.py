@@ -50,6 +50,9 @@ class PigeonSender:
     name: str = NAME
     flown: list[OutboundMessage] = field(default_factory=list)
 
+    def line_of(self, message: OutboundMessage) -> str:
+        return self.name
+
     def wait_turn(self, message: OutboundMessage) -> None:
         raise AssertionError("the pigeon's traits say it is not paced: nobody waits its turn")
 

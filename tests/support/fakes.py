@@ -19,6 +19,9 @@ class FakeChannel:
     failures: list[ChannelError] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
+    def line_of(self, message: OutboundMessage) -> str:
+        return self.name
+
     def wait_turn(self, message: OutboundMessage) -> None:
         """No rate to keep."""
 
