@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,8 @@ def _customer(n: int) -> str:
 
 @pytest.fixture
 def pooled(database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio) -> Iterator[LiveApp]:
-    with serve_live(database_url, clock, fake_twilio, **{"from": POOL}) as served:
+    pool: dict[str, Any] = {"from": POOL}
+    with serve_live(database_url, clock, fake_twilio, **pool) as served:
         yield served
 
 
