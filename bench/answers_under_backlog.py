@@ -80,22 +80,24 @@ class Run:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def config_for(public_url: str, mps: float) -> dict[str, Any]:
+def config_for(public_url: str, mps: float, senders: list[str] | None = None) -> dict[str, Any]:
     return {
         "public_url": public_url,
         "timezone": "America/New_York",
         "quiet_hours": {"start": "21:00", "end": "08:00"},
         "cadences": {"default": {"first_after": "1h", "every": "24h"}},
-        "channels": {"sms": {"from": SMS_FROM, "mps": mps}},
+        "channels": {"sms": {"from": senders or [SMS_FROM], "mps": mps}},
     }
 
 
+# New York numbers: a contact's time zone is read from their number, and the run's morning is
+# New York's (a San Francisco number would still be in its quiet hours, and nothing queued).
 def backlog_phone(i: int) -> str:
-    return f"+1415{5_550_000 + i:07d}"
+    return f"+1212{5_550_000 + i:07d}"
 
 
 def customer_phone(i: int) -> str:
-    return f"+1628{5_550_000 + i:07d}"
+    return f"+1646{5_550_000 + i:07d}"
 
 
 def open_cases(core: Core, phones: list[str]) -> None:
@@ -124,8 +126,15 @@ def priorities_off() -> Iterator[None]:
 
 
 @contextmanager
-def served(database_url: str, fake: Any, clock: FrozenClock, mps: float) -> Iterator[Core]:
-    """The app on an ephemeral port, its core pointed at the fake Twilio."""
+def served(
+    database_url: str,
+    fake: Any,
+    clock: FrozenClock,
+    mps: float,
+    senders: list[str] | None = None,
+) -> Iterator[Core]:
+    """The app on an ephemeral port, its core pointed at the fake Twilio; `senders`: the SMS
+    pool (one number by default), each at `mps`."""
     target: dict[str, Any] = {}
     server = make_server(
         "127.0.0.1", 0, lambda environ, start: target["app"](environ, start), threaded=True
@@ -139,7 +148,9 @@ def served(database_url: str, fake: Any, clock: FrozenClock, mps: float) -> Iter
         twilio_api_base_url=fake.url,
     )
     core = create_core(
-        parse_config(config_for(f"http://127.0.0.1:{server.port}", mps)), settings, clock=clock
+        parse_config(config_for(f"http://127.0.0.1:{server.port}", mps, senders)),
+        settings,
+        clock=clock,
     )
     target["app"] = create_app(core=core)
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
@@ -177,6 +188,8 @@ def run_once(label: str, folder: Path, updates: int, customers: int, mps: float,
         drain = updates * slot
         moments = sorted(rng.uniform(0.05 * drain, 0.8 * drain) for _ in phones)
         print(f"  {label}: {queued} interim updates queued; {customers} customers text STATUS")
+        if queued != updates:  # no backlog, nothing measured
+            raise SystemExit(f"{label}: {queued} of {updates} interim updates were queued")
 
         scheduler = BackgroundScheduler()
         schedule_jobs(scheduler, core, "bench")
