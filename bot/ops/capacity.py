@@ -8,6 +8,7 @@ segment a second). Slack is paced per conversation and the chat page not at all.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class Rhythm:
     held_per_day: float  # of those, the ones that waited for quiet hours to end
 
 
+@functools.cache  # pure, and asked once per contact and cadence
 def rhythm(every_s: int, window_s: int) -> Rhythm:
     """The long-run rhythm of a cadence, counted from the end of quiet hours; DST is ignored."""
     if window_s >= DAY:
