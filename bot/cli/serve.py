@@ -64,14 +64,18 @@ def worker(state: State) -> None:
 @click.option("--json", "as_json", is_flag=True, help="one JSON object, for a monitoring probe")
 @pass_state
 def status(state: State, as_json: bool) -> None:
-    """How far behind the workers are: due updates, the outbox, leases, failures, lateness."""
-    from bot.ops.backlog import measure
+    """How far behind the workers are: due updates, the outbox, leases, failures, lateness;
+    and whether the SMS senders can carry the open cases' cadences."""
+    from bot.ops import backlog, capacity
 
     core = state.core
     with core.readers() as session:
-        backlog = measure(session, core.clock.now()).as_dict()
+        behind = backlog.measure(session, core.clock.now()).as_dict()
+        carried = capacity.measure(session, core.config, core.templates)
     if as_json:
-        click.echo(json.dumps(backlog))
+        click.echo(json.dumps({**behind, "capacity": carried.as_dict()}))
         return
-    for name, value in backlog.items():
+    for name, value in behind.items():
         click.echo(f"{name.replace('_', ' ')}: {'-' if value is None else value}")
+    for line in carried.lines():
+        click.echo(line)

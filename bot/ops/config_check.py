@@ -143,8 +143,13 @@ def render_problems(config: Config, templates: Templates) -> list[str]:
     return report.broken
 
 
-def check(config: Config, echo: Callable[[str], None]) -> bool:
-    """Print the report; False when any template fails to render or is too long for SMS."""
+def check(
+    config: Config,
+    echo: Callable[[str], None],
+    sections: Callable[[Templates], list[str]] | None = None,
+) -> bool:
+    """Print the report; False when any template fails to render or is too long for SMS.
+    `sections` adds lines before the verdict (the capacity, which warns but never fails)."""
     echo(f"config parsed: public_url {config.public_url}, time zone {config.timezone}")
     for line in cadence_lines(config):
         echo(line)
@@ -160,7 +165,10 @@ def check(config: Config, echo: Callable[[str], None]) -> bool:
         f", CSAT {'on' if c.csat.enabled else 'off'}"
     )
     report = Report(echo)
-    _check_templates(config, Templates(config), report)
+    templates = Templates(config)
+    _check_templates(config, templates, report)
+    for line in sections(templates) if sections else ():
+        echo(line)
     problems = len(report.broken) + len(report.too_long)
     if problems:
         echo(f"config is NOT valid: {problems} template problem(s) above.")
