@@ -39,7 +39,9 @@ two updates in a row to one phone, the fake's order, the second was queued no ea
 poll before the first was handed to Twilio, and for a later due time); the report's on-time
 share equals the one computed here from the outbox. Under the carriable load the on-time share
 of due times is at least 0.95 (the load leaves 30% of the slots free, so only a stall of the
-machine makes one late). Under overload nothing pretends it is on time: the check is that the
+machine makes one late; so the check allows for the machine measured in the same run: the p99 of
+how late a thread of the bench wakes from a 10 ms sleep, three times, once for each wake-up on
+an update's way). Under overload nothing pretends it is on time: the check is that the
 sender ran at its limit (segments received / limit at least 0.9); the shares are printed, and
 a report share well above the due-time share is a FINDING (the report hides the dropped ones).
 
@@ -53,8 +55,11 @@ import argparse
 import logging
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -84,6 +89,7 @@ LOADS = (("carriable", 0.7), ("overload", 1.5))  # offered segments / the sender
 ON_TIME_AIM = 0.95  # the carriable run's share of due times met
 AT_LIMIT = 0.9  # the overloaded sender's segments received / its limit
 HONEST_GAP = 0.05  # report share above the due-time share by more: a FINDING
+WAKE_UPS = 3  # on an update's way: the poll that queues it, the send run, its slot
 LEAD = 0.5  # seconds from the scheduler's start to the first due time
 
 
@@ -138,6 +144,12 @@ class Run:
     received: list[tuple[datetime, str, str, str]]  # the fake's (at, sid, to, body)
     report_share: float | None  # keepposted report's on-time share, same threshold
     slots: list[tuple[float, int]]  # the pacer's reservations: (wall time, segments)
+    stall: float  # p99 of how late this process's threads woke from a short sleep, seconds
+
+    @property
+    def allowance(self) -> float:
+        """The threshold widened by the machine's stall, measured in the same run."""
+        return self.threshold + WAKE_UPS * self.stall
 
     @property
     def slot(self) -> float:
@@ -163,8 +175,9 @@ class Run:
     def sent(self) -> list[Update]:
         return [u for u in self.updates if u.status == OutboxStatus.SENT]
 
-    def on_time(self) -> int:
-        return sum(1 for u in self.sent() if (u.lateness or 0.0) <= self.threshold)
+    def on_time(self, within: float | None = None) -> int:
+        limit = self.threshold if within is None else within
+        return sum(1 for u in self.sent() if (u.lateness or 0.0) <= limit)
 
     def share(self, q: float) -> float:
         ordered = sorted(u.lateness or 0.0 for u in self.sent())
@@ -210,7 +223,8 @@ def run_once(label: str, folder: Path, plan: Plan, mps: float) -> Run:
         scheduler.start()
         try:
             end = start + timedelta(seconds=plan.seconds)
-            time.sleep(max(0.0, (end - clock.now()).total_seconds()))
+            with stalls() as woke_late:
+                time.sleep(max(0.0, (end - clock.now()).total_seconds()))
             scheduler.remove_job("advance_due_updates")  # nothing more comes due
         finally:
             # What is still claimed goes out or back as the send run ends (within lease / 2).
@@ -228,7 +242,32 @@ def run_once(label: str, folder: Path, plan: Plan, mps: float) -> Run:
                 on_time_within=timedelta(seconds=threshold),
             ).totals.on_time_share
         received = [(m.at, m.sid, m.to, m.body) for m in fake.messages]
-    return Run(label, mps, start, plan.seconds, threshold, updates, received, report_share, slots)
+    stall = sorted(woke_late)[int(0.99 * (len(woke_late) - 1))] if woke_late else 0.0
+    return Run(
+        label, mps, start, plan.seconds, threshold, updates, received, report_share, slots, stall
+    )
+
+
+@contextmanager
+def stalls() -> Iterator[list[float]]:
+    """How late a thread of this process wakes from a 10 ms sleep, over the block: the
+    machine's and the interpreter's stall, which delays the worker's polls and slots too."""
+    late: list[float] = []
+    stop = threading.Event()
+
+    def probe() -> None:
+        while not stop.is_set():
+            began = time.perf_counter()
+            time.sleep(0.01)
+            late.append(max(0.0, time.perf_counter() - began - 0.01))
+
+    thread = threading.Thread(target=probe, name="stall-probe", daemon=True)
+    thread.start()
+    try:
+        yield late
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _count_slots(core: Core) -> list[tuple[float, int]]:
@@ -354,11 +393,18 @@ def report(run: Run, ratio: float, checks: Checks) -> None:
             f"{run.label}: the report's on-time share {run.report_share} is not {of_sent:.4f}"
         )
     if ratio < 1:
-        if of_due < ON_TIME_AIM:
-            checks.fail(f"{run.label}: {of_due:.1%} of due times on time, under {ON_TIME_AIM:.0%}")
+        allowed = run.on_time(run.allowance) / len(decided)
+        print(
+            f"    the machine: p99 wake-up delay {run.stall * 1000:.0f} ms; within "
+            f"{run.allowance:.2f} s (the threshold + {WAKE_UPS} x that: the poll, the send run "
+            f"and the slot each wake a thread) {allowed:.1%} of the due times"
+        )
+        if allowed < ON_TIME_AIM:
+            checks.fail(f"{run.label}: {allowed:.1%} of due times on time, under {ON_TIME_AIM:.0%}")
         else:
             print(
-                f"  ok: {run.label}: {of_due:.1%} of due times on time (at least {ON_TIME_AIM:.0%})"
+                f"  ok: {run.label}: {allowed:.1%} of due times on time, allowing for the "
+                f"machine (at least {ON_TIME_AIM:.0%})"
             )
         return
     at_limit = run.sent_segments / run.limit
