@@ -52,7 +52,7 @@ from werkzeug.serving import make_server
 
 from bench.checks import Checks
 from bot.app import create_app
-from bot.clock import FrozenClock
+from bot.clock import Clock, FrozenClock
 from bot.config import Settings, parse_config
 from bot.core import Core, create_core
 from bot.demo.simulate import inbound_form
@@ -80,13 +80,20 @@ class Run:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def config_for(public_url: str, mps: float, senders: list[str] | None = None) -> dict[str, Any]:
+def config_for(
+    public_url: str,
+    mps: float,
+    senders: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The benches' config; `overrides` replaces whole top-level sections (e.g. `worker`)."""
     return {
         "public_url": public_url,
         "timezone": "America/New_York",
         "quiet_hours": {"start": "21:00", "end": "08:00"},
         "cadences": {"default": {"first_after": "1h", "every": "24h"}},
         "channels": {"sms": {"from": senders or [SMS_FROM], "mps": mps}},
+        **(overrides or {}),
     }
 
 
@@ -129,12 +136,14 @@ def priorities_off() -> Iterator[None]:
 def served(
     database_url: str,
     fake: Any,
-    clock: FrozenClock,
+    clock: Clock,
     mps: float,
     senders: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> Iterator[Core]:
     """The app on an ephemeral port, its core pointed at the fake Twilio; `senders`: the SMS
-    pool (one number by default), each at `mps`."""
+    pool (one number by default), each at `mps`; `overrides`: config sections of the bench's
+    own (config_for)."""
     target: dict[str, Any] = {}
     server = make_server(
         "127.0.0.1", 0, lambda environ, start: target["app"](environ, start), threaded=True
@@ -148,7 +157,7 @@ def served(
         twilio_api_base_url=fake.url,
     )
     core = create_core(
-        parse_config(config_for(f"http://127.0.0.1:{server.port}", mps, senders)),
+        parse_config(config_for(f"http://127.0.0.1:{server.port}", mps, senders, overrides)),
         settings,
         clock=clock,
     )
