@@ -332,9 +332,32 @@ class WorkerSettings(Strict):
     send_every: Duration = timedelta(seconds=1)
     batch_size: int = Field(default=200, ge=1, le=10_000)
     send_threads: int = Field(default=8, ge=1, le=64)  # provider calls in flight per worker
-    lease: Duration = timedelta(minutes=2)
+    # A claimed row is its worker's for `lease`, renewed every `renew_every` while the worker
+    # lives (bot/outbox/lease.py): a worker that dies holds its rows one lease at most.
+    lease: Duration = Field(
+        default=timedelta(seconds=15), ge=timedelta(seconds=2), le=timedelta(minutes=10)
+    )
+    renew_every: Duration = Field(
+        default=timedelta(seconds=5), ge=timedelta(milliseconds=200), le=timedelta(minutes=5)
+    )
+    # The longest one send run lasts (and at most half the lease): a paced line claims what it
+    # can send in that time, and what is not sent by then goes back for the next run, so a
+    # run of paced texts never keeps another channel's answer waiting longer than this.
+    run_for: Duration = Field(
+        default=timedelta(seconds=5), ge=timedelta(milliseconds=100), le=timedelta(minutes=5)
+    )
     max_attempts: int = Field(default=6, ge=1, le=50)
     retry_backoff: Duration = timedelta(seconds=2)  # the first retry's delay; it doubles
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> WorkerSettings:
+        # Two renewals per lease at least, so one that comes late does not lose the rows.
+        if self.renew_every * 2 > self.lease:
+            raise ValueError(
+                f"renew_every ({self.renew_every}) must be at most half the lease "
+                f"({self.lease}): renew more often or lengthen the lease"
+            )
+        return self
 
 
 class ReportSettings(Strict):

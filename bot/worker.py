@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import select
@@ -31,6 +32,7 @@ from bot.engine.contacts import reach
 from bot.engine.inbound import handle_received
 from bot.engine.messages import queue_to_contact
 from bot.errors import WorkerAlreadyRunning
+from bot.outbox.lease import Leases
 from bot.outbox.sender import SendReport, send_due
 from bot.store.db import unreachable
 from bot.store.models import Case
@@ -207,8 +209,18 @@ def schedule_jobs(scheduler: BaseScheduler, core: Core, worker: str | None = Non
     """Add the interval jobs. One instance each at a time; missed runs coalesce into one.
 
     Each job first runs at start-up. The scheduler keeps real time; the jobs read core.clock.
+    The lease heartbeat (bot/outbox/lease.py) runs from the scheduler's start to its shutdown.
     """
     me = worker or worker_id()
+    leases = Leases(core, me)
+
+    def heartbeat(event: SchedulerEvent) -> None:
+        if event.code == EVENT_SCHEDULER_STARTED:
+            leases.start()
+        else:
+            leases.stop()
+
+    scheduler.add_listener(heartbeat, EVENT_SCHEDULER_STARTED | EVENT_SCHEDULER_SHUTDOWN)
     scheduler_log = logging.getLogger("apscheduler.scheduler")
     if _EXPECTED_OVERLAP not in scheduler_log.filters:
         scheduler_log.addFilter(_EXPECTED_OVERLAP)
@@ -219,7 +231,7 @@ def schedule_jobs(scheduler: BaseScheduler, core: Core, worker: str | None = Non
         ("run_confirmation_timers", lambda: run_confirmation_timers(core), poll),
         ("check_etas", lambda: check_etas(core), poll),
         ("answer_received", lambda: handle_received(core), send_every),
-        ("send_outbox", lambda: send_due(core, me), send_every),
+        ("send_outbox", lambda: send_due(core, me, leases), send_every),
     ]
     for name, job, seconds in jobs:
         scheduler.add_job(

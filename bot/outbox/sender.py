@@ -9,6 +9,11 @@ cadence, and no customer gets the same update twice), while a confirmation reque
 reply is sent again (a repeat is better than a case that auto-closes without the customer ever
 being asked). README, "Running at scale", states this per kind of message.
 
+Leases are short and renewed while the worker lives (bot/outbox/lease.py), so a dead worker's
+rows are back in the queue within one lease. A run is short too (`worker.run_for`): a paced line
+claims about what it can send in that time, so the next run, a moment later, picks up whatever
+came meanwhile on any channel, and a worker that dies mid-run holds little.
+
 Rows are claimed most urgent first (bot/outbox/priority.py: a customer's answer before
 confirmation requests, notices and then interim updates), and each channel sends its share in
 that order, re-checking for more urgent rows before each paced send (bot/outbox/lanes.py).
@@ -16,10 +21,11 @@ that order, re-checking for more urgent rows before each paced send (bot/outbox/
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,15 +52,20 @@ from bot.ledger import chain as log
 from bot.outbox import edits
 from bot.outbox.delivery import record_failure
 from bot.outbox.lanes import ChannelLane, Claimed
+from bot.outbox.lease import Leases, hand_over_margin
 from bot.store.db import retry_unreachable
 from bot.store.models import Message, Outbox
 from channels.base import OutboundMessage, SendResult
-from channels.catalog import traits
+from channels.catalog import ChannelName, traits
 from flows.interim import UPDATING_STATES
 
 if TYPE_CHECKING:
     from bot.core import Core  # annotations only: the engine must not load the registry
 
+
+# A paced line claims at least this many rows a run, whatever its rate says: a rate known only
+# roughly (a messaging service's) should not leave the line idle between runs.
+AT_LEAST_PER_LINE = 3
 
 SENT_EVENTS = {
     OutboxKind.INTERIM: LogEvent.INTERIM_SENT,
@@ -97,9 +108,12 @@ def _claim(
     worker_id: str,
     *only: ColumnElement[bool],
     limit: int | None = None,
+    fits: Callable[[list[Outbox]], list[Outbox]] | None = None,
 ) -> list[Outbox]:
     """Lease due rows, the most urgent class first and the oldest due first within it
-    (ix_outbox_claim); `only` narrows them (one channel's more urgent rows)."""
+    (ix_outbox_claim); `only` narrows them (one channel's more urgent rows), `fits` keeps
+    those of the batch that can go now (the others are left as they were, and their row locks
+    go with this transaction)."""
     rows = list(
         session.scalars(
             select(Outbox)
@@ -115,6 +129,8 @@ def _claim(
             )
         )
     )
+    if fits is not None:
+        rows = fits(rows)
     for row in rows:
         row.status = OutboxStatus.SENDING
         row.lease_owner = worker_id
@@ -155,15 +171,63 @@ def recover_expired_leases(core: Core, now: datetime) -> int:
         return len(rows)
 
 
-def send_due(core: Core, worker_id: str = "worker") -> SendReport:
-    """Claim due outbox rows, send each through its channel, and record what happened."""
+def run_seconds(core: Core) -> float:
+    """How long one send run may hand rows over: `worker.run_for`, and at most half the lease,
+    so the rows a run holds stay covered by their claim's own lease even when no renewal gets
+    through (the database away)."""
+    worker = core.config.worker
+    return min(worker.run_for.total_seconds(), worker.lease.total_seconds() / 2)
+
+
+def send_due(core: Core, worker_id: str = "worker", leases: Leases | None = None) -> SendReport:
+    """Claim due outbox rows, send each through its channel, and record what happened.
+
+    `leases` is the worker's heartbeat (bot/outbox/lease.py); without one the run's leases
+    are not renewed, which a run inside half a lease does not need."""
     report = SendReport()
+    leases = leases or Leases(core, worker_id)
     report.abandoned = recover_expired_leases(core, core.clock.now())
     with core.sessions.begin() as session:
         now = core.clock.now()
-        claimed = _ready(session, core, _claim(session, core, now, worker_id), now, report)
-    _send_claimed(core, claimed, worker_id, report)
+        rows = _claim(session, core, now, worker_id, fits=partial(_what_lines_can_send, core))
+        claimed = _ready(session, core, rows, now, report)
+    held = [row.row_id for row in claimed]
+    leases.hold(held)
+    try:
+        _send_claimed(core, claimed, worker_id, report, leases, held)
+    finally:
+        leases.drop(held)  # sent, failed, handed back or given up on: no longer renewed
     return report
+
+
+def _line_rate(core: Core, channel: str) -> float | None:
+    """Messages a second one paced line of `channel` sends: an SMS number's mps (one segment
+    a text; a longer one takes more, and what the run cannot send goes back), a Slack lane's
+    `send_threads` conversations at Slack's pace each; None when not known here."""
+    if channel == ChannelName.SMS:
+        return core.config.channels.sms.mps
+    if channel == ChannelName.SLACK:
+        return core.config.channels.slack.mps * core.config.worker.send_threads
+    return None
+
+
+def _what_lines_can_send(core: Core, rows: list[Outbox]) -> list[Outbox]:
+    """Of the due rows, most urgent first, each paced line's first few: about what it sends in
+    one run. The rest stay queued, unleased, for the next run or another worker. Unpaced
+    channels take the whole batch."""
+    seconds = run_seconds(core)
+    taken: Counter[tuple[str, str]] = Counter()
+    fitting = []
+    for row in rows:
+        rate = _line_rate(core, row.channel) if traits(row.channel).paced else None
+        if rate is None:
+            fitting.append(row)
+            continue
+        line = row.channel, core.channels[row.channel].line_of(_outbound(row))
+        if taken[line] < max(AT_LEAST_PER_LINE, math.ceil(rate * seconds)):
+            taken[line] += 1
+            fitting.append(row)
+    return fitting
 
 
 def _ready(
@@ -186,7 +250,13 @@ def _ready(
 
 
 def _pull_urgent(
-    core: Core, channel: str, worker_id: str, report: SendReport, below: int
+    core: Core,
+    channel: str,
+    worker_id: str,
+    report: SendReport,
+    leases: Leases,
+    held: list[int],
+    below: int,
 ) -> list[Claimed]:
     """Claim the channel's due rows of a class more urgent than `below`, queued since the run's
     claim. An answer due on another `line` of the pool is sent by this lane too, paced on its
@@ -207,20 +277,32 @@ def _pull_urgent(
         rows = _claim(
             session, core, now, worker_id, *more_urgent, limit=core.config.worker.send_threads
         )
-        return _ready(session, core, rows, now, report)
+        pulled = _ready(session, core, rows, now, report)
+    ids = [row.row_id for row in pulled]
+    held.extend(ids)  # dropped with the run's own rows when it ends
+    leases.hold(ids)
+    return pulled
 
 
-def _send_claimed(core: Core, claimed: list[Claimed], worker_id: str, report: SendReport) -> None:
+def _send_claimed(
+    core: Core,
+    claimed: list[Claimed],
+    worker_id: str,
+    report: SendReport,
+    leases: Leases,
+    held: list[int],
+) -> None:
     """Each channel, and each number of an SMS pool (its `line_of`), sends its rows on its own
     (bot/outbox/lanes.py), so a pool's numbers each keep their own pace at once, in
     `send_threads` threads:
     a provider call takes a network round trip (Twilio's is some 100-300 ms), so one thread
     would cap a worker at a few messages a second.
 
-    Pacing makes sends wait; what cannot go out well inside the lease is handed back, so no
-    row is ever sent by a worker whose lease on it has run out.
+    Pacing makes sends wait; what cannot go out within the run (`run_seconds`) is handed back
+    for the next, and no row is handed over once its lease is close to its end (`_hand_over`),
+    so no row is ever sent by a worker whose lease on it has run out.
     """
-    deadline = time.monotonic() + core.config.worker.lease.total_seconds() / 2
+    deadline = time.monotonic() + run_seconds(core)
     by_line: dict[tuple[str, str], list[Claimed]] = defaultdict(list)
     for row in claimed:
         channel = row.outbound.channel
@@ -228,7 +310,7 @@ def _send_claimed(core: Core, claimed: list[Claimed], worker_id: str, report: Se
         by_line[channel, line].append(row)
 
     def deliver(row: Claimed) -> None:
-        report.add(_send_one(core, row.row_id, row.outbound, worker_id, deadline))
+        report.add(_send_one(core, row.row_id, row.outbound, worker_id, leases))
 
     lanes = [
         ChannelLane(
@@ -238,7 +320,7 @@ def _send_claimed(core: Core, claimed: list[Claimed], worker_id: str, report: Se
             wait_turn=core.channels[channel].wait_turn,
             deliver=deliver,
             release=partial(_release, core),
-            pull_urgent=partial(_pull_urgent, core, channel, worker_id, report),
+            pull_urgent=partial(_pull_urgent, core, channel, worker_id, report, leases, held),
             deadline=deadline,
         )
         for (channel, line), rows in by_line.items()
@@ -252,48 +334,58 @@ def _send_claimed(core: Core, claimed: list[Claimed], worker_id: str, report: Se
 
 
 def _send_one(
-    core: Core, row_id: int, outbound: OutboundMessage, worker_id: str, deadline: float
+    core: Core, row_id: int, outbound: OutboundMessage, worker_id: str, leases: Leases
 ) -> str:
     """Hand one row, whose turn has come (ChannelLane waits it), to its channel and record the
     outcome; returns the SendReport field."""
     channel = core.channels[outbound.channel]
-    if not _hand_over(core, row_id, worker_id):
-        return "skipped"  # the lease ran out and another worker has the row now
-    # The message has gone (or not) whatever the database does next, so the bookkeeping
-    # waits out a database restart, until the lease's end, rather than turning a sent
-    # message into a lost or a repeated one.
-    lease_end = deadline + core.config.worker.lease.total_seconds() / 2
+    until = _hand_over(core, row_id, worker_id)
+    if until is None:
+        return "skipped"  # its lease is (nearly) out: the row is the next recovery's
     try:
         result = channel.send(outbound)
     except ChannelError as exc:
+        lease_end = _monotonic_at(core, leases.lease_end(row_id, until))
         retried = retry_unreachable(
             partial(_record_failure, core, row_id, exc),
             deadline=lease_end,
             what="recording a failed send",
         )
         return "retried" if retried else "failed"
+    # The message has gone whatever the database does next, so the bookkeeping waits out a
+    # database restart, until the lease's end (later if renewed meanwhile), rather than
+    # turning a sent message into a lost or a repeated one.
     retry_unreachable(
         partial(_record_sent, core, row_id, result),
-        deadline=lease_end,
+        deadline=_monotonic_at(core, leases.lease_end(row_id, until)),
         what="recording a sent message",
     )
     return "sent"
 
 
-def _hand_over(core: Core, row_id: int, worker_id: str) -> bool:
-    """Mark the row as going to the provider now, if this worker still holds its lease."""
+def _monotonic_at(core: Core, moment: datetime) -> float:
+    """`time.monotonic()` at `moment` on the worker's clock."""
+    return time.monotonic() + (moment - core.clock.now()).total_seconds()
+
+
+def _hand_over(core: Core, row_id: int, worker_id: str) -> datetime | None:
+    """Mark the row as going to the provider now, if this worker still holds its lease with
+    a renewal's worth of it left (renewals may be failing: the database away); returns the
+    lease's end, None when the row must not go."""
+    now = core.clock.now()
     with core.sessions.begin() as session:
-        handed = session.scalar(
+        until: datetime | None = session.scalar(
             update(Outbox)
             .where(
                 Outbox.id == row_id,
                 Outbox.status == OutboxStatus.SENDING,
                 Outbox.lease_owner == worker_id,
+                Outbox.lease_until > now + hand_over_margin(core.config.worker),
             )
-            .values(handed_at=core.clock.now())
-            .returning(Outbox.id)
+            .values(handed_at=now)
+            .returning(Outbox.lease_until)
         )
-        return handed is not None
+        return until
 
 
 def _record_sent(core: Core, row_id: int, result: SendResult) -> None:

@@ -317,7 +317,7 @@ def test_an_interim_update_is_not_resent_after_a_crash_mid_send(
     with core.sessions.begin() as session:
         for row in _claim(session, core, clock.now(), "doomed-worker"):
             row.handed_at = clock.now()  # it was handing them over, then it died
-    later(clock, core, minutes=3)  # the 2-minute lease ran out
+    later(clock, core, minutes=3)  # the lease ran out
     assert channels["sms"].bodies_to("+12125550101") == []
     assert len(channels["sms"].bodies_to("+12125550102")) == 1
     with core.sessions() as session:
@@ -349,10 +349,11 @@ def test_rows_a_dead_worker_claimed_but_never_handed_over_are_sent_once(
     advance_due_updates(core)
     with core.sessions.begin() as session:
         assert len(_claim(session, core, clock.now(), "doomed-worker")) == 1  # then it dies
-    later(clock, core, minutes=1)  # still leased: nobody touches it
+    lease = core.config.worker.lease.total_seconds()
+    later(clock, core, seconds=lease / 2)  # still leased: nobody touches it
     assert channels["sms"].bodies_to("+12125550101") == []
-    later(clock, core, minutes=2)  # the 2-minute lease ran out
-    later(clock, core, minutes=1)
+    later(clock, core, seconds=lease)  # the lease ran out
+    later(clock, core, seconds=1)
     assert len(channels["sms"].bodies_to("+12125550101")) == 1
     with core.sessions() as session:
         row = session.scalars(select(Outbox).where(Outbox.kind == "interim")).one()
