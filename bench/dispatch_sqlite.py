@@ -82,6 +82,9 @@ class MemoryChannel:
     def line_of(self, message: OutboundMessage) -> str:
         return self.name
 
+    def line_rate(self) -> float | None:
+        return None
+
     def wait_turn(self, message: OutboundMessage) -> None:
         """No rate to keep: only our own cost is measured."""
 

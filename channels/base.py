@@ -82,6 +82,12 @@ class Sender(Protocol):
         each send at their own rate at the same time."""
         ...
 
+    def line_rate(self) -> float | None:
+        """Messages a second one line sends (SMS: a number's `mps`), so a send run claims
+        about what it can send; None when the outbox cannot know (no limit, or one kept
+        inside `send`)."""
+        ...
+
     def send(self, message: OutboundMessage) -> SendResult:
         """Hand one message to the provider; raise ChannelError when it cannot be sent."""
         ...

@@ -22,6 +22,9 @@ class DryRunSender:
         """Nothing leaves: one line."""
         return self.name
 
+    def line_rate(self) -> float | None:
+        return None
+
     def wait_turn(self, message: OutboundMessage) -> None:
         """Nothing leaves, so there is no rate to keep."""
 

@@ -239,6 +239,10 @@ class SlackSender:
         """Slack paces per conversation inside `send`: one line."""
         return self.name
 
+    def line_rate(self) -> float | None:
+        """Slack's pace is per conversation and kept inside `send`: not one line's rate."""
+        return None
+
     def wait_turn(self, message: OutboundMessage) -> None:
         """Slack's pace is per conversation, known only once the DM is open: `send` waits."""
 

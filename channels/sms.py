@@ -214,6 +214,10 @@ class SmsSender:
         send's own bookkeeping still finds its message."""
         return f"{self.public_url}/sms/status?m={message_id}"
 
+    def line_rate(self) -> float | None:
+        """A number's segments a second: a text of one segment each, the most it can be."""
+        return self.sms.mps if self.client is not None else None
+
     def wait_turn(self, message: OutboundMessage) -> None:
         if self.client is not None:
             self.pacer.wait(self.line_of(message), count_segments(message.body).segments)

@@ -268,6 +268,9 @@ class WebchatSender:
         """No provider, no rate: one line."""
         return self.name
 
+    def line_rate(self) -> float | None:
+        return None
+
     def wait_turn(self, message: OutboundMessage) -> None:
         """The page reads the database: no provider, no rate."""
 

@@ -56,7 +56,7 @@ from bot.outbox.lease import Leases, hand_over_margin
 from bot.store.db import retry_unreachable
 from bot.store.models import Message, Outbox
 from channels.base import OutboundMessage, SendResult
-from channels.catalog import ChannelName, traits
+from channels.catalog import traits
 from flows.interim import UPDATING_STATES
 
 if TYPE_CHECKING:
@@ -200,17 +200,6 @@ def send_due(core: Core, worker_id: str = "worker", leases: Leases | None = None
     return report
 
 
-def _line_rate(core: Core, channel: str) -> float | None:
-    """Messages a second one paced line of `channel` sends: an SMS number's mps (one segment
-    a text; a longer one takes more, and what the run cannot send goes back), a Slack lane's
-    `send_threads` conversations at Slack's pace each; None when not known here."""
-    if channel == ChannelName.SMS:
-        return core.config.channels.sms.mps
-    if channel == ChannelName.SLACK:
-        return core.config.channels.slack.mps * core.config.worker.send_threads
-    return None
-
-
 def _what_lines_can_send(core: Core, rows: list[Outbox]) -> list[Outbox]:
     """Of the due rows, most urgent first, each paced line's first few: about what it sends in
     one run. The rest stay queued, unleased, for the next run or another worker. Unpaced
@@ -219,11 +208,12 @@ def _what_lines_can_send(core: Core, rows: list[Outbox]) -> list[Outbox]:
     taken: Counter[tuple[str, str]] = Counter()
     fitting = []
     for row in rows:
-        rate = _line_rate(core, row.channel) if traits(row.channel).paced else None
+        sender = core.channels[row.channel]
+        rate = sender.line_rate() if traits(row.channel).paced else None
         if rate is None:
             fitting.append(row)
             continue
-        line = row.channel, core.channels[row.channel].line_of(_outbound(row))
+        line = row.channel, sender.line_of(_outbound(row))
         if taken[line] < max(AT_LEAST_PER_LINE, math.ceil(rate * seconds)):
             taken[line] += 1
             fitting.append(row)

@@ -53,6 +53,9 @@ class PigeonSender:
     def line_of(self, message: OutboundMessage) -> str:
         return self.name
 
+    def line_rate(self) -> float | None:
+        return None
+
     def wait_turn(self, message: OutboundMessage) -> None:
         raise AssertionError("the pigeon's traits say it is not paced: nobody waits its turn")
 

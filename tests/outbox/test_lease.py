@@ -29,11 +29,16 @@ WAIT = 10.0  # seconds an event may take before the test calls it lost (never re
 
 @dataclass
 class SlotFake(FakeChannel):
-    """A paced fake that may run something when its n-th send slot is asked for (the clock
-    moving on, a customer writing in on another channel) and records the slots' order."""
+    """A paced fake at one message a second (a long code's rate) that may run something when
+    its n-th send slot is asked for (the clock moving on, a customer writing in on another
+    channel) and records the slots' order."""
 
     slots: list[str] = field(default_factory=list)
     at_slot: dict[int, Callable[[], object]] = field(default_factory=dict)
+    rate: float = 1.0
+
+    def line_rate(self) -> float | None:
+        return self.rate
 
     def wait_turn(self, message: OutboundMessage) -> None:
         self.slots.append(message.body)
@@ -169,7 +174,7 @@ def test_a_paced_line_claims_only_what_it_can_send_in_one_run(
     for n in range(40):
         _queue(core, f"update {n}", to=f"+1212555{n:04d}")
     report = send_due(core, "test")
-    share = int(core.config.channels.sms.mps * run_seconds(core))
+    share = int(_sms(channels).rate * run_seconds(core))
     assert report.sent == share == 5
     with core.sessions() as session:
         left = session.scalars(select(Outbox).where(Outbox.status == OutboxStatus.PENDING)).all()

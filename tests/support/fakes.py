@@ -22,6 +22,9 @@ class FakeChannel:
     def line_of(self, message: OutboundMessage) -> str:
         return self.name
 
+    def line_rate(self) -> float | None:
+        return None
+
     def wait_turn(self, message: OutboundMessage) -> None:
         """No rate to keep."""
 
