@@ -33,7 +33,7 @@ from bot.engine.inbound import handle_received
 from bot.engine.messages import queue_to_contact
 from bot.errors import WorkerAlreadyRunning
 from bot.outbox.lease import Leases
-from bot.outbox.sender import SendReport, send_due
+from bot.outbox.sender import SendReport, send_due, send_while_due
 from bot.store.db import unreachable
 from bot.store.models import Case
 from flows.confirmation import Timer, confirmation_timer
@@ -231,7 +231,7 @@ def schedule_jobs(scheduler: BaseScheduler, core: Core, worker: str | None = Non
         ("run_confirmation_timers", lambda: run_confirmation_timers(core), poll),
         ("check_etas", lambda: check_etas(core), poll),
         ("answer_received", lambda: handle_received(core), send_every),
-        ("send_outbox", lambda: send_due(core, me, leases), send_every),
+        ("send_outbox", lambda: send_while_due(core, me, leases), send_every),
     ]
     for name, job, seconds in jobs:
         scheduler.add_job(

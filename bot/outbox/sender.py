@@ -88,6 +88,15 @@ class SendReport:
         with self._lock:  # every channel's send threads report here
             setattr(self, outcome, getattr(self, outcome) + 1)
 
+    @property
+    def handled(self) -> int:
+        """Rows this run settled one way or another: none means nothing was due."""
+        return self.sent + self.failed + self.retried + self.skipped
+
+    def merge(self, other: SendReport) -> None:
+        for name in ("sent", "failed", "retried", "skipped", "abandoned"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 def backoff(
     attempts: int,
@@ -177,6 +186,22 @@ def run_seconds(core: Core) -> float:
     through (the database away)."""
     worker = core.config.worker
     return min(worker.run_for.total_seconds(), worker.lease.total_seconds() / 2)
+
+
+def send_while_due(core: Core, worker_id: str, leases: Leases | None = None) -> SendReport:
+    """Send runs back to back while they find work, for up to one lease: the worker's send job.
+
+    A run is short (`run_seconds`), and a pause between two runs would leave a paced number
+    idle while texts wait: at the carrier's limit that is capacity lost for good. The bound
+    hands the job back to the scheduler now and then, so a worker that is asked to stop does so
+    within a lease even under a backlog that never ends."""
+    total = SendReport()
+    stop_at = time.monotonic() + core.config.worker.lease.total_seconds()
+    while True:
+        report = send_due(core, worker_id, leases)
+        total.merge(report)
+        if report.handled == 0 or time.monotonic() >= stop_at:
+            return total
 
 
 def send_due(core: Core, worker_id: str = "worker", leases: Leases | None = None) -> SendReport:
