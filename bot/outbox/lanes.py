@@ -48,6 +48,9 @@ class ChannelLane:
     release: Callable[[list[int]], None]
     pull_urgent: Callable[[int], list[Claimed]]
     deadline: float
+    # False when the row was dropped while this run held it (an update the case's next one
+    # replaced): asked before a paced slot is taken, so no slot is spent on it.
+    still_wanted: Callable[[Claimed], bool] = lambda _: True
     _busy: set[str] = field(default_factory=set)  # recipients with a message in flight
     _in_flight: int = 0
     _done: threading.Condition = field(default_factory=threading.Condition)
@@ -64,6 +67,9 @@ class ChannelLane:
                     for row in self.pull_urgent(heap[0].priority):
                         heapq.heappush(heap, row)
                 row = self._next(heap, threads)
+                if self.paced and not self.still_wanted(row):
+                    self._finished(row)
+                    continue
                 if self.paced:
                     self.wait_turn(row.outbound)  # a row is marked handed only as it really goes
                 if time.monotonic() > self.deadline:

@@ -337,6 +337,7 @@ def _send_claimed(
             release=partial(_release, core),
             pull_urgent=partial(_pull_urgent, core, channel, worker_id, report, leases, held),
             deadline=deadline,
+            still_wanted=partial(_still_wanted, core, report),
         )
         for (channel, line), rows in by_line.items()
     ]
@@ -381,6 +382,20 @@ def _send_one(
 def _monotonic_at(core: Core, moment: datetime) -> float:
     """`time.monotonic()` at `moment` on the worker's clock."""
     return time.monotonic() + (moment - core.clock.now()).total_seconds()
+
+
+def _still_wanted(core: Core, report: SendReport, row: Claimed) -> bool:
+    """False for an interim update dropped since the claim (`stale.drop_pending_updates`: the
+    case's next update came due, or the case moved on). Only interim updates are dropped that
+    way, so only they cost this read; at the carrier's limit a slot spent on one is lost."""
+    if row.outbound.kind != OutboxKind.INTERIM:
+        return True
+    with core.readers() as session:
+        status = session.scalar(select(Outbox.status).where(Outbox.id == row.row_id))
+    if status == OutboxStatus.SENDING:
+        return True
+    report.add("skipped")
+    return False
 
 
 def _hand_over(core: Core, row_id: int, worker_id: str) -> datetime | None:

@@ -349,3 +349,24 @@ def test_an_update_already_handed_to_the_provider_is_left_alone(
         row.status, row.handed_at = OutboxStatus.SENDING, core.clock.now()
     _move(core, case_id, actions.resolve, resolution="Fixed.")
     assert _interims(core) == [OutboxStatus.SENDING]
+
+
+def test_an_update_dropped_while_its_run_holds_it_takes_no_send_slot(
+    core: Core,
+    clock: FrozenClock,
+    client: FlaskClient,
+    auth: dict[str, str],
+    channels: dict[str, FakeChannel],
+) -> None:
+    """At the carrier's limit a slot spent on an update that will not go is capacity lost:
+    the case resolved while a run held its update, so the run skips it without a slot."""
+    case_id = _case_with_update_queued(core, clock, client, auth)
+    _queue(core, OutboxKind.INTERIM, "another customer's update", to=_number(900), after=-60)
+    sms = _paced(channels)  # that older update goes first; the case resolves at its slot
+    sms.at_slot[1] = lambda: _move(core, case_id, actions.resolve, resolution="Fixed.")
+    report = send_due(core, "test")
+    assert _interims(core)[0] == OutboxStatus.SKIPPED
+    assert sms.slots[0] == "another customer's update"
+    assert len(sms.slots) == 2  # then the confirmation request; no slot for the dropped update
+    assert sms.slots[1].startswith("Case #1 (Internet down) should now be fixed")
+    assert report.skipped == 1
