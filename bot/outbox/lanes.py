@@ -67,15 +67,17 @@ class ChannelLane:
                     for row in self.pull_urgent(heap[0].priority):
                         heapq.heappush(heap, row)
                 row = self._next(heap, threads)
+                if time.monotonic() > self.deadline:  # before its slot: a slot taken is spent
+                    self._finished(row)
+                    self.release([row.row_id, *(left.row_id for left in heap)])
+                    break
                 if self.paced and not self.still_wanted(row):
                     self._finished(row)
                     continue
                 if self.paced:
-                    self.wait_turn(row.outbound)  # a row is marked handed only as it really goes
-                if time.monotonic() > self.deadline:
-                    self._finished(row)
-                    self.release([row.row_id, *(left.row_id for left in heap)])
-                    break
+                    # A row is marked handed only as it really goes, after its slot; the lease
+                    # it must still have then is checked by the hand-over.
+                    self.wait_turn(row.outbound)
                 if pool is None:
                     self._send(row)
                 else:

@@ -283,15 +283,18 @@ def test_a_paced_run_hands_back_what_it_cannot_send_inside_the_lease(
     database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio
 ) -> None:
     with serve_live(database_url, clock, fake_twilio, mps=2) as live:
-        lease = timedelta(seconds=1.2)  # sends may start within the first 0.6 s
+        lease = timedelta(seconds=1.2)  # a run may take slots within its first 0.6 s
         worker = live.core.config.worker.model_copy(update={"lease": lease})
         live.core.config = live.core.config.model_copy(update={"worker": worker})
-        for number in range(3):
+        for number in range(4):
             open_case(live.client, auth_header(), contact={"phone": f"+1212555020{number}"})
         clock.advance(timedelta(hours=2))
         advance_due_updates(live.core)
-        report = send_due(live.core, "test")  # turns at 0, 0.5 and 1 s: the last is too late
-        assert report.sent == 2 and len(fake_twilio.messages) == 2
+        # Turns at 0, 0.5, 1 and 1.5 s: the third is asked for at 0.5 s, in time, and goes
+        # at 1 s (the hand-over checks the lease left then); the fourth would be asked for at
+        # 1 s, past the run's end, so it goes back without taking a slot.
+        report = send_due(live.core, "test")
+        assert report.sent == 3 and len(fake_twilio.messages) == 3
         with live.core.sessions() as session:
             [left] = session.scalars(select(Outbox).where(Outbox.status == "pending")).all()
             assert left.attempts == 0 and left.lease_owner is None
