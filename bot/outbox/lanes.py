@@ -49,7 +49,7 @@ class ChannelLane:
     pull_urgent: Callable[[int], list[Claimed]]
     deadline: float
     # False when the row was dropped while this run held it (an update the case's next one
-    # replaced): asked before a paced slot is taken, so no slot is spent on it.
+    # replaced): asked once its paced slot has come, which then goes to the next row.
     still_wanted: Callable[[Claimed], bool] = lambda _: True
     _busy: set[str] = field(default_factory=set)  # recipients with a message in flight
     _in_flight: int = 0
@@ -61,6 +61,7 @@ class ChannelLane:
         threads = max(1, min(self.threads, len(heap)))
         futures: list[Future[None]] = []
         pool = ThreadPoolExecutor(threads, thread_name_prefix="send") if threads > 1 else None
+        slot_in_hand = False  # a slot taken for a row dropped while it waited
         try:
             while heap:
                 if self.paced and heap[0].priority > Urgency.ANSWER:
@@ -71,13 +72,17 @@ class ChannelLane:
                     self._finished(row)
                     self.release([row.row_id, *(left.row_id for left in heap)])
                     break
-                if self.paced and not self.still_wanted(row):
-                    self._finished(row)
-                    continue
                 if self.paced:
                     # A row is marked handed only as it really goes, after its slot; the lease
                     # it must still have then is checked by the hand-over.
-                    self.wait_turn(row.outbound)
+                    if not slot_in_hand:
+                        self.wait_turn(row.outbound)
+                    # The oldest update is the likeliest to be replaced by its case's next one,
+                    # and that may happen while it waits: its slot then goes to the next row.
+                    slot_in_hand = not self.still_wanted(row)
+                    if slot_in_hand:
+                        self._finished(row)
+                        continue
                 if pool is None:
                     self._send(row)
                 else:

@@ -387,7 +387,8 @@ def _monotonic_at(core: Core, moment: datetime) -> float:
 def _still_wanted(core: Core, report: SendReport, row: Claimed) -> bool:
     """False for an interim update dropped since the claim (`stale.drop_pending_updates`: the
     case's next update came due, or the case moved on). Only interim updates are dropped that
-    way, so only they cost this read; at the carrier's limit a slot spent on one is lost."""
+    way, so only they cost this read; at the carrier's limit a slot spent on one is lost, so
+    the lane gives it to its next row instead."""
     if row.outbound.kind != OutboxKind.INTERIM:
         return True
     with core.readers() as session:

@@ -351,22 +351,25 @@ def test_an_update_already_handed_to_the_provider_is_left_alone(
     assert _interims(core) == [OutboxStatus.SENDING]
 
 
-def test_an_update_dropped_while_its_run_holds_it_takes_no_send_slot(
+def test_the_slot_of_an_update_dropped_while_it_waited_goes_to_the_next_row(
     core: Core,
     clock: FrozenClock,
     client: FlaskClient,
     auth: dict[str, str],
     channels: dict[str, FakeChannel],
 ) -> None:
-    """At the carrier's limit a slot spent on an update that will not go is capacity lost:
-    the case resolved while a run held its update, so the run skips it without a slot."""
+    """At the carrier's limit a slot spent on an update that will not go is capacity lost: the
+    case resolves while its update waits for its slot, so the slot goes to the next message,
+    the confirmation request the resolve queued."""
     case_id = _case_with_update_queued(core, clock, client, auth)
-    _queue(core, OutboxKind.INTERIM, "another customer's update", to=_number(900), after=-60)
-    sms = _paced(channels)  # that older update goes first; the case resolves at its slot
-    sms.at_slot[1] = lambda: _move(core, case_id, actions.resolve, resolution="Fixed.")
+    _queue(core, OutboxKind.INTERIM, "first", to=_number(900), after=-60)
+    _queue(core, OutboxKind.INTERIM, "last", to=_number(901))
+    sms = _paced(channels)  # slots: "first", then the case's update, during which it resolves
+    sms.at_slot[2] = lambda: _move(core, case_id, actions.resolve, resolution="Fixed.")
     report = send_due(core, "test")
     assert _interims(core)[0] == OutboxStatus.SKIPPED
-    assert sms.slots[0] == "another customer's update"
-    assert len(sms.slots) == 2  # then the confirmation request; no slot for the dropped update
-    assert sms.slots[1].startswith("Case #1 (Internet down) should now be fixed")
+    sent = [m.body for m in sms.sent]
+    assert sent[0] == "first" and sent[2] == "last"
+    assert sent[1].startswith("Case #1 (Internet down) should now be fixed")
+    assert len(sms.slots) == len(sent) == 3  # one slot for each message that really went
     assert report.skipped == 1
