@@ -51,7 +51,7 @@ test-wheel: $(DEV_STAMP)
 
 # Each benchmark with --quick, so a rename cannot break one silently.
 bench-smoke: $(DEV_STAMP)
-	@failed=; for name in dispatch_sqlite sms_webhook webchat_poll ops dispatch sentiment input_budget answers_under_backlog; do \
+	@failed=; for name in dispatch_sqlite sms_webhook webchat_poll ops dispatch sentiment input_budget answers_under_backlog drain_rate interim_lateness cpu_per_message; do \
 	  echo "== python -m bench.$$name --quick"; \
 	  $(BIN)/python -m bench.$$name --quick || failed="$$failed bench.$$name"; \
 	done; \

@@ -15,8 +15,8 @@ when a number was idle while updates were due: the idle time past each of its sl
 is printed per number as a share of the run.
 
 Default: a 10-minute run per pool at a US long code's 1 segment a second per number (600 and
-6,000 segments). `--quick` (a 15-second run at 20 per second per number) is what
-`make bench-smoke` runs, to show the benchmark works.
+6,000 segments). `--quick` (12-second runs at 5 per second per number, pools of 1 and 4) is
+what `make bench-smoke` runs, to show the benchmark works.
 
 Run from the repository root: `python -m bench.drain_rate [--quick] [--minutes M] [--mps X]
 [--pools 1,10]`.
@@ -150,19 +150,19 @@ def report(drain: Drain, checks: Checks) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="15 s per pool at 20/s per number")
+    parser.add_argument("--quick", action="store_true", help="12 s per pool at 5/s per number")
     parser.add_argument("--minutes", type=float, default=None, help="length of each run")
     parser.add_argument("--mps", type=float, default=None, help="segments a second per number")
-    parser.add_argument("--pools", default="1,10", help="pool sizes, comma-separated")
+    parser.add_argument("--pools", default=None, help="pool sizes, comma-separated (1,10)")
     args = parser.parse_args(argv)
     for noisy in ("werkzeug", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    seconds = 60 * args.minutes if args.minutes else (15.0 if args.quick else 600.0)
-    mps = args.mps or (20.0 if args.quick else 1.0)
-    sizes = [int(size) for size in args.pools.split(",")]
+    seconds = 60 * args.minutes if args.minutes else (12.0 if args.quick else 600.0)
+    mps = args.mps or (5.0 if args.quick else 1.0)
+    pools = args.pools or ("1,4" if args.quick else "1,10")
+    sizes = [int(size) for size in pools.split(",")]
     print(
-        f"drain rate: pools of {args.pools} number(s) at {mps:g} segments/s each, "
-        f"{seconds:.0f} s each"
+        f"drain rate: pools of {pools} number(s) at {mps:g} segments/s each, {seconds:.0f} s each"
     )
     checks = Checks()
     with tempfile.TemporaryDirectory(prefix="kp-drain-") as folder:
