@@ -244,7 +244,10 @@ class KeywordLists(Strict):
 
 
 def _one_or_many(value: Any) -> Any:
-    """`from: "+1555..."` or a list of numbers: a pool of one is the plain case."""
+    """`from: "+1555..."` or a list of numbers: a pool of one is the plain case (and none,
+    e.g. beside a messaging service, an empty pool)."""
+    if value is None:
+        return []
     return [value] if isinstance(value, str) else value
 
 
