@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -49,17 +49,30 @@ def _inside(local: time, quiet: QuietHours) -> bool:
     return local >= quiet.start or local < quiet.end  # the window spans midnight
 
 
-def quiet_hours_end(now: datetime, zone: ZoneInfo, quiet: QuietHours) -> datetime | None:
-    """When the contact's quiet hours end, if `now` falls inside them; else None."""
+def quiet_window(
+    at: datetime, zone: ZoneInfo, quiet: QuietHours
+) -> tuple[datetime, datetime] | None:
+    """The quiet hours `at` falls inside, as (start, end) in UTC, so that subtracting them gives
+    the real length of the night (11 hours, or 10 or 12 on the night the clocks change)."""
     if not quiet.enabled:
         return None
-    local = now.astimezone(zone)
+    local = at.astimezone(zone)
     if not _inside(local.time(), quiet):
         return None
-    end_day = local.date()
-    if quiet.start > quiet.end and local.time() >= quiet.start:
-        end_day += timedelta(days=1)
-    return datetime.combine(end_day, quiet.end, tzinfo=zone).astimezone(now.tzinfo)
+    start_day = end_day = local.date()
+    if quiet.start > quiet.end:  # the window spans midnight
+        if local.time() >= quiet.start:
+            end_day += timedelta(days=1)
+        else:
+            start_day -= timedelta(days=1)
+    start = datetime.combine(start_day, quiet.start, tzinfo=zone).astimezone(UTC)
+    return start, datetime.combine(end_day, quiet.end, tzinfo=zone).astimezone(UTC)
+
+
+def quiet_hours_end(now: datetime, zone: ZoneInfo, quiet: QuietHours) -> datetime | None:
+    """When the contact's quiet hours end, if `now` falls inside them; else None."""
+    window = quiet_window(now, zone, quiet)
+    return window[1].astimezone(now.tzinfo) if window else None
 
 
 def earliest_send(now: datetime, contact: Contact, channel: str, config: Config) -> datetime:
@@ -67,6 +80,36 @@ def earliest_send(now: datetime, contact: Contact, channel: str, config: Config)
     if not traits(channel).quiet_hours:  # a text wakes people up; a Slack DM does not
         return now
     return quiet_hours_end(now, contact_zone(contact, config), config.quiet_hours) or now
+
+
+def update_goes_at(
+    due_at: datetime,
+    contact: Contact,
+    channel: str,
+    config: Config,
+    *,
+    now: datetime | None = None,
+) -> datetime:
+    """When an interim update due at `due_at` goes out, asked at `now` (by default when it falls
+    due, as a punctual worker asks): the worker holds it until then, and the update before it
+    tells the customer this time.
+
+    On channels that respect quiet hours, an update due inside them goes out after their end,
+    later by the share of `quiet_hours.spread` that it was due into the night (in real time,
+    so the night the clocks change counts its 10 or 12 hours): the updates that waited leave
+    in the order they were due, spread out, instead of all at the end. One due before the
+    night began (a worker that was down) counts as due at its start."""
+    asked = max(now or due_at, due_at)
+    if not traits(channel).quiet_hours:
+        return asked
+    zone, quiet = contact_zone(contact, config), config.quiet_hours
+    window = quiet_window(asked, zone, quiet) or quiet_window(due_at, zone, quiet)
+    if window is None:
+        return asked
+    start, end = window
+    into_night = min(max((due_at - start) / (end - start), 0.0), 1.0)
+    released = end + timedelta(seconds=round(quiet.spread.total_seconds() * into_night))
+    return max(asked, released.astimezone(due_at.tzinfo))
 
 
 def eta_missed(case: Case, now: datetime) -> bool:

@@ -149,9 +149,12 @@ def check(config: Config, echo: Callable[[str], None]) -> bool:
     for line in cadence_lines(config):
         echo(line)
     q = config.quiet_hours
+    spread = (
+        f", the updates that waited spread over {format_duration(q.spread)}" if q.spread else ""
+    )
     echo(
         f"quiet hours (SMS, contact's local time): "
-        f"{f'{q.start:%H:%M}-{q.end:%H:%M}' if q.enabled else 'off'}"
+        f"{f'{q.start:%H:%M}-{q.end:%H:%M}{spread}' if q.enabled else 'off'}"
     )
     c = config.confirmation
     echo(
