@@ -130,9 +130,14 @@ class Cadence(Strict):
 
 
 class Cadences(Strict):
+    """Each level's cadence; `jitter` is the most a case's fixed offset (flows/interim.py) may
+    stretch the interval that starts its cadence, as a share of it, so cases opened together
+    do not all fall due at once."""
+
     default: Cadence = Cadence(every=timedelta(days=1), first_after=timedelta(hours=4))
     priority: dict[str, Cadence] = Field(default_factory=dict)
     category: dict[str, Cadence] = Field(default_factory=dict)
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
 
     @model_validator(mode="after")
     def _known_priorities(self) -> Cadences:

@@ -87,7 +87,7 @@ def queue_interim_update(session: Session, core: Core, case: Case, now: datetime
         if held_until > now:  # quiet hours: try again at this case's turn after they end
             case.next_update_at = held_until
             return False
-    case.next_update_at = following_update_at(case, core.config, now)
+    case.next_update_at = following_update_at(case, core.config, now, due_at=due_at)
     if address is None:
         return False
     queue_to_contact(  # after next_update_at moved: the update can say when the next one comes

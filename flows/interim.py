@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -27,14 +28,41 @@ def gets_updates(case: Case) -> bool:
     return case.status in UPDATING_STATES and not case.paused
 
 
+def jitter_share(case_id: int) -> float:
+    """The case's fixed place in [0, 1), from a hash of its id: the same in every call, worker
+    and process (Python's own hash() of a str changes per process)."""
+    digest = hashlib.blake2b(f"jitter|{case_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest) / 2**64
+
+
+def with_offset(interval: timedelta, case: Case, config: Config) -> timedelta:
+    """`interval` stretched by the case's offset: between 0 and `cadences.jitter` of it, never
+    shorter. Cases opened (or caught up) together then fall due apart instead of at once."""
+    share = config.cadences.jitter * jitter_share(case.id)
+    return interval + timedelta(seconds=round(interval.total_seconds() * share))
+
+
 def first_update_at(case: Case, config: Config, now: datetime) -> datetime:
-    return now + cadence_of(case, config).first
+    """`first` from now plus the case's offset (a share of `first`, so a P1's first update after
+    30m comes within 30m x (1 + jitter), never sooner)."""
+    return now + with_offset(cadence_of(case, config).first, case, config)
 
 
-def following_update_at(case: Case, config: Config, now: datetime) -> datetime:
-    """After an update goes out (or catching up after downtime): one `every` from now, so a
-    worker that was down sends one catch-up update per case, never a burst."""
-    return now + cadence_of(case, config).every
+def following_update_at(
+    case: Case, config: Config, now: datetime, *, due_at: datetime | None = None
+) -> datetime:
+    """The next update, one `every` from now, never sooner.
+
+    Following an update sent on time (`due_at`, when it was due, within one worker poll of
+    `now`) it is exactly `every`: the case keeps the offset it got when its cadence started,
+    and paying it again on every update would make the cadence slower. Every other start adds
+    the case's offset (a share of `every`): an agent's update, waiting, resume, a new cadence,
+    and an update sent late. So a worker that was down sends one catch-up update per case,
+    and the next updates of the cases it caught up together spread out again."""
+    every = cadence_of(case, config).every
+    if due_at is not None and now - due_at <= config.worker.poll_every:
+        return now + every
+    return now + with_offset(every, case, config)
 
 
 def contact_zone(contact: Contact, config: Config) -> ZoneInfo:

@@ -111,7 +111,8 @@ def sample_context(config: Config, locale: str | None = None) -> dict[str, Any]:
 
 def cadence_lines(config: Config) -> list[str]:
     cadences = config.cadences
-    lines = ["cadence (first update after / then every):"]
+    later = f"; each case up to {cadences.jitter:.0%} later as it starts" if cadences.jitter else ""
+    lines = [f"cadence (first update after / then every{later}):"]
 
     def row(name: str, priority: str, category: str | None) -> str:
         c = cadences.for_case(priority, category)

@@ -1,12 +1,17 @@
 """No bursts: the updates that waited out the night leave over `quiet_hours.spread` in the order
-they were due. The clock is injected; no test sleeps."""
+they were due, and each case's fixed offset (`cadences.jitter`) keeps cases opened or caught up
+together from falling due at once. The clock is injected; no test sleeps."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +27,7 @@ from bot.errors import ConfigError
 from bot.render import format_when
 from bot.store.models import Case, Outbox
 from bot.worker import tick
-from flows.interim import UPDATING_STATES, update_goes_at
+from flows.interim import UPDATING_STATES, jitter_share, update_goes_at
 from tests.conftest import TEST_CONFIG, fake_channel_core
 from tests.support.fakes import FakeChannel
 
@@ -226,7 +231,7 @@ def test_a_spread_of_0s_sends_every_update_that_waited_at_the_end_of_the_night(
 def test_the_customer_is_told_the_time_the_next_update_really_goes(
     make_core: MakeCore, clock: FrozenClock, channels: dict[str, FakeChannel]
 ) -> None:
-    core = make_core(configured(quiet_hours={"spread": "90m"}))
+    core = make_core(configured(quiet_hours={"spread": "90m"}, cadences={"jitter": 0.1}))
     clock.set(local(2026, 10, 31, 20) - timedelta(minutes=30))  # 19:30, the fall-back night
     (case_id,) = open_cases(core, 1, clock.now(), priority="P1")  # first after 30m, every 2h
     run_worker_until(core, clock, local(2026, 11, 1, 12))
@@ -260,3 +265,86 @@ def test_a_spread_must_end_before_the_next_night() -> None:
         configured(quiet_hours={"spread": "13h"})  # 08:00 to 21:00 is 13 hours
     assert configured(quiet_hours={"spread": "12h"}).quiet_hours.spread == timedelta(hours=12)
     assert configured(quiet_hours={"spread": 0}).quiet_hours.spread == timedelta(0)
+
+
+# -- the per-case offset -----------------------------------------------------------------------
+
+
+def test_a_cases_share_is_the_same_in_every_process() -> None:
+    shares = [jitter_share(case_id) for case_id in range(1, 1001)]
+    assert shares == [jitter_share(case_id) for case_id in range(1, 1001)]
+    assert all(0 <= share < 1 for share in shares)
+    assert 0.45 < sum(shares) / len(shares) < 0.55  # evenly spread
+    script = "from flows.interim import jitter_share; print(repr(jitter_share(42)))"
+    for seed in ("1", "2"):
+        other = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert float(other.stdout) == jitter_share(42)
+
+
+def test_cases_opened_together_fall_due_apart_never_sooner_than_first(
+    make_core: MakeCore, clock: FrozenClock
+) -> None:
+    core = make_core(configured(cadences={"jitter": 0.1}))
+    now = clock.now()
+    ids = open_cases(core, 60, now, priority="P3")  # the default: first after 4h
+    first = {case_id: stored(core, case_id).next_update_at for case_id in ids}
+    for case_id, at in first.items():
+        assert at is not None
+        assert now + timedelta(hours=4) <= at < now + timedelta(hours=4, minutes=24)
+        assert at - now == timedelta(hours=4, seconds=round(4 * 3600 * 0.1 * jitter_share(case_id)))
+    per_minute = Counter(at.replace(second=0) for at in first.values() if at is not None)
+    assert len(per_minute) >= 20 and max(per_minute.values()) <= 6  # not all 60 at 19:00
+
+
+def test_the_offset_is_paid_once_so_the_cadence_does_not_slow(
+    make_core: MakeCore, clock: FrozenClock
+) -> None:
+    core = make_core(configured(quiet_hours={"enabled": False}, cadences={"jitter": 0.5}))
+    opened = clock.now()
+    (case_id,) = open_cases(core, 1, opened, priority="P1")  # first after 30m, every 2h
+    offset = timedelta(seconds=round(30 * 60 * 0.5 * jitter_share(case_id)))
+    assert offset > timedelta(0)
+    # A worker three seconds behind, as one that polls every 5s is.
+    for _ in range(40):
+        due = stored(core, case_id).next_update_at
+        assert due is not None
+        clock.set(due + timedelta(seconds=3))
+        tick(core, "test")
+    sent = [at for _, at in interims(core)]
+    assert len(sent) == 40
+    assert sent[0] == opened + timedelta(minutes=30) + offset + timedelta(seconds=3)
+    gaps = {b - a for a, b in pairwise(sent)}
+    assert gaps == {timedelta(hours=2, seconds=3)}  # never the offset again
+
+
+def test_after_downtime_one_catch_up_each_and_the_next_ones_spread_out(
+    make_core: MakeCore, clock: FrozenClock
+) -> None:
+    core = make_core(configured(quiet_hours={"enabled": False}, cadences={"jitter": 0.1}))
+    ids = open_cases(core, 40, clock.now(), priority="P1")
+    back = clock.advance(timedelta(hours=5))  # the worker was down: two or three were due
+    tick(core, "test")
+    assert Counter(case_id for case_id, _ in interims(core)) == Counter(ids)  # one each
+    following = {case_id: stored(core, case_id).next_update_at for case_id in ids}
+    for case_id, at in following.items():
+        share = round(2 * 3600 * 0.1 * jitter_share(case_id))
+        assert at == back + timedelta(hours=2, seconds=share)  # within 2h to 2h12m
+    per_minute = Counter(at.replace(second=0) for at in following.values() if at is not None)
+    assert len(per_minute) >= 8 and max(per_minute.values()) <= 8  # not all 40 at once
+    clock.advance(timedelta(minutes=1))
+    tick(core, "test")
+    assert len(interims(core)) == 40  # nothing more until each case's own time
+
+
+def test_jitter_is_a_share_between_0_and_a_half() -> None:
+    assert parse_config({}).cadences.jitter == 0.1
+    assert configured(cadences={"jitter": 0}).cadences.jitter == 0
+    for bad in (-0.1, 0.6):
+        with pytest.raises(ConfigError, match=r"cadences\.jitter"):
+            configured(cadences={"jitter": bad})
