@@ -29,13 +29,14 @@ from pydantic import (
 )
 
 from bot.domain import PRIORITIES
-from bot.durations import parse_duration
+from bot.durations import format_duration, parse_duration
 from bot.errors import ConfigError, shortened
 from flows.intents import DEFAULT_KEYWORDS, Keywords, keywords_by_language
 from flows.vocabulary import DEFAULT_LANGUAGES
 from flows.vocabulary import LISTS as KEYWORD_LISTS
 
 _MILLISECONDS = re.compile(r"^\s*(\d+)\s*ms\s*$")
+_ZERO = re.compile(r"^\s*0+\s*[smhdw]?\s*$")
 MAX_ZONE_CHARS = 64  # the longest IANA key has 32
 
 
@@ -48,6 +49,13 @@ def _duration(value: Any) -> timedelta:
     if millis and int(millis[1]) > 0:  # worker timings may be under a second, e.g. 500ms
         return timedelta(milliseconds=int(millis[1]))
     return parse_duration(value)
+
+
+def _duration_or_zero(value: Any) -> timedelta:
+    """A duration where 0s (or 0) means "none": a spread that is off."""
+    if value == 0 or (isinstance(value, str) and _ZERO.match(value)):
+        return timedelta(0)
+    return _duration(value)
 
 
 def _clock_time(value: Any) -> time:
@@ -77,6 +85,7 @@ def check_timezone(value: str) -> str:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+DurationOrZero = Annotated[timedelta, BeforeValidator(_duration_or_zero)]
 ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
 MAX_LOCALE_CHARS = 16  # contacts.locale's column
@@ -121,9 +130,14 @@ class Cadence(Strict):
 
 
 class Cadences(Strict):
+    """Each level's cadence; `jitter` is the most a case's fixed offset (flows/interim.py) may
+    stretch the interval that starts its cadence, as a share of it, so cases opened together
+    do not all fall due at once."""
+
     default: Cadence = Cadence(every=timedelta(days=1), first_after=timedelta(hours=4))
     priority: dict[str, Cadence] = Field(default_factory=dict)
     category: dict[str, Cadence] = Field(default_factory=dict)
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
 
     @model_validator(mode="after")
     def _known_priorities(self) -> Cadences:
@@ -140,11 +154,27 @@ class Cadences(Strict):
 
 
 class QuietHours(Strict):
-    """Local hours (in the contact's time zone) in which no SMS is sent."""
+    """Local hours (in the contact's time zone) in which no SMS is sent. The updates that fell
+    due in them leave over `spread` after the end, in the order they were due (0s: all at the
+    end)."""
 
     start: ClockTime = time(21, 0)
     end: ClockTime = time(8, 0)
     enabled: bool = True
+    spread: DurationOrZero = timedelta(0)
+
+    @model_validator(mode="after")
+    def _spread_ends_before_the_night(self) -> QuietHours:
+        day = timedelta(days=1)
+        start = timedelta(hours=self.start.hour, minutes=self.start.minute)
+        end = timedelta(hours=self.end.hour, minutes=self.end.minute)
+        awake = (start - end) % day or day  # start == end: never quiet
+        if self.enabled and self.spread >= awake:
+            raise ValueError(
+                f"spread ({format_duration(self.spread)}) must end before quiet hours start "
+                f"again: keep it under {format_duration(awake)}, the time from end to start"
+            )
+        return self
 
 
 class WaitingReason(Strict):

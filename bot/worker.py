@@ -37,7 +37,7 @@ from bot.outbox.sender import SendReport, send_due, send_while_due
 from bot.store.db import unreachable
 from bot.store.models import Case
 from flows.confirmation import Timer, confirmation_timer
-from flows.interim import UPDATING_STATES, earliest_send, following_update_at
+from flows.interim import UPDATING_STATES, following_update_at, update_goes_at
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ def _claim_cases(session: Session, core: Core, *conditions: Any) -> list[Case]:
 def advance_due_updates(core: Core, now: datetime | None = None) -> int:
     """Queue one interim update for every case whose `next_update_at` has come.
 
-    SMS is never sent inside the contact's quiet hours: the update moves to the window's end.
+    SMS is never sent inside the contact's quiet hours: the update moves past the window's end,
+    spread over `quiet_hours.spread` by how far into the night it was due (update_goes_at).
     """
     now = now or core.clock.now()
     queued = 0
@@ -82,12 +83,13 @@ def queue_interim_update(session: Session, core: Core, case: Case, now: datetime
     """One due case, claimed by the caller: queue its update and set the next one (or move it
     past the contact's quiet hours); True when an update was queued."""
     address = reach(case.contact)
-    if address is not None:
-        held_until = earliest_send(now, case.contact, address.channel, core.config)
-        if held_until > now:  # inside the contact's quiet hours: try again when they end
+    due_at = case.next_update_at
+    if address is not None and due_at is not None:
+        held_until = update_goes_at(due_at, case.contact, address.channel, core.config, now=now)
+        if held_until > now:  # quiet hours: try again at this case's turn after they end
             case.next_update_at = held_until
             return False
-    due_at, case.next_update_at = case.next_update_at, following_update_at(case, core.config, now)
+    case.next_update_at = following_update_at(case, core.config, now, due_at=due_at)
     if address is None:
         return False
     queue_to_contact(  # after next_update_at moved: the update can say when the next one comes

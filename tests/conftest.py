@@ -59,6 +59,9 @@ TEST_CONFIG: dict[str, Any] = {
             "P2": {"first_after": "2h", "every": "8h"},
         },
         "category": {"outage": {"first_after": "15m", "every": "1h"}},
+        # Updates exactly on the cadence, so tests read the times they expect; the per-case
+        # offset has its own tests (tests/flows/test_no_bursts.py).
+        "jitter": 0,
     },
     "confirmation": {
         "reminder_after": "24h",

@@ -17,7 +17,7 @@ from bot.render import format_when
 from bot.store.models import Case, Contact, Message
 from channels.catalog import ChannelName, traits
 from channels.segments import transliterate
-from flows.interim import contact_zone, earliest_send, gets_updates
+from flows.interim import contact_zone, earliest_send, gets_updates, update_goes_at
 from flows.promise import promise_of
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def customer_context(
     """What customer templates may see: plain values, never an ORM object (so never a note).
     `with_link=False` skips signing a chat link nobody will read (the chat page itself).
     Given the `channel` the message goes out on, `case.next_update` says when the next update
-    will really arrive there: after any quiet hours.
+    will really arrive there: at its turn after any quiet hours, as the worker will send it.
 
     The ETA and resolution are the case's promise (flows/promise.py) as of `at`, when the
     message is read (default now): `case.eta` is empty once the time has passed, and
@@ -68,7 +68,7 @@ def customer_context(
             "webchat_url": core.links.url(case) if core.links and with_link else "",
         }
         if channel is not None and case.next_update_at is not None and gets_updates(case):
-            next_send = earliest_send(case.next_update_at, contact, channel, core.config)
+            next_send = update_goes_at(case.next_update_at, contact, channel, core.config)
             context["case"]["next_update"] = format_when(next_send, zone, locale)
     return context
 

@@ -111,7 +111,8 @@ def sample_context(config: Config, locale: str | None = None) -> dict[str, Any]:
 
 def cadence_lines(config: Config) -> list[str]:
     cadences = config.cadences
-    lines = ["cadence (first update after / then every):"]
+    later = f"; each case up to {cadences.jitter:.0%} later as it starts" if cadences.jitter else ""
+    lines = [f"cadence (first update after / then every{later}):"]
 
     def row(name: str, priority: str, category: str | None) -> str:
         c = cadences.for_case(priority, category)
@@ -154,9 +155,12 @@ def check(
     for line in cadence_lines(config):
         echo(line)
     q = config.quiet_hours
+    spread = (
+        f", the updates that waited spread over {format_duration(q.spread)}" if q.spread else ""
+    )
     echo(
         f"quiet hours (SMS, contact's local time): "
-        f"{f'{q.start:%H:%M}-{q.end:%H:%M}' if q.enabled else 'off'}"
+        f"{f'{q.start:%H:%M}-{q.end:%H:%M}{spread}' if q.enabled else 'off'}"
     )
     c = config.confirmation
     echo(
