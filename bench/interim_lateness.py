@@ -195,7 +195,8 @@ def segments_per_update(folder: Path, plan: Plan) -> int:
         open_cases(core, [backlog_phone(0)])
         with core.sessions() as session:
             case = session.scalars(select(Case)).one()
-            queue_interim_update(session, core, case, clock.now())
+            assert case.next_update_at is not None
+            queue_interim_update(session, core, case, case.next_update_at)  # as it falls due
             session.flush()
             body = session.scalars(select(Outbox.body)).one()
             session.rollback()
