@@ -298,11 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             checks.fail(f"p99 {p99:.2f} s is over the aim of {aim:.2f} s")
         else:
             print(f"  ok: p99 {p99:.2f} s within {aim:.2f} s")
-    if checks.problems:
-        print(f"FAILED: {len(checks.problems)} check(s)")
-        return 1
-    print("all checks ok")
-    return 0
+    return checks.exit_status()
 
 
 if __name__ == "__main__":

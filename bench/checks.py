@@ -1,5 +1,5 @@
 """The benchmarks' checks: each prints as it is made, and any problem makes the run exit 1.
-Shared by bench.dispatch and bench.ops."""
+Shared by every benchmark."""
 
 from __future__ import annotations
 
@@ -28,3 +28,11 @@ class Checks:
     def finding(self, what: str) -> None:
         print(f"  FINDING: {what}")
         self.findings.append(what)
+
+    def exit_status(self) -> int:
+        """Print the verdict; the process's exit status (1 when any check failed)."""
+        if self.problems:
+            print(f"FAILED: {len(self.problems)} check(s)")
+            return 1
+        print("all checks ok")
+        return 0

@@ -457,11 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     print("results:")
     for ratio, run in runs:
         report(run, ratio, checks)
-    if checks.problems:
-        print(f"FAILED: {len(checks.problems)} check(s)")
-        return 1
-    print("all checks ok")
-    return 0
+    return checks.exit_status()
 
 
 if __name__ == "__main__":
