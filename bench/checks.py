@@ -1,5 +1,5 @@
 """The benchmarks' checks: each prints as it is made, and any problem makes the run exit 1.
-Shared by every benchmark."""
+Shared by the benchmarks that import it (sms_webhook and webchat_poll keep their own lines)."""
 
 from __future__ import annotations
 
