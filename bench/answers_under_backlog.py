@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         f"segments/s (a long code's 1/s x{mps:g}: one send slot = {slot * 1000:.0f} ms, "
         f"the backlog drains in {updates * slot:.1f} s), {customers} customers texting STATUS"
     )
-    checks = Checks()
+    checks = Checks(aims_are_findings=args.quick)
     with tempfile.TemporaryDirectory(prefix="kp-answers-") as folder:
         ours = run_once("priorities", Path(folder), updates, customers, mps, args.seed)
         baseline = None
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         if baseline is not None and baseline.latencies:
             print(f"  ratio baseline p99 / ours: {baseline.share(0.99) / p99:.1f}x")
         if p99 > aim:
-            checks.fail(f"p99 {p99:.2f} s is over the aim of {aim:.2f} s")
+            checks.missed_aim(f"p99 {p99:.2f} s is over the aim of {aim:.2f} s")
         else:
             print(f"  ok: p99 {p99:.2f} s within {aim:.2f} s")
     return checks.exit_status()

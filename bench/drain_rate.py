@@ -145,7 +145,7 @@ def report(drain: Drain, checks: Checks) -> None:
     )
     checks.expect(f"numbers used ({drain.numbers}-number pool)", len(drain.idle), drain.numbers)
     if drain.ratio < AIM:
-        checks.fail(f"{drain.numbers}-number pool drained at {drain.ratio:.3f} of its limit")
+        checks.missed_aim(f"{drain.numbers}-number pool drained at {drain.ratio:.3f} of its limit")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"drain rate: pools of {pools} number(s) at {mps:g} segments/s each, {seconds:.0f} s each"
     )
-    checks = Checks()
+    checks = Checks(aims_are_findings=args.quick)
     with tempfile.TemporaryDirectory(prefix="kp-drain-") as folder:
         drains = [run_once(Path(folder), size, mps, seconds) for size in sizes]
     print("results:")

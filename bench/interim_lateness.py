@@ -401,7 +401,9 @@ def report(run: Run, ratio: float, checks: Checks) -> None:
             f"and the slot each wake a thread) {allowed:.1%} of the due times"
         )
         if allowed < ON_TIME_AIM:
-            checks.fail(f"{run.label}: {allowed:.1%} of due times on time, under {ON_TIME_AIM:.0%}")
+            checks.missed_aim(
+                f"{run.label}: {allowed:.1%} of due times on time, under {ON_TIME_AIM:.0%}"
+            )
         else:
             print(
                 f"  ok: {run.label}: {allowed:.1%} of due times on time, allowing for the "
@@ -417,7 +419,9 @@ def report(run: Run, ratio: float, checks: Checks) -> None:
         "slot was taken"
     )
     if at_limit < AT_LIMIT:
-        checks.fail(f"{run.label}: the sender ran at {at_limit:.2f} of its limit, under {AT_LIMIT}")
+        checks.missed_aim(
+            f"{run.label}: the sender ran at {at_limit:.2f} of its limit, under {AT_LIMIT}"
+        )
     else:
         print(f"  ok: {run.label}: the sender ran at {at_limit:.2f} of its limit (>= {AT_LIMIT})")
     if run.report_share is not None and run.report_share - of_due > HONEST_GAP:
@@ -439,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     seconds = args.seconds or (8.0 if args.quick else 60.0)
     period = args.period or (2.0 if args.quick else 5.0)
-    checks = Checks()
+    checks = Checks(aims_are_findings=args.quick)
     with tempfile.TemporaryDirectory(prefix="kp-lateness-") as folder:
         probe = Plan(seconds, period, args.load, segments=1)
         plan = Plan(seconds, period, args.load, segments_per_update(Path(folder), probe))
