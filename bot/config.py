@@ -163,16 +163,30 @@ class QuietHours(Strict):
     enabled: bool = True
     spread: DurationOrZero = timedelta(0)
 
+    @property
+    def awake(self) -> timedelta:
+        """The time a day outside quiet hours, from their end to their start (the whole day
+        when they are off): the same in every zone, as each contact's are in local time."""
+        day = timedelta(days=1)
+        if not self.enabled or self.start == self.end:
+            return day
+
+        def since_midnight(moment: time) -> timedelta:
+            return timedelta(hours=moment.hour, minutes=moment.minute, seconds=moment.second)
+
+        return (since_midnight(self.start) - since_midnight(self.end)) % day
+
+    @property
+    def shown(self) -> str:
+        """ "21:00-08:00", or "off"."""
+        return f"{self.start:%H:%M}-{self.end:%H:%M}" if self.enabled else "off"
+
     @model_validator(mode="after")
     def _spread_ends_before_the_night(self) -> QuietHours:
-        day = timedelta(days=1)
-        start = timedelta(hours=self.start.hour, minutes=self.start.minute)
-        end = timedelta(hours=self.end.hour, minutes=self.end.minute)
-        awake = (start - end) % day or day  # start == end: never quiet
-        if self.enabled and self.spread >= awake:
+        if self.enabled and self.spread >= self.awake:
             raise ValueError(
                 f"spread ({format_duration(self.spread)}) must end before quiet hours start "
-                f"again: keep it under {format_duration(awake)}, the time from end to start"
+                f"again: keep it under {format_duration(self.awake)}, the time from end to start"
             )
         return self
 

@@ -19,11 +19,11 @@ from jinja2 import TemplateError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.config import Config, QuietHours
+from bot.config import Config
 from bot.domain import PRIORITIES
 from bot.durations import format_duration
 from bot.engine.contacts import reach
-from bot.ops.config_check import sample_context, variants
+from bot.ops.config_check import plural, sample_context, variants
 from bot.render import Templates
 from bot.store.models import Case, Contact
 from channels.catalog import ChannelName
@@ -41,16 +41,6 @@ NOT_COUNTED = (
     "closing notices, replies (STATUS, HELP, YES); they go before interim updates at the limit, "
     "so leave them headroom"
 )
-
-
-def open_seconds(quiet: QuietHours) -> int:
-    """Seconds a day outside quiet hours: the same in every zone, as each contact's quiet
-    hours are in their own local time."""
-    if not quiet.enabled or quiet.start == quiet.end:
-        return DAY
-    start = quiet.start.hour * 3600 + quiet.start.minute * 60 + quiet.start.second
-    end = quiet.end.hour * 3600 + quiet.end.minute * 60 + quiet.end.second
-    return DAY - (end - start) % DAY
 
 
 @dataclass(frozen=True)
@@ -106,13 +96,12 @@ class Pool:
     @classmethod
     def of(cls, config: Config) -> Pool:
         sms, quiet = config.channels.sms, config.quiet_hours
-        shown = f"{quiet.start:%H:%M}-{quiet.end:%H:%M}" if quiet.enabled else "off"
         return cls(
             senders=len(sms.pool),
             mps=sms.mps,
             service=bool(sms.messaging_service_sid),
-            window_s=open_seconds(quiet),
-            quiet=shown,
+            window_s=int(quiet.awake.total_seconds()),
+            quiet=quiet.shown,
         )
 
     @property
@@ -122,6 +111,17 @@ class Pool:
     @property
     def per_day(self) -> float:
         return self.per_second * self.window_s
+
+    @property
+    def per_sender_per_day(self) -> float:
+        """What one number carries a day: the most a pool's busiest number may be asked."""
+        return self.mps * self.window_s
+
+    def headline(self) -> str:
+        return (
+            f"capacity (SMS): {self.described()} = {per_second(self.per_second)}, for "
+            f"{self.window()}: {whole(self.per_day)} segments a day"
+        )
 
     def described(self) -> str:
         if self.service:
@@ -185,15 +185,19 @@ class Capacity:
 
     @property
     def fits(self) -> bool:
-        return self.per_day <= self.pool.per_day and (
-            self.busiest is None or self.busiest.per_day <= self.pool.mps * self.pool.window_s
+        return self.pool_has_room and (
+            self.busiest is None or self.busiest.per_day <= self.pool.per_sender_per_day
         )
+
+    @property
+    def pool_has_room(self) -> bool:
+        """The whole pool could carry the need (its busiest number aside)."""
+        return self.per_day <= self.pool.per_day
 
     def lines(self) -> list[str]:
         pool = self.pool
         out = [
-            f"capacity (SMS): {pool.described()} = {per_second(pool.per_second)}, for "
-            f"{pool.window()}: {whole(pool.per_day)} segments a day",
+            pool.headline(),
             f"  {whole(sum(lo.cases for lo in self.loads))} open cases reach their contact by SMS"
             f" ({whole(self.contacts)} contacts in {plural(self.zones, 'time zone')}); "
             f"{whole(self.elsewhere)} more go by other channels",
@@ -202,11 +206,12 @@ class Capacity:
             out.append(
                 f"  {load.title}: {whole(load.cases)} open cases need "
                 f"{per_second(load.per_day / pool.window_s)} in {pool.window()} "
-                f"({a_day(load.rhythm.updates_per_day)} of {segment_count(load.segments)} each)"
+                f"({counted(load.rhythm.updates_per_day, 'update', ' a day')} of "
+                f"{counted(load.segments, 'segment')} each)"
             )
         out.append("  " + self.verdict())
         if self.busiest is not None:
-            b, own = self.busiest, pool.mps * pool.window_s
+            b, own = self.busiest, pool.per_sender_per_day
             out.append(
                 f"  busiest number {b.sender}: {whole(b.contacts)} of {whole(self.contacts)} "
                 f"contacts, {per_second(b.per_day / pool.window_s)} against its "
@@ -232,13 +237,13 @@ class Capacity:
                 f"WARNING: the open cases need {per_second(self.per_second)} and no SMS "
                 "sender is set (channels.sms.from or messaging_service_sid): SMS runs dry"
             )
-        if self.per_day <= pool.per_day and not self.fits:
+        if self.pool_has_room and not self.fits:
             return (
                 f"WARNING: the pool has room for {per_second(self.per_second)}, but its "
                 "busiest number cannot keep up: each contact keeps one number, so add numbers "
                 "to spread them"
             )
-        if self.per_day <= pool.per_day:
+        if self.pool_has_room:
             spare = pool.per_day - self.per_day
             biggest = max(loads, key=lambda lo: lo.per_day)
             room = spare / (biggest.per_day / biggest.cases) if biggest.per_day else 0.0
@@ -334,6 +339,7 @@ def measure(session: Session, config: Config, templates: Templates) -> Capacity:
     contact's channel is `reach()`'s decision, made in Python as it reads JSON columns."""
     pool = Pool.of(config)
     senders = config.channels.sms.pool
+    mapped = 1 < len(senders) <= MAX_SENDERS_MAPPED  # else no busiest number is worked out
     groups = session.execute(
         select(Contact, Case.priority, Case.category, Case.cadence_every_s, func.count(Case.id))
         .join(Case, Case.contact_id == Contact.id)
@@ -363,7 +369,6 @@ def measure(session: Session, config: Config, templates: Templates) -> Capacity:
         cases[key] += count
         weighted[key] += count * segments[locale]
         zones.add(contact.timezone or config.timezone)
-        mapped = 1 < len(senders) <= MAX_SENDERS_MAPPED
         sender = (sender_for(address.to, senders) or "") if mapped else ""
         contacts_of[sender].add(contact.id)
         per_update = rhythm(key[1], pool.window_s).updates_per_day
@@ -373,7 +378,7 @@ def measure(session: Session, config: Config, templates: Templates) -> Capacity:
         for (name, every), n in cases.items()
     )
     busiest, notes = None, []
-    if 1 < len(senders) <= MAX_SENDERS_MAPPED and by_sender:
+    if mapped and by_sender:
         top = max(by_sender, key=lambda s: by_sender[s])
         busiest = Busiest(top, len(contacts_of[top]), by_sender[top])
     elif len(senders) > MAX_SENDERS_MAPPED:
@@ -396,8 +401,7 @@ def carrying_lines(config: Config, templates: Templates) -> list[str]:
     locale = config.program.locale
     segments = interim_segments(config, templates, locale)
     out = [
-        f"capacity (SMS): {pool.described()} = {per_second(pool.per_second)}, for "
-        f"{pool.window()}: {whole(pool.per_day)} segments a day",
+        pool.headline(),
         f"  an interim update is {plural(segments, 'segment')} in {locale} (the sample case)",
         "  most open SMS cases each cadence can carry, if it were the only one:",
     ]
@@ -409,7 +413,7 @@ def carrying_lines(config: Config, templates: Templates) -> list[str]:
         most = pool.per_day / (segments * beat.updates_per_day)
         out.append(
             f"    {name} every {format_duration(cadence.every)}: {whole(most)} "
-            f"({a_day(beat.updates_per_day)} each)"
+            f"({counted(beat.updates_per_day, 'update', ' a day')} each)"
         )
     if not pool.senders:
         out.append(
@@ -428,20 +432,15 @@ def rate(value: float) -> str:
     return f"{value:.2g}"
 
 
+def counted(value: float, word: str, after: str = "") -> str:
+    """ "1 segment", "2.1 segments", "7 updates a day": the value as `rate` shows it."""
+    shown = rate(value)
+    return f"{shown} {word}{'' if shown == '1' else 's'}{after}"
+
+
 def per_second(value: float) -> str:
     """ "1 segment/s", "2.1 segments/s"."""
-    shown = rate(value)
-    return f"{shown} segment/s" if shown == "1" else f"{shown} segments/s"
-
-
-def segment_count(count: float) -> str:
-    shown = rate(count)
-    return f"{shown} segment" if shown == "1" else f"{shown} segments"
-
-
-def a_day(updates: float) -> str:
-    shown = rate(updates)
-    return f"{shown} update a day" if shown == "1" else f"{shown} updates a day"
+    return counted(value, "segment", "/s")
 
 
 def whole(value: float) -> str:
@@ -450,7 +449,3 @@ def whole(value: float) -> str:
 
 def hours(seconds: float) -> str:
     return format_duration(timedelta(seconds=round(seconds / 60) * 60)) if seconds >= 60 else "1m"
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"

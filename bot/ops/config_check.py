@@ -158,10 +158,7 @@ def check(
     spread = (
         f", the updates that waited spread over {format_duration(q.spread)}" if q.spread else ""
     )
-    echo(
-        f"quiet hours (SMS, contact's local time): "
-        f"{f'{q.start:%H:%M}-{q.end:%H:%M}{spread}' if q.enabled else 'off'}"
-    )
+    echo(f"quiet hours (SMS, contact's local time): {q.shown}{spread if q.enabled else ''}")
     c = config.confirmation
     echo(
         f"confirmation: reminder after {format_duration(c.reminder_after)}, auto-close after "
@@ -236,7 +233,7 @@ def _echo_sms(config: Config, label: str, text: str, report: Report) -> None:
         compared = f"instead of {now}" if then < now else "as now"
         report.echo(
             f"    hint: with channels.sms.transliterate: true this goes as GSM-7 in "
-            f"{_plural(then, 'segment')} {compared} ({_spellings(plain)})"
+            f"{plural(then, 'segment')} {compared} ({_spellings(plain)})"
         )
     if segments.segments > sms.max_segments:
         report.too_long.append(label)
@@ -246,8 +243,9 @@ def _echo_sms(config: Config, label: str, text: str, report: Report) -> None:
         )
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+def plural(count: int, word: str) -> str:
+    """ "1 segment", "2 segments", "1,200 numbers"."""
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
 def _spellings(segments: Segments) -> str:

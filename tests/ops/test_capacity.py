@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from bot.cli import main
 from bot.config import Config, QuietHours, parse_config
 from bot.domain import CaseStatus
-from bot.ops.capacity import measure, open_seconds, rhythm
+from bot.ops.capacity import measure, rhythm
 from bot.render import Templates
 from bot.store.db import make_engine, make_readers, make_sessions
 from bot.store.migrate import upgrade
@@ -94,6 +94,10 @@ def invoke(runner: CliRunner, *args: str) -> Result:
 def status_json(runner: CliRunner) -> dict[str, Any]:
     figures: dict[str, Any] = json.loads(invoke(runner, "status", "--json").output)
     return figures
+
+
+def open_seconds(quiet: QuietHours) -> float:
+    return quiet.awake.total_seconds()
 
 
 def test_quiet_hours_leave_the_hours_outside_them() -> None:
