@@ -75,6 +75,9 @@ SENT_EVENTS = {
 }
 
 
+OUTCOMES = ("sent", "failed", "retried", "skipped", "abandoned")
+
+
 @dataclass
 class SendReport:
     sent: int = 0
@@ -94,7 +97,7 @@ class SendReport:
         return self.sent + self.failed + self.retried + self.skipped
 
     def merge(self, other: SendReport) -> None:
-        for name in ("sent", "failed", "retried", "skipped", "abandoned"):
+        for name in OUTCOMES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -225,6 +228,13 @@ def send_due(core: Core, worker_id: str = "worker", leases: Leases | None = None
     return report
 
 
+def _line(core: Core, outbound: OutboundMessage) -> tuple[str, str]:
+    """The lane a message is sent on: its channel, and for a paced one the line it leaves on
+    (an SMS pool's number for its recipient)."""
+    channel = outbound.channel
+    return channel, core.channels[channel].line_of(outbound) if traits(channel).paced else channel
+
+
 def _what_lines_can_send(core: Core, rows: list[Outbox]) -> list[Outbox]:
     """Of the due rows, most urgent first, each paced line's first few: about what it sends in
     one run. The rest stay queued, unleased, for the next run or another worker. Unpaced
@@ -233,12 +243,11 @@ def _what_lines_can_send(core: Core, rows: list[Outbox]) -> list[Outbox]:
     taken: Counter[tuple[str, str]] = Counter()
     fitting = []
     for row in rows:
-        sender = core.channels[row.channel]
-        rate = sender.line_rate() if traits(row.channel).paced else None
+        rate = core.channels[row.channel].line_rate() if traits(row.channel).paced else None
         if rate is None:
             fitting.append(row)
             continue
-        line = row.channel, sender.line_of(_outbound(row))
+        line = _line(core, _outbound(row))
         if taken[line] < max(AT_LEAST_PER_LINE, math.ceil(rate * seconds)):
             taken[line] += 1
             fitting.append(row)
@@ -320,9 +329,7 @@ def _send_claimed(
     deadline = time.monotonic() + run_seconds(core)
     by_line: dict[tuple[str, str], list[Claimed]] = defaultdict(list)
     for row in claimed:
-        channel = row.outbound.channel
-        line = core.channels[channel].line_of(row.outbound) if traits(channel).paced else channel
-        by_line[channel, line].append(row)
+        by_line[_line(core, row.outbound)].append(row)
 
     def deliver(row: Claimed) -> None:
         report.add(_send_one(core, row.row_id, row.outbound, worker_id, leases))
