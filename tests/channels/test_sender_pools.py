@@ -24,7 +24,7 @@ from tests.conftest import (
     open_case,
     serve_live,
 )
-from tests.support.fake_twilio import FakeTwilio
+from tests.support.fake_twilio import FakeTwilio, SentMessage
 
 POOL = ["+12125550901", "+12125550902", "+12125550903"]
 
@@ -38,6 +38,16 @@ def pooled(database_url: str, clock: FrozenClock, fake_twilio: FakeTwilio) -> It
     pool: dict[str, Any] = {"from": POOL}
     with serve_live(database_url, clock, fake_twilio, **pool) as served:
         yield served
+
+
+def _first_updates(
+    app: LiveApp, fake: FakeTwilio, clock: FrozenClock, customers: list[str]
+) -> list[SentMessage]:
+    """Open a case for each customer and let their first interim updates go out."""
+    for number in customers:
+        open_case(app.client, auth_header(), contact={"phone": number})
+    later(clock, app.core, hours=2)
+    return fake.wait_for(len(customers))
 
 
 class RecordingPacer(Pacer):
@@ -87,10 +97,7 @@ def test_a_customer_hears_from_their_number_and_answers_come_from_it_too(
     pooled: LiveApp, fake_twilio: FakeTwilio, clock: FrozenClock
 ) -> None:
     customers = [_customer(300 + n) for n in range(12)]
-    for number in customers:
-        open_case(pooled.client, auth_header(), contact={"phone": number})
-    later(clock, pooled.core, hours=2)
-    updates = fake_twilio.wait_for(len(customers))
+    updates = _first_updates(pooled, fake_twilio, clock, customers)
     assert {m.to: m.from_ for m in updates} == {
         number: sender_for(number, tuple(POOL)) for number in customers
     }
@@ -108,10 +115,7 @@ def test_each_number_keeps_its_own_pace(
     pacer = RecordingPacer(1)
     pooled.sms.pacer = pacer
     customers = [_customer(400 + n) for n in range(30)]
-    for number in customers:
-        open_case(pooled.client, auth_header(), contact={"phone": number})
-    later(clock, pooled.core, hours=2)
-    fake_twilio.wait_for(len(customers))
+    _first_updates(pooled, fake_twilio, clock, customers)
     per_number = Counter(sender_for(number, tuple(POOL)) for number in customers)
     assert {sender: len(waits) for sender, waits in pacer.waits.items()} == per_number
     for waits in pacer.waits.values():
@@ -142,8 +146,5 @@ def test_the_pool_sends_on_all_its_numbers_at_once(
     pacer = MeetingPacer(POOL)
     pooled.sms.pacer = pacer
     customers = [_customer(500 + n) for n in range(30)]
-    for number in customers:
-        open_case(pooled.client, auth_header(), contact={"phone": number})
-    later(clock, pooled.core, hours=2)
-    fake_twilio.wait_for(len(customers))
+    _first_updates(pooled, fake_twilio, clock, customers)
     assert pacer.met == set(POOL) and not pacer.meeting.broken
