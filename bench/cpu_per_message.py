@@ -15,8 +15,9 @@ Its parts, from a second pass of N more updates (so timing them costs the figure
 each step of the sender is timed on its own thread (`time.thread_time`; what a step's callees
 that are steps themselves spend is theirs), with its statements and commits:
 recovering leases, the claim, the checks before sending, the look for more urgent rows, the
-hand-over mark, the pacer, the provider call (SmsSender.send, the twilio client included) and the
-record of the sent message; the rest (the claim's commit, the lanes, the thread pools) is what is
+pacer, the provider call (SmsSender.send, the twilio client included) and the bookkeeping
+(bot/outbox/bookkeeping.py: its transactions, in which the hand-over marks and the records of
+sent messages are written in batches; its `calls` are those transactions); the rest (the claim's commit, the lanes, the thread pools) is what is
 left of the pass's total. The statements a send makes are listed with the part that made them.
 
 The baseline, same run: the same number of `client.messages.create` calls, with the sender's
@@ -63,7 +64,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings, parse_config
 from bot.core import Core, create_core
 from bot.domain import OutboxKind, OutboxStatus
-from bot.outbox import sender
+from bot.outbox import bookkeeping, sender
 from bot.store.migrate import upgrade
 from bot.store.models import Message, Outbox
 from bot.worker import advance_due_updates
@@ -77,9 +78,11 @@ STEPS: list[tuple[Any, str, str]] = [
     (sender, "recover_expired_leases", "recover leases"),
     (sender, "_claim", "claim"),
     (sender, "_ready", "checks before sending"),
-    (sender, "_pull_urgent", "look for more urgent rows"),
-    (sender, "_hand_over", "hand-over mark"),
-    (sender, "_record_sent", "record sent"),
+    (sender, "_look", "look after a slot"),
+    (sender, "_pull_urgent", "claim more urgent rows"),
+    (bookkeeping.Bookkeeper, "_write", "bookkeeping transactions"),
+    (bookkeeping.Bookkeeper, "_mark_handed", "hand-over marks"),
+    (bookkeeping, "_record_sent", "record sent"),
 ]
 
 

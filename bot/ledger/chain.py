@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.domain import LogEvent
@@ -95,34 +95,92 @@ def append(
     message_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> LogEntry:
-    """Append one entry to its case's chain, inside the caller's transaction.
-
-    The entry gets its global `seq` before it is written, so its hash is computed once and the
-    row is inserted with the transaction's other writes, in one statement with its neighbours.
-    """
+    """Append one entry to its case's chain (its contact's without a case), inside the
+    caller's transaction; inserted with the transaction's other writes, in one statement with
+    its neighbours."""
     if case_id is None and contact_id is None:
         raise ValueError("a log entry belongs to a case or, failing that, a contact")
     key = chain_for_case(case_id) if case_id is not None else chain_for_contact(contact_id or 0)
     state = _TransactionState.of(session)
     head = state.locked_head(session, key)
     entry = LogEntry(
-        seq=state.next_seq(session),
-        chain=key,
-        chain_seq=head.length + 1,
-        case_id=case_id,
-        at=at,
-        event=str(event),
-        actor=actor,
-        channel=channel,
-        message_id=message_id,
-        detail=detail or {},
-        prev_hash=head.head_hash,
+        **_chained_onto(
+            head,
+            state.next_seqs(session, 1)[0],
+            event=event,
+            at=at,
+            actor=actor,
+            case_id=case_id,
+            channel=channel,
+            message_id=message_id,
+            detail=detail,
+        )
     )
-    entry.hash = entry_hash(entry.prev_hash, entry)
     session.add(entry)
-    head.length = entry.chain_seq
-    head.head_hash = entry.hash
     return entry
+
+
+def append_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Append several case entries at once, in the order given, inside the caller's
+    transaction: their chains' heads locked in one query (`lock_heads`), the entries inserted in
+    one statement. Each mapping holds `append`'s keyword arguments, `case_id` among them."""
+    if not entries:
+        return
+    state = _TransactionState.of(session)
+    lock_heads(session, (chain_for_case(fields["case_id"]) for fields in entries))
+    seqs = state.next_seqs(session, len(entries))
+    records = [
+        _chained_onto(state.locked_head(session, chain_for_case(fields["case_id"])), seq, **fields)
+        for fields, seq in zip(entries, seqs, strict=True)
+    ]
+    session.execute(insert(LogEntry), records)
+
+
+def _chained_onto(
+    head: LogChain,
+    seq: int,
+    *,
+    event: LogEvent | str,
+    at: datetime,
+    actor: str,
+    case_id: int | None,
+    channel: str | None,
+    message_id: int | None,
+    detail: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The next entry of `head`'s chain, hashed, as the columns of its row; the head moves on
+    to it. The entry has its global `seq` before it is written, so its hash is computed once
+    and the row is inserted with the transaction's other writes."""
+    record: dict[str, Any] = {
+        "seq": seq,
+        "chain": head.key,
+        "chain_seq": head.length + 1,
+        "case_id": case_id,
+        "at": at,
+        "event": str(event),
+        "actor": actor,
+        "channel": channel,
+        "message_id": message_id,
+        "detail": detail or {},
+        "prev_hash": head.head_hash,
+    }
+    record["hash"] = entry_hash(head.head_hash, record | {"at": format_at(at)})
+    head.length, head.head_hash = record["chain_seq"], record["hash"]
+    return record
+
+
+def lock_heads(session: Session, keys: Iterable[str]) -> None:
+    """Lock the heads of several chains at once, ahead of appending to each: one query instead
+    of one per chain, in key order, so two transactions that lock some of the same heads
+    never wait on each other in a circle."""
+    state = _TransactionState.of(session)
+    wanted = sorted(set(keys) - state.heads.keys())
+    if not wanted:
+        return
+    found = session.scalars(
+        select(LogChain).where(LogChain.key.in_(wanted)).order_by(LogChain.key).with_for_update()
+    )
+    state.heads.update((head.key, head) for head in found)
 
 
 class _TransactionState:
@@ -155,15 +213,18 @@ class _TransactionState:
             self.heads[key] = head
         return head
 
-    def next_seq(self, session: Session) -> int:
+    def next_seqs(self, session: Session, count: int) -> list[int]:
+        """The next `count` global seqs: from the table's sequence on PostgreSQL, in one query;
+        counted on SQLite (one writer at a time there)."""
         if session.get_bind().dialect.name == "postgresql":
-            sequence = func.pg_get_serial_sequence(LogEntry.__tablename__, "seq")
-            return int(session.scalar(select(func.nextval(sequence))) or 0)
+            sequence = func.nextval(func.pg_get_serial_sequence(LogEntry.__tablename__, "seq"))
+            drawn = select(sequence).select_from(func.generate_series(1, count))
+            return sorted(int(seq) for seq in session.scalars(drawn))
         if self.seq is None:
             with session.no_autoflush:
                 self.seq = session.scalar(select(func.max(LogEntry.seq))) or 0
-        self.seq += 1
-        return self.seq
+        first, self.seq = self.seq + 1, self.seq + count
+        return list(range(first, self.seq + 1))
 
 
 @dataclass(frozen=True)

@@ -33,29 +33,28 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from bot.domain import (
     AT_MOST_ONCE,
     PROACTIVE,
-    SYSTEM,
     CaseStatus,
-    LogEvent,
     MessageStatus,
     OutboxKind,
     OutboxStatus,
 )
 from bot.engine.contacts import can_receive
 from bot.errors import ChannelError
-from bot.ledger import chain as log
 from bot.outbox import edits
+from bot.outbox.bookkeeping import Bookkeeper
 from bot.outbox.delivery import record_failure
-from bot.outbox.lanes import ChannelLane, Claimed
-from bot.outbox.lease import Leases, hand_over_margin
+from bot.outbox.lanes import ChannelLane, Claimed, Look
+from bot.outbox.lease import Leases
+from bot.outbox.priority import Urgency
 from bot.store.db import retry_unreachable
 from bot.store.models import Message, Outbox
-from channels.base import OutboundMessage, SendResult
+from channels.base import OutboundMessage
 from channels.catalog import traits
 from flows.interim import UPDATING_STATES
 
@@ -66,14 +65,12 @@ if TYPE_CHECKING:
 # A paced line claims at least this many rows a run, whatever its rate says: a rate known only
 # roughly (a messaging service's) should not leave the line idle between runs.
 AT_LEAST_PER_LINE = 3
-
-SENT_EVENTS = {
-    OutboxKind.INTERIM: LogEvent.INTERIM_SENT,
-    OutboxKind.DELAY_NOTICE: LogEvent.DELAY_NOTICE_SENT,
-    OutboxKind.CONFIRM_REQUEST: LogEvent.CONFIRMATION_REQUESTED,
-    OutboxKind.REMINDER: LogEvent.REMINDER_SENT,
-}
-
+# A lane looks for dropped and more urgent rows after every slot (ChannelLane.look), except on a
+# line this fast, where a slot is worth less than the look's millisecond of CPU: there it looks
+# every LOOK_EVERY_ON_FAST_LINES, so an answer waits that much longer at most, and a dropped
+# update found only at its hand-over costs one of its hundreds of slots a second.
+FAST_LINE = 50.0  # messages a second
+LOOK_EVERY_ON_FAST_LINES = 0.02  # seconds
 
 OUTCOMES = ("sent", "failed", "retried", "skipped", "abandoned")
 
@@ -129,7 +126,7 @@ def _claim(
     rows = list(
         session.scalars(
             select(Outbox)
-            .where(Outbox.status == OutboxStatus.PENDING, Outbox.not_before <= now, *only)
+            .where(*_queued_due(now), *only)
             .order_by(Outbox.priority, Outbox.not_before, Outbox.id)
             .limit(limit or core.config.worker.batch_size)
             .with_for_update(skip_locked=True)
@@ -221,8 +218,12 @@ def send_due(core: Core, worker_id: str = "worker", leases: Leases | None = None
         claimed = _ready(session, core, rows, now, report)
     held = [row.row_id for row in claimed]
     leases.hold(held)
+    books = Bookkeeper(core, worker_id, leases)
     try:
-        _send_claimed(core, claimed, worker_id, report, leases, held)
+        try:
+            _send_claimed(core, claimed, worker_id, report, leases, held, books)
+        finally:
+            books.close()  # every sent message recorded before its row is let go
     finally:
         leases.drop(held)  # sent, failed, handed back or given up on: no longer renewed
     return report
@@ -286,15 +287,11 @@ def _pull_urgent(
     claim. An answer due on another `line` of the pool is sent by this lane too, paced on its
     own line (answers are few, and taking it now beats leaving it to the next run). A read
     that locks nothing looks first, so the usual answer (none) costs one indexed query and no
-    write lock."""
+    write lock; after a slot, the lane's `_look` has already asked."""
     now = core.clock.now()
-    more_urgent = (Outbox.channel == channel, Outbox.priority < below)
+    more_urgent = _more_urgent(channel, below)
     with core.readers() as session:
-        found = session.scalar(
-            select(Outbox.id)
-            .where(Outbox.status == OutboxStatus.PENDING, Outbox.not_before <= now, *more_urgent)
-            .limit(1)
-        )
+        found = session.scalar(select(Outbox.id).where(*_queued_due(now), *more_urgent).limit(1))
     if found is None:
         return []
     with core.sessions.begin() as session:
@@ -315,6 +312,7 @@ def _send_claimed(
     report: SendReport,
     leases: Leases,
     held: list[int],
+    books: Bookkeeper,
 ) -> None:
     """Each channel, and each number of an SMS pool (its `line_of`), sends its rows on its own
     (bot/outbox/lanes.py), so a pool's numbers each keep their own pace at once, in
@@ -324,7 +322,8 @@ def _send_claimed(
 
     Pacing makes sends wait; what cannot go out within the run (`run_seconds`) is handed back
     for the next, and no row is handed over once its lease is close to its end (`_hand_over`),
-    so no row is ever sent by a worker whose lease on it has run out.
+    so no row is ever sent by a worker whose lease on it has run out. The hand-over marks and the
+    records of sent messages are written in batches, by the run's `books`.
     """
     deadline = time.monotonic() + run_seconds(core)
     by_line: dict[tuple[str, str], list[Claimed]] = defaultdict(list)
@@ -332,7 +331,7 @@ def _send_claimed(
         by_line[_line(core, row.outbound)].append(row)
 
     def deliver(row: Claimed) -> None:
-        report.add(_send_one(core, row.row_id, row.outbound, worker_id, leases))
+        report.add(_send_one(core, row.row_id, row.outbound, leases, books))
 
     lanes = [
         ChannelLane(
@@ -344,7 +343,8 @@ def _send_claimed(
             release=partial(_release, core),
             pull_urgent=partial(_pull_urgent, core, channel, worker_id, report, leases, held),
             deadline=deadline,
-            still_wanted=partial(_still_wanted, core, report),
+            look=partial(_look, core, channel, report),
+            look_every=_look_every(core, channel),
         )
         for (channel, line), rows in by_line.items()
     ]
@@ -357,14 +357,14 @@ def _send_claimed(
 
 
 def _send_one(
-    core: Core, row_id: int, outbound: OutboundMessage, worker_id: str, leases: Leases
+    core: Core, row_id: int, outbound: OutboundMessage, leases: Leases, books: Bookkeeper
 ) -> str:
     """Hand one row, whose turn has come (ChannelLane waits it), to its channel and record the
     outcome; returns the SendReport field."""
     channel = core.channels[outbound.channel]
-    until = _hand_over(core, row_id, worker_id)
+    until = books.hand_over(row_id)
     if until is None:
-        return "skipped"  # its lease is (nearly) out: the row is the next recovery's
+        return "skipped"  # its lease is (nearly) out, or it was dropped: not ours to send
     try:
         result = channel.send(outbound)
     except ChannelError as exc:
@@ -375,14 +375,7 @@ def _send_one(
             what="recording a failed send",
         )
         return "retried" if retried else "failed"
-    # The message has gone whatever the database does next, so the bookkeeping waits out a
-    # database restart, until the lease's end (later if renewed meanwhile), rather than
-    # turning a sent message into a lost or a repeated one.
-    retry_unreachable(
-        partial(_record_sent, core, row_id, result),
-        deadline=_monotonic_at(core, leases.lease_end(row_id, until)),
-        what="recording a sent message",
-    )
+    books.sent(row_id, result, until)
     return "sent"
 
 
@@ -391,50 +384,43 @@ def _monotonic_at(core: Core, moment: datetime) -> float:
     return time.monotonic() + (moment - core.clock.now()).total_seconds()
 
 
-def _still_wanted(core: Core, report: SendReport, row: Claimed) -> bool:
-    """False for an interim update dropped since the claim (`stale.drop_pending_updates`: the
-    case's next update came due, or the case moved on). Only interim updates are dropped that
-    way, so only they cost this read; at the carrier's limit a slot spent on one is lost, so
-    the lane gives it to its next row instead."""
-    if row.outbound.kind != OutboxKind.INTERIM:
-        return True
+def _look_every(core: Core, channel: str) -> float:
+    rate = core.channels[channel].line_rate() if traits(channel).paced else None
+    return LOOK_EVERY_ON_FAST_LINES if rate is not None and rate >= FAST_LINE else 0.0
+
+
+def _look(core: Core, channel: str, report: SendReport, row: Claimed, below: int) -> Look:
+    """One read once a paced row's slot has come (ChannelLane.look): is the row, if an interim
+    update, still ours to send (`stale.drop_pending_updates` drops one whose case's next update
+    came due, or that the case moved past; at the carrier's limit a slot spent on it is lost,
+    so the lane gives it to its next row), and is anything of a class more urgent than `below`
+    queued on the channel since the claim. Other kinds are never dropped that way, and nothing
+    is more urgent than an answer, so either half may go unasked."""
+    interim = row.outbound.kind == OutboxKind.INTERIM
+    urgent_matters = below > Urgency.ANSWER
+    if not (interim or urgent_matters):
+        return Look(wanted=True, urgent_waiting=False)
+    asked: list[Any] = []
+    if interim:
+        asked.append(select(Outbox.status).where(Outbox.id == row.row_id).scalar_subquery())
+    if urgent_matters:
+        asked.append(exists().where(*_queued_due(core.clock.now()), *_more_urgent(channel, below)))
     with core.readers() as session:
-        status = session.scalar(select(Outbox.status).where(Outbox.id == row.row_id))
-    if status == OutboxStatus.SENDING:
-        return True
-    report.add("skipped")
-    return False
+        answers = iter(session.execute(select(*asked)).one())
+    wanted = next(answers) == OutboxStatus.SENDING if interim else True
+    if not wanted:
+        report.add("skipped")
+    return Look(wanted=wanted, urgent_waiting=bool(next(answers)) if urgent_matters else False)
 
 
-def _hand_over(core: Core, row_id: int, worker_id: str) -> datetime | None:
-    """Mark the row as going to the provider now, if this worker still holds its lease with
-    a renewal's worth of it left (renewals may be failing: the database away); returns the
-    lease's end, None when the row must not go."""
-    now = core.clock.now()
-    with core.sessions.begin() as session:
-        until: datetime | None = session.scalar(
-            update(Outbox)
-            .where(
-                Outbox.id == row_id,
-                Outbox.status == OutboxStatus.SENDING,
-                Outbox.lease_owner == worker_id,
-                Outbox.lease_until > now + hand_over_margin(core.config.worker),
-            )
-            .values(handed_at=now)
-            .returning(Outbox.lease_until)
-        )
-        return until
+def _more_urgent(channel: str, below: int) -> tuple[ColumnElement[bool], ...]:
+    """The channel's rows of a class more urgent than `below`."""
+    return Outbox.channel == channel, Outbox.priority < below
 
 
-def _record_sent(core: Core, row_id: int, result: SendResult) -> None:
-    with core.sessions.begin() as session:
-        row = session.get(
-            Outbox, row_id, options=[joinedload(Outbox.message), joinedload(Outbox.case)]
-        )
-        assert row is not None
-        if row.status == OutboxStatus.SENT:  # a retried commit that had gone through
-            return
-        _mark_sent(session, core, row, result.provider_id, result.simulated)
+def _queued_due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Rows waiting to be claimed, due by `now`."""
+    return Outbox.status == OutboxStatus.PENDING, Outbox.not_before <= now
 
 
 def _release(core: Core, row_ids: list[int]) -> None:
@@ -498,48 +484,6 @@ def _outbound(row: Outbox, edited: str | None = None) -> OutboundMessage:
         kind=str(row.kind),
         metadata=metadata,
     )
-
-
-def _mark_sent(
-    session: Session, core: Core, row: Outbox, provider_id: str, simulated: bool
-) -> None:
-    now = core.clock.now()
-    row.status, row.sent_at, row.lease_until = OutboxStatus.SENT, now, None
-    message = row.message
-    if message is None:  # an alert: its id is kept here, for the edits that follow it
-        row.provider_id = provider_id
-    if message is not None:
-        if message.status == MessageStatus.QUEUED:  # a status report may have come first
-            message.status = MessageStatus.SIMULATED if simulated else MessageStatus.SENT
-        message.provider_id = message.provider_id or provider_id
-    event = SENT_EVENTS.get(row.kind)
-    case = row.case
-    if event is None or case is None:
-        return
-    detail: dict[str, Any] = {
-        "template": message.template if message else None,
-        "to": row.address,
-        "simulated": simulated,
-    }
-    log.append(
-        session,
-        event=event,
-        at=now,
-        actor=SYSTEM,
-        case_id=case.id,
-        channel=row.channel,
-        message_id=row.message_id,
-        detail=detail,
-    )
-    # The confirmation clock starts only once the customer has really been asked, so a case
-    # never auto-closes unasked.
-    timings = core.config.confirmation
-    if row.kind == OutboxKind.CONFIRM_REQUEST and case.confirmation_requested_at is None:
-        case.confirmation_requested_at = now
-        case.confirm_due_at = now + timings.reminder_after
-    elif row.kind == OutboxKind.REMINDER:
-        case.reminder_sent_at = now
-        case.confirm_due_at = now + (timings.auto_close_after - timings.reminder_after)
 
 
 def _record_failure(core: Core, row_id: int, exc: ChannelError) -> bool:
