@@ -1,5 +1,6 @@
 """SMS over Twilio: webhook signatures, inbound and status-callback parsing (`SmsInbound`),
-and sending through the real twilio Client, paced per sender (`SmsSender`).
+and sending through the real twilio Client over pooled HTTP (`channels.twilio_http`), paced per
+sender (`SmsSender`).
 
 Without Twilio credentials the channel still takes signed webhooks (when TWILIO_AUTH_TOKEN is
 set, as `keepposted dev` does) and prints what it would send, like the dry-run sender.
@@ -11,14 +12,10 @@ import hashlib
 import re
 from typing import Any
 
-from requests.exceptions import ConnectionError as RequestsConnectionError
-from requests.exceptions import ConnectTimeout
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
-from urllib3.exceptions import NewConnectionError
 
 from bot.clock import Clock
 from bot.config import Config, Settings
@@ -38,6 +35,7 @@ from channels.catalog import ChannelName
 from channels.dryrun import DryRunSender
 from channels.pacing import Pacer, Pacing, SharedPacer
 from channels.segments import count_segments
+from channels.twilio_http import PooledTwilioHttp
 
 # Twilio error codes that say an address must not be sent to again.
 ADDRESS_PROBLEMS = {
@@ -205,9 +203,9 @@ class SmsSender:
 
     def close(self) -> None:
         """Let go of the pooled HTTP connections to Twilio."""
-        session = getattr(getattr(self.client, "http_client", None), "session", None)
-        if session is not None:
-            session.close()
+        http = getattr(self.client, "http_client", None)
+        if isinstance(http, PooledTwilioHttp):
+            http.close()
 
     def status_callback_url(self, message_id: int) -> str:
         """Where Twilio reports on a message; our id rides along so a callback that beats the
@@ -242,15 +240,9 @@ class SmsSender:
             created = self.client.messages.create(**options)
         except TwilioRestException as exc:
             raise _rest_error(exc) from None
-        except ConnectTimeout as exc:
-            raise ChannelError(f"could not reach Twilio: {exc}", retryable=True) from None
-        except RequestsConnectionError as exc:
-            raise ChannelError(
-                f"lost the connection to Twilio: {exc}",
-                retryable=True,
-                maybe_sent=not _never_connected(exc),
-            ) from None
-        except (TwilioException, OSError, ValueError) as exc:  # timeouts, garbled answers
+        # The connection's failures are ChannelErrors already (PooledTwilioHttp); what is
+        # left is an answer that came whole but cannot be read.
+        except (TwilioException, OSError, ValueError) as exc:
             raise ChannelError(
                 f"Twilio answer unusable: {exc}", retryable=True, maybe_sent=True
             ) from None
@@ -293,11 +285,8 @@ def build_client(config: Config, settings: Settings) -> Client | None:
         raise ConfigError(
             ["channels.sms: set `from` or `messaging_service_sid` to send SMS through Twilio"]
         )
-    client = Client(
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        http_client=TwilioHttpClient(timeout=SEND_TIMEOUT_SECONDS),
-    )
+    http = PooledTwilioHttp(timeout=SEND_TIMEOUT_SECONDS, connections=config.worker.send_threads)
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
     if settings.twilio_api_base_url:
         client.api.base_url = settings.twilio_api_base_url.rstrip("/")
     return client
@@ -316,12 +305,6 @@ def _rest_error(exc: TwilioRestException) -> ChannelError:
 def _problem(code: str | None) -> str | None:
     problem = ADDRESS_PROBLEMS.get(code or "")
     return str(problem) if problem else None
-
-
-def _never_connected(exc: RequestsConnectionError) -> bool:
-    """True when the request cannot have reached Twilio (the connection was never made)."""
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
 
 
 def _only_twilio_parameters(form: Any) -> None:
