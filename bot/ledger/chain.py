@@ -14,9 +14,9 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import LogEvent
@@ -122,22 +122,69 @@ def append(
 
 def append_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
     """Append several case entries at once, in the order given, inside the caller's
-    transaction: their chains' heads locked in one query (`lock_heads`), the entries inserted in
-    one statement. Each mapping holds `append`'s keyword arguments, `case_id` among them."""
+    transaction, in a few statements whatever their number: the heads of their chains are
+    locked in one query, in key order (so two transactions that lock some of the same heads
+    never wait on each other in a circle), the entries inserted in one statement and the heads
+    moved on in another. Each mapping holds `append`'s keyword arguments, `case_id` among them.
+
+    The statements are the database's own, without the ORM's bookkeeping: a worker records its
+    sent messages this way, hundreds a second. A head this transaction already holds through
+    `append` moves on in the session like the others it holds."""
     if not entries:
         return
     state = _TransactionState.of(session)
-    lock_heads(session, (chain_for_case(fields["case_id"]) for fields in entries))
+    connection = session.connection()
+    keys = [chain_for_case(fields["case_id"]) for fields in entries]
+    heads: dict[str, LogChain | _Head] = dict(state.heads)
+    if wanted := sorted(set(keys) - heads.keys()):
+        locked = connection.execute(_LOCK_HEADS, {"keys": wanted})
+        found = {key: _Head(key, length, head_hash) for key, length, head_hash in locked}
+        heads.update({key: found.get(key) or _Head(key, 0, GENESIS, new=True) for key in wanted})
     seqs = state.next_seqs(session, len(entries))
     records = [
-        _chained_onto(state.locked_head(session, chain_for_case(fields["case_id"])), seq, **fields)
-        for fields, seq in zip(entries, seqs, strict=True)
+        _chained_onto(heads[key], seq, **fields)
+        for key, fields, seq in zip(keys, entries, seqs, strict=True)
     ]
-    session.execute(insert(LogEntry), records)
+    connection.execute(insert(_entries), records)
+    moved = [head for head in heads.values() if isinstance(head, _Head)]
+    if created := [head.row() for head in moved if head.new]:
+        connection.execute(insert(_chains), created)
+    if existing := [head.row() for head in moved if not head.new]:
+        connection.execute(_MOVE_HEAD, existing)
+
+
+_entries = cast(Table, LogEntry.__table__)
+_chains = cast(Table, LogChain.__table__)
+_LOCK_HEADS = (
+    select(_chains.c.key, _chains.c.length, _chains.c.head_hash)
+    .where(_chains.c.key.in_(bindparam("keys", expanding=True)))
+    .order_by(_chains.c.key)
+    .with_for_update()
+)
+_MOVE_HEAD = (
+    update(_chains)
+    .where(_chains.c.key == bindparam("chain"))
+    .values(length=bindparam("moved_length"), head_hash=bindparam("moved_hash"))
+)
+
+
+@dataclass
+class _Head:
+    """A chain's head as `append_many` read it, to be written back once moved."""
+
+    key: str
+    length: int
+    head_hash: str
+    new: bool = False  # the chain's first entry: its head row is inserted
+
+    def row(self) -> dict[str, Any]:
+        if self.new:
+            return {"key": self.key, "length": self.length, "head_hash": self.head_hash}
+        return {"chain": self.key, "moved_length": self.length, "moved_hash": self.head_hash}
 
 
 def _chained_onto(
-    head: LogChain,
+    head: LogChain | _Head,
     seq: int,
     *,
     event: LogEvent | str,
@@ -167,20 +214,6 @@ def _chained_onto(
     record["hash"] = entry_hash(head.head_hash, record | {"at": format_at(at)})
     head.length, head.head_hash = record["chain_seq"], record["hash"]
     return record
-
-
-def lock_heads(session: Session, keys: Iterable[str]) -> None:
-    """Lock the heads of several chains at once, ahead of appending to each: one query instead
-    of one per chain, in key order, so two transactions that lock some of the same heads
-    never wait on each other in a circle."""
-    state = _TransactionState.of(session)
-    wanted = sorted(set(keys) - state.heads.keys())
-    if not wanted:
-        return
-    found = session.scalars(
-        select(LogChain).where(LogChain.key.in_(wanted)).order_by(LogChain.key).with_for_update()
-    )
-    state.heads.update((head.key, head) for head in found)
 
 
 class _TransactionState:
@@ -216,13 +249,13 @@ class _TransactionState:
     def next_seqs(self, session: Session, count: int) -> list[int]:
         """The next `count` global seqs: from the table's sequence on PostgreSQL, in one query;
         counted on SQLite (one writer at a time there)."""
-        if session.get_bind().dialect.name == "postgresql":
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
             sequence = func.nextval(func.pg_get_serial_sequence(LogEntry.__tablename__, "seq"))
             drawn = select(sequence).select_from(func.generate_series(1, count))
-            return sorted(int(seq) for seq in session.scalars(drawn))
-        if self.seq is None:
-            with session.no_autoflush:
-                self.seq = session.scalar(select(func.max(LogEntry.seq))) or 0
+            return sorted(int(seq) for seq in connection.scalars(drawn))
+        if self.seq is None:  # the table's, not the session's: no flush needed
+            self.seq = connection.scalar(select(func.max(_entries.c.seq))) or 0
         first, self.seq = self.seq + 1, self.seq + count
         return list(range(first, self.seq + 1))
 

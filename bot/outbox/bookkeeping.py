@@ -24,7 +24,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy import BindParameter, Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import SYSTEM, LogEvent, MessageStatus, OutboxKind, OutboxStatus
@@ -50,7 +50,49 @@ SENT_EVENTS = {
 # The kinds whose sending starts the case's confirmation clock.
 ASKING = (OutboxKind.CONFIRM_REQUEST, OutboxKind.REMINDER)
 
+# The statements of the bookkeeping, built once: they are the database's own, without the
+# ORM's, since a worker runs them hundreds of times a second.
+_outbox = cast(Table, Outbox.__table__)
 _messages = cast(Table, Message.__table__)
+_ROWS: BindParameter[Any] = bindparam("rows", expanding=True)
+_HAND_OVER = (
+    update(_outbox)
+    .where(
+        _outbox.c.id.in_(_ROWS),
+        _outbox.c.status == OutboxStatus.SENDING,
+        _outbox.c.lease_owner == bindparam("worker"),
+        _outbox.c.lease_until > bindparam("lease_left_after"),
+    )
+    .values(handed_at=bindparam("now"))
+    .returning(_outbox.c.id, _outbox.c.lease_until)
+)
+# What the record of a sent row needs to know of it and its message; not a row already marked
+# sent (by a retried commit that had gone through).
+_TO_RECORD = (
+    select(
+        _outbox.c.id,
+        _outbox.c.kind,
+        _outbox.c.case_id,
+        _outbox.c.message_id,
+        _outbox.c.channel,
+        _outbox.c.address,
+        _messages.c.template,
+    )
+    .select_from(_outbox.outerjoin(_messages, _messages.c.id == _outbox.c.message_id))
+    .where(_outbox.c.id.in_(_ROWS), _outbox.c.status != OutboxStatus.SENT)
+    .order_by(_outbox.c.id)
+)
+_ROW_SENT = (
+    update(_outbox)
+    .where(_outbox.c.id.in_(_ROWS))
+    .values(status=OutboxStatus.SENT, sent_at=bindparam("now"), lease_until=None)
+)
+# An alert's id is kept on its row, for the edits that follow it.
+_ALERT_POSTED = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("row"))
+    .values(provider_id=bindparam("provider"))
+)
 # A message the provider took: sent, unless a status report came first and moved it on; its
 # provider id kept, unless that report brought it.
 _MESSAGE_SENT = (
@@ -189,23 +231,18 @@ class Bookkeeper:
         if not hand_overs:
             return
         now = self.core.clock.now()
-        handed: dict[int, datetime | None] = {
-            row_id: until
-            for row_id, until in session.execute(
-                update(Outbox)
-                .where(
-                    Outbox.id.in_([asked.row_id for asked in hand_overs]),
-                    Outbox.status == OutboxStatus.SENDING,
-                    Outbox.lease_owner == self.worker_id,
-                    Outbox.lease_until > now + hand_over_margin(self.core.config.worker),
-                )
-                .values(handed_at=now)
-                .returning(Outbox.id, Outbox.lease_until)
-                .execution_options(synchronize_session=False)
-            )
-        }
+        handed = session.connection().execute(
+            _HAND_OVER,
+            {
+                "rows": [asked.row_id for asked in hand_overs],
+                "worker": self.worker_id,
+                "lease_left_after": now + hand_over_margin(self.core.config.worker),
+                "now": now,
+            },
+        )
+        until: dict[int, datetime] = {row_id: lease_until for row_id, lease_until in handed}
         for asked in hand_overs:
-            asked.until = handed.get(asked.row_id)
+            asked.until = until.get(asked.row_id)
 
 
 def _record_sent(session: Session, core: Core, sent: list[_Sent]) -> None:
@@ -217,37 +254,19 @@ def _record_sent(session: Session, core: Core, sent: list[_Sent]) -> None:
     if not sent:
         return
     results = {one.row_id: one.result for one in sent}
-    rows = session.execute(
-        select(
-            Outbox.id,
-            Outbox.kind,
-            Outbox.case_id,
-            Outbox.message_id,
-            Outbox.channel,
-            Outbox.address,
-            Message.template,
-        )
-        .outerjoin(Message, Message.id == Outbox.message_id)
-        .where(Outbox.id.in_(results), Outbox.status != OutboxStatus.SENT)  # not a retry's
-        .order_by(Outbox.id)
-    ).all()
+    connection = session.connection()
+    rows = connection.execute(_TO_RECORD, {"rows": list(results)}).all()
     if not rows:
         return
     now = core.clock.now()
-    session.execute(
-        update(Outbox)
-        .where(Outbox.id.in_([row.id for row in rows]))
-        .values(status=OutboxStatus.SENT, sent_at=now, lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
+    connection.execute(_ROW_SENT, {"rows": [row.id for row in rows], "now": now})
     if alerts := [row for row in rows if row.message_id is None]:
-        # An alert's id is kept on its row, for the edits that follow it.
-        session.execute(
-            update(Outbox),
-            [{"id": row.id, "provider_id": results[row.id].provider_id} for row in alerts],
+        connection.execute(
+            _ALERT_POSTED,
+            [{"row": row.id, "provider": results[row.id].provider_id} for row in alerts],
         )
     if messages := [row for row in rows if row.message_id is not None]:
-        session.execute(
+        connection.execute(
             _MESSAGE_SENT,
             [
                 {
