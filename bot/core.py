@@ -12,7 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config, Settings
 from bot.engine.links import WebchatLinks, build_links
 from bot.render import Templates
-from bot.store.db import make_engine, make_readers, make_sessions
+from bot.store.db import make_engine, make_readers, make_sessions, read_only
 from flows.intents import Keywords
 
 if TYPE_CHECKING:
@@ -31,10 +31,13 @@ class Core:
     links: WebchatLinks | None = None  # signed web chat links; None without SECRET_KEY
     keywords: Keywords = field(init=False)
     readers: sessionmaker[Session] = field(init=False)  # read-only requests (bot/store/db.py)
+    # Read-only connections, without a session: for a read a worker makes per message sent.
+    reading: Engine = field(init=False)
 
     def __post_init__(self) -> None:
         self.keywords = self.config.keyword_set
         self.readers = make_readers(self.engine)
+        self.reading = read_only(self.engine)
 
 
 def create_core(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import LogEvent
@@ -120,37 +120,46 @@ def append(
     return entry
 
 
-def append_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
-    """Append several case entries at once, in the order given, inside the caller's
+def append_many(connection: Connection, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Append several case entries at once, in the order given, in the connection's
     transaction, in a few statements whatever their number: the heads of their chains are
     locked in one query, in key order (so two transactions that lock some of the same heads
     never wait on each other in a circle), the entries inserted in one statement and the heads
     moved on in another. Each mapping holds `append`'s keyword arguments, `case_id` among them.
 
     The statements are the database's own, without the ORM's bookkeeping: a worker records its
-    sent messages this way, hundreds a second. A head this transaction already holds through
-    `append` moves on in the session like the others it holds."""
+    sent messages this way, hundreds a second. So a transaction that appends this way does not
+    also `append` (whose entries wait in the session for its flush)."""
     if not entries:
         return
-    state = _TransactionState.of(session)
-    connection = session.connection()
     keys = [chain_for_case(fields["case_id"]) for fields in entries]
-    heads: dict[str, LogChain | _Head] = dict(state.heads)
-    if wanted := sorted(set(keys) - heads.keys()):
-        locked = connection.execute(_LOCK_HEADS, {"keys": wanted})
-        found = {key: _Head(key, length, head_hash) for key, length, head_hash in locked}
-        heads.update({key: found.get(key) or _Head(key, 0, GENESIS, new=True) for key in wanted})
-    seqs = state.next_seqs(session, len(entries))
+    wanted = sorted(set(keys))
+    locked = connection.execute(_LOCK_HEADS, {"keys": wanted})
+    found = {key: _Head(key, length, head_hash) for key, length, head_hash in locked}
+    heads = {key: found.get(key) or _Head(key, 0, GENESIS, new=True) for key in wanted}
+    seqs = _next_seqs(connection, len(entries), drawn=None)
     records = [
         _chained_onto(heads[key], seq, **fields)
         for key, fields, seq in zip(keys, entries, seqs, strict=True)
     ]
     connection.execute(insert(_entries), records)
-    moved = [head for head in heads.values() if isinstance(head, _Head)]
-    if created := [head.row() for head in moved if head.new]:
+    if created := [head.row() for head in heads.values() if head.new]:
         connection.execute(insert(_chains), created)
-    if existing := [head.row() for head in moved if not head.new]:
+    if existing := [head.row() for head in heads.values() if not head.new]:
         connection.execute(_MOVE_HEAD, existing)
+
+
+def _next_seqs(connection: Connection, count: int, drawn: int | None) -> list[int]:
+    """The next `count` global seqs: from the table's sequence on PostgreSQL, in one query; on
+    SQLite (one writer at a time) counted on from `drawn`, the last this transaction took, or
+    from the table's highest."""
+    if connection.dialect.name == "postgresql":
+        sequence = func.nextval(func.pg_get_serial_sequence(LogEntry.__tablename__, "seq"))
+        draw = select(sequence).select_from(func.generate_series(1, count))
+        return sorted(int(seq) for seq in connection.scalars(draw))
+    if drawn is None:
+        drawn = connection.scalar(select(func.max(_entries.c.seq))) or 0
+    return list(range(drawn + 1, drawn + count + 1))
 
 
 _entries = cast(Table, LogEntry.__table__)
@@ -247,17 +256,11 @@ class _TransactionState:
         return head
 
     def next_seqs(self, session: Session, count: int) -> list[int]:
-        """The next `count` global seqs: from the table's sequence on PostgreSQL, in one query;
-        counted on SQLite (one writer at a time there)."""
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":
-            sequence = func.nextval(func.pg_get_serial_sequence(LogEntry.__tablename__, "seq"))
-            drawn = select(sequence).select_from(func.generate_series(1, count))
-            return sorted(int(seq) for seq in connection.scalars(drawn))
-        if self.seq is None:  # the table's, not the session's: no flush needed
-            self.seq = connection.scalar(select(func.max(_entries.c.seq))) or 0
-        first, self.seq = self.seq + 1, self.seq + count
-        return list(range(first, self.seq + 1))
+        """The next `count` global seqs (`_next_seqs`); on SQLite counted on from the last
+        this transaction drew, since its entries wait in the session, unflushed."""
+        seqs = _next_seqs(session.connection(), count, drawn=self.seq)
+        self.seq = seqs[-1]
+        return seqs
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import BindParameter, Table, bindparam, case, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import BindParameter, Connection, Table, bindparam, case, func, select, update
 
 from bot.domain import SYSTEM, LogEvent, MessageStatus, OutboxKind, OutboxStatus
 from bot.ledger import chain as log
@@ -54,6 +53,7 @@ ASKING = (OutboxKind.CONFIRM_REQUEST, OutboxKind.REMINDER)
 # ORM's, since a worker runs them hundreds of times a second.
 _outbox = cast(Table, Outbox.__table__)
 _messages = cast(Table, Message.__table__)
+_cases = cast(Table, Case.__table__)
 _ROWS: BindParameter[Any] = bindparam("rows", expanding=True)
 _HAND_OVER = (
     update(_outbox)
@@ -111,6 +111,13 @@ _MESSAGE_SENT = (
 )
 
 
+# Records of sent messages keep no one waiting, so they are written once this many have
+# gathered, or once the oldest has waited this long: more to a transaction, and a worker that
+# dies loses (to the lease recovery) the records of at most this long.
+RECORDS_AT_ONCE = 100
+RECORDS_LINGER = 0.1  # seconds
+
+
 @dataclass
 class _HandOver:
     row_id: int
@@ -133,6 +140,7 @@ class Bookkeeper:
         self.core, self.worker_id, self.leases = core, worker_id, leases
         self._hand_overs: list[_HandOver] = []
         self._sent: list[_Sent] = []
+        self._first_sent_at = 0.0  # when the oldest record not yet written came
         self._closing = False
         self._error: BaseException | None = None
         self._changed = threading.Condition()
@@ -154,6 +162,8 @@ class Bookkeeper:
     def sent(self, row_id: int, result: SendResult, lease_until: datetime) -> None:
         """The provider took the row's message: record it with the next batch."""
         with self._changed:
+            if not self._sent:
+                self._first_sent_at = time.monotonic()
             self._sent.append(_Sent(row_id, result, lease_until))
             self._changed.notify()
 
@@ -172,10 +182,12 @@ class Bookkeeper:
     def _write_all(self) -> None:
         while True:
             with self._changed:
-                while not (self._hand_overs or self._sent or self._closing):
-                    self._changed.wait()
+                while not self._due():
+                    self._changed.wait(self._linger_left())
                 hand_overs, self._hand_overs = self._hand_overs, []
-                sent, self._sent = self._sent, []
+                sent: list[_Sent] = []
+                if self._records_due():
+                    sent, self._sent = self._sent, []
                 if not (hand_overs or sent):
                     return  # closing, and everything is written
             try:
@@ -187,11 +199,28 @@ class Bookkeeper:
                 for asked in hand_overs:
                     asked.done.set()
 
+    def _due(self) -> bool:
+        """Time to write: a send thread waits for its hand-over, records are due, or the run is
+        ending (with everything written, the writer then stops)."""
+        return bool(self._hand_overs) or self._closing or self._records_due()
+
+    def _records_due(self) -> bool:
+        """Records keep no one waiting, so they wait to be many (RECORDS_AT_ONCE), until the
+        oldest has waited RECORDS_LINGER, or the run ends."""
+        if not self._sent:
+            return False
+        return self._closing or len(self._sent) >= RECORDS_AT_ONCE or self._linger_left() == 0.0
+
+    def _linger_left(self) -> float | None:
+        if not self._sent:
+            return None  # nothing to record: wait for a request
+        return max(0.0, self._first_sent_at + RECORDS_LINGER - time.monotonic())
+
     def _write(self, hand_overs: list[_HandOver], sent: list[_Sent]) -> None:
         try:
-            with self.core.sessions.begin() as session:
-                self._mark_handed(session, hand_overs)
-                _record_sent(session, self.core, sent)
+            with self.core.engine.begin() as connection:
+                self._mark_handed(connection, hand_overs)
+                _record_sent(connection, self.core, sent)
             return
         except Exception as exc:
             for asked in hand_overs:
@@ -218,8 +247,8 @@ class Bookkeeper:
                 self._error = self._error or exc
 
     def _record_alone(self, sent: list[_Sent]) -> None:
-        with self.core.sessions.begin() as session:
-            _record_sent(session, self.core, sent)
+        with self.core.engine.begin() as connection:
+            _record_sent(connection, self.core, sent)
 
     def _deadline(self, sent: list[_Sent]) -> float:
         """`time.monotonic()` when the first of these rows' leases ends, on the worker's clock."""
@@ -227,11 +256,11 @@ class Bookkeeper:
         ends = [self.leases.lease_end(one.row_id, one.lease_until) for one in sent]
         return time.monotonic() + (min(ends) - now).total_seconds()
 
-    def _mark_handed(self, session: Session, hand_overs: list[_HandOver]) -> None:
+    def _mark_handed(self, connection: Connection, hand_overs: list[_HandOver]) -> None:
         if not hand_overs:
             return
         now = self.core.clock.now()
-        handed = session.connection().execute(
+        handed = connection.execute(
             _HAND_OVER,
             {
                 "rows": [asked.row_id for asked in hand_overs],
@@ -245,7 +274,7 @@ class Bookkeeper:
             asked.until = until.get(asked.row_id)
 
 
-def _record_sent(session: Session, core: Core, sent: list[_Sent]) -> None:
+def _record_sent(connection: Connection, core: Core, sent: list[_Sent]) -> None:
     """Mark the rows sent, their messages sent with the provider's ids and the cases' logs
     told, a statement for each of those, whatever the batch's size (rows are this worker's
     by their leases; the log's chain heads are locked together, in a fixed order, so that two
@@ -254,7 +283,6 @@ def _record_sent(session: Session, core: Core, sent: list[_Sent]) -> None:
     if not sent:
         return
     results = {one.row_id: one.result for one in sent}
-    connection = session.connection()
     rows = connection.execute(_TO_RECORD, {"rows": list(results)}).all()
     if not rows:
         return
@@ -281,7 +309,7 @@ def _record_sent(session: Session, core: Core, sent: list[_Sent]) -> None:
         )
     logged = [row for row in rows if row.kind in SENT_EVENTS and row.case_id is not None]
     log.append_many(
-        session,
+        connection,
         [
             {
                 "event": SENT_EVENTS[row.kind],
@@ -299,20 +327,26 @@ def _record_sent(session: Session, core: Core, sent: list[_Sent]) -> None:
             for row in logged
         ],
     )
-    _start_confirmation_clocks(session, core, [row for row in logged if row.kind in ASKING], now)
+    _start_confirmation_clocks(connection, core, [row for row in logged if row.kind in ASKING], now)
 
 
 def _start_confirmation_clocks(
-    session: Session, core: Core, rows: list[Any], now: datetime
+    connection: Connection, core: Core, rows: list[Any], now: datetime
 ) -> None:
     timings = core.config.confirmation
     for row in rows:
-        case = session.get(Case, row.case_id, with_for_update=True)
-        if case is None:
-            continue
-        if row.kind == OutboxKind.CONFIRM_REQUEST and case.confirmation_requested_at is None:
-            case.confirmation_requested_at = now
-            case.confirm_due_at = now + timings.reminder_after
-        elif row.kind == OutboxKind.REMINDER:
-            case.reminder_sent_at = now
-            case.confirm_due_at = now + (timings.auto_close_after - timings.reminder_after)
+        if row.kind == OutboxKind.CONFIRM_REQUEST:
+            connection.execute(
+                update(_cases)
+                .where(_cases.c.id == row.case_id, _cases.c.confirmation_requested_at.is_(None))
+                .values(confirmation_requested_at=now, confirm_due_at=now + timings.reminder_after)
+            )
+        else:
+            connection.execute(
+                update(_cases)
+                .where(_cases.c.id == row.case_id)
+                .values(
+                    reminder_sent_at=now,
+                    confirm_due_at=now + (timings.auto_close_after - timings.reminder_after),
+                )
+            )

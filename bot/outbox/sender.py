@@ -31,9 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from bot.domain import (
@@ -395,22 +395,32 @@ def _look(core: Core, channel: str, report: SendReport, row: Claimed, below: int
     came due, or that the case moved past; at the carrier's limit a slot spent on it is lost,
     so the lane gives it to its next row), and is anything of a class more urgent than `below`
     queued on the channel since the claim. Other kinds are never dropped that way, and nothing
-    is more urgent than an answer, so either half may go unasked."""
+    is more urgent than an answer: with neither to ask, nothing is read."""
     interim = row.outbound.kind == OutboxKind.INTERIM
-    urgent_matters = below > Urgency.ANSWER
-    if not (interim or urgent_matters):
+    if not interim and below <= Urgency.ANSWER:
         return Look(wanted=True, urgent_waiting=False)
-    asked: list[Any] = []
-    if interim:
-        asked.append(select(Outbox.status).where(Outbox.id == row.row_id).scalar_subquery())
-    if urgent_matters:
-        asked.append(exists().where(*_queued_due(core.clock.now()), *_more_urgent(channel, below)))
-    with core.readers() as session:
-        answers = iter(session.execute(select(*asked)).one())
-    wanted = next(answers) == OutboxStatus.SENDING if interim else True
+    with core.reading.connect() as connection:
+        status, urgent_waiting = connection.execute(
+            _LOOK,
+            {"row": row.row_id, "now": core.clock.now(), "channel": channel, "below": below},
+        ).one()
+    wanted = status == OutboxStatus.SENDING or not interim
     if not wanted:
         report.add("skipped")
-    return Look(wanted=wanted, urgent_waiting=bool(next(answers)) if urgent_matters else False)
+    return Look(wanted=wanted, urgent_waiting=bool(urgent_waiting))
+
+
+_outbox = cast(Table, Outbox.__table__)
+# A paced lane's look (`_look`), built once: it runs after every slot.
+_LOOK = select(
+    select(_outbox.c.status).where(_outbox.c.id == bindparam("row")).scalar_subquery(),
+    exists().where(
+        _outbox.c.status == OutboxStatus.PENDING,
+        _outbox.c.not_before <= bindparam("now"),
+        _outbox.c.channel == bindparam("channel"),
+        _outbox.c.priority < bindparam("below"),
+    ),
+)
 
 
 def _more_urgent(channel: str, below: int) -> tuple[ColumnElement[bool], ...]:

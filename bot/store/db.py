@@ -80,10 +80,15 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def read_only(engine: Engine) -> Engine:
+    """The engine for connections that only read: on SQLite they take no write lock. They must
+    not write."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def make_readers(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for requests that only read (the chat page and its polls): on SQLite they
-    take no write lock. They must not write."""
-    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    """Sessions for requests that only read (the chat page and its polls), on `read_only`."""
+    return sessionmaker(read_only(engine), expire_on_commit=False)
 
 
 def unreachable(exc: BaseException) -> bool:
