@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.domain import Direction, MessageStatus, OutboxKind
 from bot.engine.contacts import Address
 from bot.outbox.priority import urgency_of
-from bot.outbox.stale import REPLACES_UPDATES, drop_pending_updates
+from bot.outbox.stale import REPLACES_UPDATES, drop_pending_updates, queued_update
 from bot.store.models import Message, Outbox
 
 
@@ -63,4 +63,6 @@ def enqueue(
             due_at=due_at or now,
         )
     )
+    if kind == OutboxKind.INTERIM:
+        queued_update(session, case_id)
     return message

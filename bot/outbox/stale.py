@@ -9,7 +9,9 @@ skipped and sends nothing); one already handed is on its way and is left alone.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from contextlib import nullcontext
+
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import MessageStatus, OutboxKind, OutboxStatus
@@ -29,9 +31,10 @@ def drop_pending_updates(session: Session, case_id: int | None, why: str) -> int
         Outbox.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
         Outbox.handed_at.is_(None),
     )
-    rows = session.execute(
-        select(Outbox.id, Outbox.message_id).where(*unsent).with_for_update()
-    ).all()
+    with nullcontext() if _unflushed_rows_of(session, case_id) else session.no_autoflush:
+        rows = session.execute(
+            select(Outbox.id, Outbox.message_id).where(*unsent).with_for_update()
+        ).all()
     if not rows:
         return 0
     session.execute(
@@ -47,3 +50,26 @@ def drop_pending_updates(session: Session, case_id: int | None, why: str) -> int
             .values(status=MessageStatus.SKIPPED)
         )
     return len(rows)
+
+
+# The cases whose interim updates this session has queued but not yet written (session.info).
+UNFLUSHED_UPDATES = "keepposted_unflushed_updates"
+
+
+def queued_update(session: Session, case_id: int | None) -> None:
+    """Note an interim update the session will write at its next flush (bot/outbox/queue.py)."""
+    if case_id is not None:
+        session.info.setdefault(UNFLUSHED_UPDATES, set()).add(case_id)
+
+
+@event.listens_for(Session, "after_flush")
+def _written(session: Session, _context: object) -> None:
+    session.info.pop(UNFLUSHED_UPDATES, None)
+
+
+def _unflushed_rows_of(session: Session, case_id: int) -> bool:
+    """Whether the session holds interim updates of the case not yet written. Only then must
+    the look for the case's waiting updates flush the session first: the worker queues updates
+    for a batch of cases in one transaction, and a flush before each case's look wrote the
+    batch one case at a time, most of the cost of queueing an update."""
+    return case_id in session.info.get(UNFLUSHED_UPDATES, ())

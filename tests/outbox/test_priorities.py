@@ -339,6 +339,34 @@ def test_a_queued_update_is_replaced_by_the_next_one(
     assert [m.kind for m in channels["sms"].sent].count("interim") == 1  # not two back to back
 
 
+def test_an_update_queued_in_the_same_transaction_is_replaced_too(
+    core: Core, clock: FrozenClock, client: FlaskClient, auth: dict[str, str]
+) -> None:
+    """The look for a case's waiting updates skips the session's flush unless the session
+    holds one of the case's updates still unwritten: then it must see it."""
+    case_id = int(open_case(client, auth)["id"])
+    now = core.clock.now()
+    with core.sessions.begin() as session:
+        for body in ("older news", "newer news"):
+            enqueue(
+                session,
+                address=Address("sms", _number(1)),
+                body=body,
+                template="interim",
+                kind=OutboxKind.INTERIM,
+                now=now,
+                case_id=case_id,
+            )
+    with core.sessions() as session:
+        rows = session.execute(
+            select(Outbox.body, Outbox.status).where(Outbox.kind == OutboxKind.INTERIM)
+        ).all()
+    assert sorted(rows) == [
+        ("newer news", OutboxStatus.PENDING),
+        ("older news", OutboxStatus.SKIPPED),
+    ]
+
+
 def test_an_update_already_handed_to_the_provider_is_left_alone(
     core: Core, clock: FrozenClock, client: FlaskClient, auth: dict[str, str]
 ) -> None:
