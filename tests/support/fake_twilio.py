@@ -216,6 +216,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._answer(self._fake.handle("GET", self.path, self._authorization, {}))
 
+    def end_headers(self) -> None:
+        if self._fake.latency:  # the round trip of the real API (each connection has a thread)
+            time.sleep(self._fake.latency)
+        super().end_headers()
+
     @property
     def _authorization(self) -> str:
         return str(self.headers.get("Authorization", ""))
@@ -246,7 +251,8 @@ class FakeTwilio:
 
     `auto_status`, e.g. ("sent", "delivered"), makes a background thread post those
     callbacks in order after each accepted message, `auto_status_delay` seconds later
-    (so the app can store the sid first). Thread-safe; start()/stop() or `with`.
+    (so the app can store the sid first). `latency`: seconds each answer takes, as the real
+    API's some 100-300 ms (0, the default: at once). Thread-safe; start()/stop() or `with`.
     """
 
     def __init__(
@@ -256,8 +262,10 @@ class FakeTwilio:
         *,
         auto_status: Sequence[str] | None = None,
         auto_status_delay: float = 0.05,
+        latency: float = 0.0,
     ) -> None:
         self.account_sid = account_sid
+        self.latency = latency
         self.auth_token = auth_token
         self.auto_status = tuple(auto_status or ())
         self.auto_status_delay = auto_status_delay
