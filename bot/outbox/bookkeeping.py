@@ -114,8 +114,8 @@ _MESSAGE_SENT = (
 # Records of sent messages keep no one waiting, so they are written once this many have
 # gathered, or once the oldest has waited this long: more to a transaction, and a worker that
 # dies loses (to the lease recovery) the records of at most this long.
-RECORDS_AT_ONCE = 100
-RECORDS_LINGER = 0.1  # seconds
+RECORDS_AT_ONCE = 32
+RECORDS_LINGER = 0.025  # seconds
 
 
 @dataclass
