@@ -4,14 +4,17 @@ Each send costs two writes: the row is marked handed to the provider just before
 decides what a crash mid-send does, bot/outbox/sender.py), and once the provider has taken it,
 the row is marked sent, its message gets the provider's id and the case's log an entry. Done one
 transaction each, they were most of a worker's CPU per message. Here a send thread asks for its
-hand-over and waits, and hands its result over without waiting; one writer thread takes whatever
-has gathered meanwhile and writes it in one transaction (a group commit), then answers the
-hand-overs. At one message a second a batch is one row, written as soon as it comes; at hundreds
-a second each commit carries dozens.
+hand-over and waits, and hands its result over without waiting; one writer thread writes
+whatever hand-overs have gathered meanwhile in one transaction (a group commit), then answers
+them. Records keep no one waiting, so they wait to be many (RECORDS_AT_ONCE, or RECORDS_LINGER)
+and go in a transaction of their own, in a few statements whatever their number. At one message
+a second each write is one row, as soon as it comes.
 
-Nothing is weakened by the batching: a row is still handed over only once that mark is
-committed, and a sent message whose record has not been written yet is held, its lease renewed,
-until it is (`close` waits for every record before the run lets go of its rows).
+At most once stays at most once: a row is handed over only once that mark is committed, and a
+sent message whose record has not been written yet is held, its lease renewed, until it is
+(`close` waits for every record before the run lets go of its rows). What the batching changes
+is how many sent messages a worker that dies leaves in doubt: those whose records were still
+gathering, besides the ones in flight.
 """
 
 from __future__ import annotations
@@ -112,9 +115,11 @@ _MESSAGE_SENT = (
 
 
 # Records of sent messages keep no one waiting, so they are written once this many have
-# gathered, or once the oldest has waited this long: more to a transaction, and a worker that
-# dies loses (to the lease recovery) the records of at most this long.
-RECORDS_AT_ONCE = 32
+# gathered, or once the oldest has waited this long: more to a transaction. A worker that dies
+# leaves the messages it sent but had not recorded in doubt (marked failed by the lease
+# recovery, though they may have reached the customer): with those in flight, at most this
+# many and twice `send_threads` (README, Running at scale).
+RECORDS_AT_ONCE = 16
 RECORDS_LINGER = 0.025  # seconds
 
 
