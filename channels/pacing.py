@@ -22,6 +22,9 @@ from bot.store.models import SendSlot
 
 logger = logging.getLogger(__name__)
 
+# Seconds of a fast sender's slots a process reserves at once (SharedPacer).
+RESERVE_AHEAD = 0.05
+
 
 class Pacing(Protocol):
     def wait(self, sender: str, cost: int = 1) -> float:
@@ -56,8 +59,16 @@ class Pacer:
 
 
 class SharedPacer:
-    """Slots in the `send_slots` table: one short UPDATE per send moves the sender's next free
-    moment on, under the row's lock, so two workers never take the same slot.
+    """Slots in the `send_slots` table: one short UPDATE moves the sender's next free moment
+    on, under the row's lock, so two workers never take the same slot.
+
+    A fast sender (a short code's hundreds a second) would make that UPDATE, and its commit,
+    once a text: there each process reserves RESERVE_AHEAD seconds' worth of the sender's slots
+    at once and uses them one by one, as it sends. A slow one (a long code's one a second)
+    reserves one slot at a time, as a slot is longer than that. A process that sends slower than
+    its slots come uses them late, which never sends more than one text per slot, but may bunch
+    up to RESERVE_AHEAD's worth of them; the other processes queue behind its reservation for
+    that long at most.
 
     Times are Unix seconds from each machine's clock: keep the machines on NTP (a few
     milliseconds of skew is a few milliseconds of pacing error). If the database cannot be
@@ -78,20 +89,36 @@ class SharedPacer:
         self.interval = 1.0 / per_second
         self._engine, self._clock, self._sleep = engine, clock, sleep
         self._fallback = Pacer(per_second, clock=clock, sleep=sleep)
+        # Per sender, what is left of this process's reservation: (its next slot, its end).
+        self._reserved: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
 
     def wait(self, sender: str, cost: int = 1) -> float:
         try:
-            slot, now = self._reserve(sender, cost * self.interval)
+            slot = self._take(sender, cost * self.interval)
         except DBAPIError as exc:
             logger.warning("pacing %s in this process only: database unreachable (%s)", sender, exc)
             return self._fallback.wait(sender, cost)
-        delay = slot - now
+        delay = slot - self._clock()
         if delay > 0:
             self._sleep(delay)
         return max(delay, 0.0)
 
-    def _reserve(self, sender: str, length: float) -> tuple[float, float]:
-        """Take the sender's next free slot; returns (slot start, now)."""
+    def _take(self, sender: str, length: float) -> float:
+        """The start of the next `length` seconds of this process's reservation, reserving more
+        when what is left is too short (its rest goes unused)."""
+        with self._lock:  # a pool's lanes share the pacer; each sender's reservation is its own
+            start, end = self._reserved.get(sender, (0.0, 0.0))
+            if start + length > end:
+                block = max(length, RESERVE_AHEAD)
+                start = self._reserve(sender, block)
+                end = start + block
+            self._reserved[sender] = (start + length, end)
+            return start
+
+    def _reserve(self, sender: str, length: float) -> float:
+        """Take `length` seconds of the sender's time, from its next free moment (now, if that
+        has passed); returns their start."""
         now = self._clock()
         column = SendSlot.next_free
         with self._engine.begin() as connection:
@@ -102,10 +129,10 @@ class SharedPacer:
                 .returning(column)
             ).scalar_one_or_none()
         if end is not None:
-            return end - length, now
+            return float(end) - length
         try:  # the sender's first send ever: its row does not exist yet
             with self._engine.begin() as connection:
                 connection.execute(insert(SendSlot).values(sender=sender, next_free=now + length))
         except IntegrityError:  # another worker made it first; take a slot in it
             return self._reserve(sender, length)
-        return now, now
+        return now
