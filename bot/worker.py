@@ -32,6 +32,7 @@ from bot.engine.contacts import reach
 from bot.engine.inbound import handle_received
 from bot.engine.messages import queue_to_contact
 from bot.errors import WorkerAlreadyRunning
+from bot.outbox import stale
 from bot.outbox.lease import Leases
 from bot.outbox.sender import SendReport, send_due, send_while_due
 from bot.store.db import unreachable
@@ -68,13 +69,15 @@ def advance_due_updates(core: Core, now: datetime | None = None) -> int:
     now = now or core.clock.now()
     queued = 0
     with core.sessions.begin() as session:
-        for case in _claim_cases(
+        cases = _claim_cases(
             session,
             core,
             Case.next_update_at <= now,
             Case.status.in_(UPDATING_STATES),
             Case.paused.is_(False),
-        ):
+        )
+        stale.look_ahead(session, [case.id for case in cases])
+        for case in cases:
             queued += queue_interim_update(session, core, case, now)
     return queued
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from sqlalchemy import event, select, update
+from sqlalchemy import ColumnElement, event, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import MessageStatus, OutboxKind, OutboxStatus
@@ -21,16 +21,20 @@ from bot.store.models import Message, Outbox
 REPLACES_UPDATES = frozenset({OutboxKind.INTERIM, OutboxKind.DELAY_NOTICE})
 
 
-def drop_pending_updates(session: Session, case_id: int | None, why: str) -> int:
-    """Skip the case's interim updates that have not left yet; returns how many."""
-    if case_id is None:
-        return 0
-    unsent = (
-        Outbox.case_id == case_id,
+def _waiting() -> tuple[ColumnElement[bool], ...]:
+    """Interim updates that have not left yet."""
+    return (
         Outbox.kind == OutboxKind.INTERIM,
         Outbox.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
         Outbox.handed_at.is_(None),
     )
+
+
+def drop_pending_updates(session: Session, case_id: int | None, why: str) -> int:
+    """Skip the case's interim updates that have not left yet; returns how many."""
+    if case_id is None or case_id in _known_without_waiting(session):
+        return 0
+    unsent = (Outbox.case_id == case_id, *_waiting())
     with nullcontext() if _unflushed_rows_of(session, case_id) else session.no_autoflush:
         rows = session.execute(
             select(Outbox.id, Outbox.message_id).where(*unsent).with_for_update()
@@ -60,6 +64,38 @@ def queued_update(session: Session, case_id: int | None) -> None:
     """Note an interim update the session will write at its next flush (bot/outbox/queue.py)."""
     if case_id is not None:
         session.info.setdefault(UNFLUSHED_UPDATES, set()).add(case_id)
+        _known_without_waiting(session).discard(case_id)  # it has one now
+
+
+def look_ahead(session: Session, case_ids: list[int]) -> None:
+    """Read in one query which of these cases, locked by the caller, have interim updates
+    waiting (and lock those), so that queueing the others' next updates looks no further: the
+    worker queues a batch of due cases in one transaction, and a look per case was a round
+    trip per case. Holds until the transaction ends."""
+    if not case_ids:
+        return
+    with session.no_autoflush:  # the batch's own updates are not queued yet
+        waiting = set(
+            session.scalars(
+                select(Outbox.case_id)
+                .where(Outbox.case_id.in_(case_ids), *_waiting())
+                .with_for_update()
+            )
+        )
+    _known_without_waiting(session).update(set(case_ids) - waiting)
+
+
+# Per transaction, the cases `look_ahead` found without a waiting update (session.info).
+WITHOUT_WAITING = "keepposted_cases_without_waiting_updates"
+
+
+def _known_without_waiting(session: Session) -> set[int]:
+    transaction = session.get_transaction()
+    known = session.info.get(WITHOUT_WAITING)
+    if known is None or known[0] is not transaction:
+        known = session.info[WITHOUT_WAITING] = (transaction, set())
+    cases: set[int] = known[1]
+    return cases
 
 
 @event.listens_for(Session, "after_flush")
