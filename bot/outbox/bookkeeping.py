@@ -244,7 +244,9 @@ class Bookkeeper:
             try:
                 retry_unreachable(
                     partial(self._record_alone, batch),
-                    deadline=self._deadline(batch),
+                    deadline=min(
+                        self.leases.deadline(one.row_id, one.lease_until) for one in batch
+                    ),
                     what="recording sent messages",
                 )
             except Exception as exc:
@@ -254,12 +256,6 @@ class Bookkeeper:
     def _record_alone(self, sent: list[_Sent]) -> None:
         with self.core.engine.begin() as connection:
             _record_sent(connection, self.core, sent)
-
-    def _deadline(self, sent: list[_Sent]) -> float:
-        """`time.monotonic()` when the first of these rows' leases ends, on the worker's clock."""
-        now = self.core.clock.now()
-        ends = [self.leases.lease_end(one.row_id, one.lease_until) for one in sent]
-        return time.monotonic() + (min(ends) - now).total_seconds()
 
     def _mark_handed(self, connection: Connection, hand_overs: list[_HandOver]) -> None:
         if not hand_overs:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -99,12 +100,14 @@ class Leases:
                     self._held[row_id] = until
         return len(renewed)
 
-    def lease_end(self, row_id: int, known: datetime) -> datetime:
-        """When a held row's lease ends, given the end read with it (`known`): later if a
-        renewal has moved it since."""
+    def deadline(self, row_id: int, known: datetime) -> float:
+        """`time.monotonic()` when a held row's lease ends, given the end read with it
+        (`known`): later if a renewal has moved it since. The bookkeeping that must follow a
+        send is retried until then, while the database is away."""
         with self._lock:
             renewed = self._held.get(row_id)
-        return max(known, renewed) if renewed is not None else known
+        end = max(known, renewed) if renewed is not None else known
+        return time.monotonic() + (end - self.core.clock.now()).total_seconds()
 
     # -- the heartbeat --------------------------------------------------------------------------
 

@@ -31,9 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, select, update
+from sqlalchemy import BindParameter, ColumnElement, bindparam, exists, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from bot.domain import (
@@ -368,20 +368,14 @@ def _send_one(
     try:
         result = channel.send(outbound)
     except ChannelError as exc:
-        lease_end = _monotonic_at(core, leases.lease_end(row_id, until))
         retried = retry_unreachable(
             partial(_record_failure, core, row_id, exc),
-            deadline=lease_end,
+            deadline=leases.deadline(row_id, until),
             what="recording a failed send",
         )
         return "retried" if retried else "failed"
     books.sent(row_id, result, until)
     return "sent"
-
-
-def _monotonic_at(core: Core, moment: datetime) -> float:
-    """`time.monotonic()` at `moment` on the worker's clock."""
-    return time.monotonic() + (moment - core.clock.now()).total_seconds()
 
 
 def _look_every(core: Core, channel: str) -> float:
@@ -410,27 +404,26 @@ def _look(core: Core, channel: str, report: SendReport, row: Claimed, below: int
     return Look(wanted=wanted, urgent_waiting=bool(urgent_waiting))
 
 
-_outbox = cast(Table, Outbox.__table__)
-# A paced lane's look (`_look`), built once: it runs after every slot.
-_LOOK = select(
-    select(_outbox.c.status).where(_outbox.c.id == bindparam("row")).scalar_subquery(),
-    exists().where(
-        _outbox.c.status == OutboxStatus.PENDING,
-        _outbox.c.not_before <= bindparam("now"),
-        _outbox.c.channel == bindparam("channel"),
-        _outbox.c.priority < bindparam("below"),
-    ),
-)
-
-
-def _more_urgent(channel: str, below: int) -> tuple[ColumnElement[bool], ...]:
+def _more_urgent(
+    channel: str | BindParameter[str], below: int | BindParameter[int]
+) -> tuple[ColumnElement[bool], ...]:
     """The channel's rows of a class more urgent than `below`."""
     return Outbox.channel == channel, Outbox.priority < below
 
 
-def _queued_due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+def _queued_due(now: datetime | BindParameter[datetime]) -> tuple[ColumnElement[bool], ...]:
     """Rows waiting to be claimed, due by `now`."""
     return Outbox.status == OutboxStatus.PENDING, Outbox.not_before <= now
+
+
+# A paced lane's look (`_look`), built once: it runs after every slot.
+_LOOK = select(
+    select(Outbox.status).where(Outbox.id == bindparam("row")).scalar_subquery(),
+    exists().where(
+        *_queued_due(bindparam("now")),
+        *_more_urgent(bindparam("channel"), bindparam("below")),
+    ),
+)
 
 
 def _release(core: Core, row_ids: list[int]) -> None:

@@ -10,8 +10,9 @@ skipped and sends nothing); one already handed is on its way and is left alone.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, event, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import MessageStatus, OutboxKind, OutboxStatus
@@ -32,10 +33,16 @@ def _waiting() -> tuple[ColumnElement[bool], ...]:
 
 def drop_pending_updates(session: Session, case_id: int | None, why: str) -> int:
     """Skip the case's interim updates that have not left yet; returns how many."""
-    if case_id is None or case_id in _known_without_waiting(session):
+    if case_id is None:
+        return 0
+    noted = _noted(session)
+    if case_id in noted.without_waiting:
         return 0
     unsent = (Outbox.case_id == case_id, *_waiting())
-    with nullcontext() if _unflushed_rows_of(session, case_id) else session.no_autoflush:
+    # A select flushes the session first. The worker queues a batch of cases' updates in one
+    # transaction, and a flush before each case's look wrote the batch one case at a time, most
+    # of the cost of queueing an update: only a case whose own update may be unwritten needs it.
+    with nullcontext() if case_id in noted.queued else session.no_autoflush:
         rows = session.execute(
             select(Outbox.id, Outbox.message_id).where(*unsent).with_for_update()
         ).all()
@@ -56,15 +63,35 @@ def drop_pending_updates(session: Session, case_id: int | None, why: str) -> int
     return len(rows)
 
 
-# The cases whose interim updates this session has queued but not yet written (session.info).
-UNFLUSHED_UPDATES = "keepposted_unflushed_updates"
+@dataclass
+class _Noted:
+    """What this transaction knows of its cases' waiting updates (kept in session.info)."""
+
+    transaction: object
+    # Cases whose interim update this transaction queued: the session may hold it unwritten,
+    # so a look for their waiting updates must flush first.
+    queued: set[int] = field(default_factory=set)
+    # Cases `look_ahead` found without a waiting update, and that have not queued one since.
+    without_waiting: set[int] = field(default_factory=set)
+
+
+NOTED = "keepposted_waiting_updates"
+
+
+def _noted(session: Session) -> _Noted:
+    transaction = session.get_transaction()
+    noted = session.info.get(NOTED)
+    if not isinstance(noted, _Noted) or noted.transaction is not transaction:
+        noted = session.info[NOTED] = _Noted(transaction)
+    return noted
 
 
 def queued_update(session: Session, case_id: int | None) -> None:
     """Note an interim update the session will write at its next flush (bot/outbox/queue.py)."""
     if case_id is not None:
-        session.info.setdefault(UNFLUSHED_UPDATES, set()).add(case_id)
-        _known_without_waiting(session).discard(case_id)  # it has one now
+        noted = _noted(session)
+        noted.queued.add(case_id)
+        noted.without_waiting.discard(case_id)  # it has one now
 
 
 def look_ahead(session: Session, case_ids: list[int]) -> None:
@@ -82,30 +109,4 @@ def look_ahead(session: Session, case_ids: list[int]) -> None:
                 .with_for_update()
             )
         )
-    _known_without_waiting(session).update(set(case_ids) - waiting)
-
-
-# Per transaction, the cases `look_ahead` found without a waiting update (session.info).
-WITHOUT_WAITING = "keepposted_cases_without_waiting_updates"
-
-
-def _known_without_waiting(session: Session) -> set[int]:
-    transaction = session.get_transaction()
-    known = session.info.get(WITHOUT_WAITING)
-    if known is None or known[0] is not transaction:
-        known = session.info[WITHOUT_WAITING] = (transaction, set())
-    cases: set[int] = known[1]
-    return cases
-
-
-@event.listens_for(Session, "after_flush")
-def _written(session: Session, _context: object) -> None:
-    session.info.pop(UNFLUSHED_UPDATES, None)
-
-
-def _unflushed_rows_of(session: Session, case_id: int) -> bool:
-    """Whether the session holds interim updates of the case not yet written. Only then must
-    the look for the case's waiting updates flush the session first: the worker queues updates
-    for a batch of cases in one transaction, and a flush before each case's look wrote the
-    batch one case at a time, most of the cost of queueing an update."""
-    return case_id in session.info.get(UNFLUSHED_UPDATES, ())
+    _noted(session).without_waiting.update(set(case_ids) - waiting)
